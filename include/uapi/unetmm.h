@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/*
+ * U-Net/MM user ABI: the one header shared by unetmm.ko and user space.
+ *
+ * An open /dev/unet is a context bound to the opener's address space.  A
+ * context owns endpoints; an endpoint owns three rings that the process maps
+ * with mmap(): a send queue (tx), a receive queue (rx) and a free queue (fq).
+ * Every index in the shared control page is a free-running 32-bit counter;
+ * a ring slot is counter & (entries - 1).  The process writes tx.prod,
+ * fq.prod and rx.cons; the NIC writes tx.cons, fq.cons, rx.prod and the
+ * status fields of descriptors.  The NIC copies and checks everything it
+ * reads from these pages: a wrong value costs the endpoint an error status,
+ * never the kernel anything.
+ */
+#ifndef _UAPI_UNETMM_H
+#define _UAPI_UNETMM_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define UNET_ABI_VERSION	1
+#define UNET_DEVICE_PATH	"/dev/unet"
+#define UNET_ETHERTYPE		0x88B5	/* IEEE 802 local experimental 1 */
+
+/* Sizes the ABI fixes. */
+#define UNET_DESC_SIZE		128	/* tx and rx descriptors */
+#define UNET_INLINE_MAX		112	/* bytes carried inside a descriptor */
+#define UNET_MAX_GATHER		7	/* gather entries per send */
+#define UNET_MAX_MSG		65536	/* largest message */
+#define UNET_MAX_RX_BUFS	256	/* free buffers one message may span */
+#define UNET_RING_MIN		8
+#define UNET_RING_MAX		4096	/* entries, power of two */
+#define UNET_SEGMENT_MAX	(64u << 20)
+#define UNET_MAX_CHANNELS	256	/* per endpoint */
+#define UNET_EP_PER_CTX		64	/* endpoints per context */
+
+enum unet_mode {
+	UNET_MODE_MM	= 0,	/* buffers are virtual addresses (U-Net/MM) */
+	UNET_MODE_BASE	= 1,	/* buffers are offsets in a pinned segment */
+};
+
+/* A buffer: a virtual address (MM mode) or a segment offset (base mode). */
+struct unet_sge {
+	__u64 addr;
+	__u32 len;
+	__u32 reserved;
+};
+
+/* tx descriptor flags */
+#define UNET_TX_INLINE		(1u << 0)	/* data is in inline_data */
+
+/* Completion status the NIC writes into tx and rx descriptors. */
+enum unet_status {
+	UNET_ST_PENDING		= 0,	/* not yet processed */
+	UNET_ST_OK		= 1,
+	UNET_ST_BAD_CHANNEL	= 2,	/* channel not owned by this endpoint */
+	UNET_ST_BAD_LENGTH	= 3,	/* too long, or inline length too big */
+	UNET_ST_BAD_GATHER	= 4,	/* too many gather entries */
+	UNET_ST_BAD_ADDR	= 5,	/* buffer outside segment/address space */
+	UNET_ST_NO_ACCESS	= 6,	/* receive buffer not writable */
+	UNET_ST_NO_ROUTE	= 7,	/* NIC has no netdev or it is down */
+	UNET_ST_DROPPED		= 8,	/* rx: message lost, buffers returned */
+	UNET_ST_NO_BUFS		= 9,	/* rx: free queue could not hold it */
+	UNET_ST_BAD_DESC	= 10,	/* unknown flags in a descriptor */
+};
+
+struct unet_tx_desc {
+	__u32 channel;		/* channel id from UNET_IOC_CHAN_CREATE */
+	__u32 length;		/* inline: data length; gather: ignored */
+	__u32 cookie;		/* opaque, for the process */
+	__u16 flags;		/* UNET_TX_* */
+	__u8  nsge;		/* gather entries used */
+	__u8  status;		/* enum unet_status, written by the NIC */
+	union {
+		struct unet_sge sge[UNET_MAX_GATHER];
+		__u8 inline_data[UNET_INLINE_MAX];
+	};
+};
+
+/* rx descriptor flags */
+#define UNET_RX_INLINE		(1u << 0)	/* data is in inline_data */
+
+/*
+ * A received message.  Unless inline, it occupies nbuf consecutive free
+ * queue entries starting at free-queue sequence number first_buf, filled
+ * in order; all but the last are filled to their length.
+ */
+struct unet_rx_desc {
+	__u32 channel;		/* channel the message arrived on */
+	__u32 length;		/* message length in bytes */
+	__u32 first_buf;	/* fq sequence number of the first buffer */
+	__u16 nbuf;		/* free buffers consumed (0 if inline) */
+	__u8  flags;		/* UNET_RX_* */
+	__u8  status;		/* enum unet_status */
+	__u8  inline_data[UNET_INLINE_MAX];
+};
+
+/* Producer and consumer of one ring, each on its own cache line. */
+struct unet_ring_idx {
+	__u32 prod;
+	__u32 pad0[15];
+	__u32 cons;
+	__u32 pad1[15];
+};
+
+/* The first page of an endpoint's queue mapping. */
+struct unet_ctrl {
+	struct unet_ring_idx tx;
+	struct unet_ring_idx rx;
+	struct unet_ring_idx fq;
+	__u32 nic_idle;		/* nonzero: post, then UNET_IOC_KICK */
+	__u32 error;		/* sticky: last control-path error seen */
+};
+
+/* UNET_IOC_NIC_INFO */
+struct unet_nic_info {
+	__u32 nic;		/* in: NIC index */
+	__u32 mtu;		/* out: 0 if loopback only */
+	__u8  mac[6];		/* out: all zero if loopback only */
+	__u16 flags;		/* out: UNET_NIC_* */
+	char  ifname[16];	/* out */
+	__u32 tlb_entries;	/* out */
+	__u32 tlb_ways;		/* out */
+	__u32 nr_nics;		/* out */
+	__u32 reserved;
+};
+#define UNET_NIC_LINK_UP	(1u << 0)
+#define UNET_NIC_WIRE		(1u << 1)	/* attached to a netdev */
+
+/* UNET_IOC_EP_CREATE */
+struct unet_ep_create {
+	/* in */
+	__u32 nic;
+	__u32 mode;		/* enum unet_mode */
+	__u32 tx_entries;	/* power of two, UNET_RING_MIN..MAX */
+	__u32 rx_entries;
+	__u32 fq_entries;
+	__u32 segment_size;	/* base mode: bytes, page multiple */
+	/* out */
+	__u32 handle;		/* names the endpoint in this context */
+	__u32 ep_id;		/* the endpoint's address on its NIC */
+	__u64 queue_offset;	/* mmap offset of the queue mapping */
+	__u64 queue_size;	/* its length */
+	__u64 segment_offset;	/* mmap offset of the segment (base mode) */
+	__u32 tx_off;		/* ring offsets inside the queue mapping */
+	__u32 rx_off;
+	__u32 fq_off;
+	__u32 reserved;
+};
+
+/* UNET_IOC_CHAN_CREATE */
+struct unet_chan_create {
+	__u32 handle;		/* in: endpoint */
+	__u32 remote_ep;	/* in: endpoint id on the remote NIC */
+	__u8  remote_mac[6];	/* in: remote NIC, or this NIC's for loopback */
+	__u16 reserved;
+	__u32 channel;		/* out */
+	__u32 reserved2;
+};
+
+struct unet_chan_destroy {
+	__u32 handle;
+	__u32 channel;
+};
+
+/*
+ * Counters.  Each set is an array of __u64 indexed by these enums; the
+ * names below are the ones debugfs and unetstat print.
+ */
+#define UNET_EP_COUNTERS(X)				\
+	X(tx_msgs)	X(tx_bytes)	X(rx_msgs)	X(rx_bytes)	\
+	X(tx_errors)	X(rx_drop_no_bufs)	X(rx_drop_queue_full)	\
+	X(rx_drop_bad_buf)	X(rx_drop_reasm)	X(rx_drop_backlog)	\
+	X(bad_index)	X(kicks)	X(tlb_misses)	X(pinned_pages)
+
+#define UNET_NIC_COUNTERS(X)				\
+	X(tx_msgs)	X(tx_bytes)	X(tx_frames)	X(tx_errors)	\
+	X(rx_msgs)	X(rx_bytes)	X(rx_frames)	X(loopback_msgs)	\
+	X(drop_bad_header)	X(drop_no_endpoint)	X(drop_no_channel) \
+	X(drop_reasm_timeout)	X(drop_reasm_bad_frag)	\
+	X(drop_no_bufs)	X(drop_queue_full)	X(drop_backlog)	\
+	X(drop_bad_buf)	X(drop_no_route)	\
+	X(tlb_hits)	X(tlb_misses)	X(tlb_evictions)	\
+	X(tlb_inval_unmap)	X(tlb_inval_protect)	X(tlb_inval_migrate) \
+	X(tlb_inval_other)	X(tlb_shrunk)	X(tlb_faults)		\
+	X(pinned_pages)	X(pinned_peak)	X(segment_pages)	\
+	X(miss_ns_total)	X(miss_ns_max)	X(endpoints)
+
+#define UNET_COUNTER_ENUM(name)	UNET_CTR_##name,
+enum unet_ep_counter { UNET_EP_COUNTERS(UNET_COUNTER_ENUM) UNET_EP_NR_COUNTERS };
+#undef UNET_COUNTER_ENUM
+#define UNET_COUNTER_ENUM(name)	UNET_NIC_##name,
+enum unet_nic_counter { UNET_NIC_COUNTERS(UNET_COUNTER_ENUM) UNET_NIC_NR_COUNTERS };
+#undef UNET_COUNTER_ENUM
+
+/* Miss service time histogram: bucket i counts misses < 2^i microseconds. */
+#define UNET_MISS_HIST_BUCKETS	20
+
+struct unet_ep_stats {
+	__u32 handle;		/* in */
+	__u32 reserved;
+	__u64 ctr[UNET_EP_NR_COUNTERS];
+};
+
+struct unet_nic_stats {
+	__u32 nic;		/* in */
+	__u32 reserved;
+	__u64 ctr[UNET_NIC_NR_COUNTERS];
+	__u64 miss_hist[UNET_MISS_HIST_BUCKETS];
+};
+
+#define UNET_IOC_MAGIC		0xB5
+#define UNET_IOC_NIC_INFO	_IOWR(UNET_IOC_MAGIC, 1, struct unet_nic_info)
+#define UNET_IOC_EP_CREATE	_IOWR(UNET_IOC_MAGIC, 2, struct unet_ep_create)
+#define UNET_IOC_EP_DESTROY	_IOW(UNET_IOC_MAGIC, 3, __u32)
+#define UNET_IOC_CHAN_CREATE	_IOWR(UNET_IOC_MAGIC, 4, struct unet_chan_create)
+#define UNET_IOC_CHAN_DESTROY	_IOW(UNET_IOC_MAGIC, 5, struct unet_chan_destroy)
+#define UNET_IOC_KICK		_IOW(UNET_IOC_MAGIC, 6, __u32)
+#define UNET_IOC_EP_STATS	_IOWR(UNET_IOC_MAGIC, 7, struct unet_ep_stats)
+#define UNET_IOC_NIC_STATS	_IOWR(UNET_IOC_MAGIC, 8, struct unet_nic_stats)
+
+#endif /* _UAPI_UNETMM_H */

@@ -1,0 +1,476 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The kernel agent.  It is the only part that touches the VM system:
+ *
+ *  - it serves the NIC's TLB misses from a workqueue: fault the page in and
+ *    pin it (FOLL_LONGTERM, FOLL_WRITE for receive buffers), charge it to
+ *    the process, write the translation and wake the waiting endpoint;
+ *  - an mmu notifier on every address space with a context removes and
+ *    unpins the entries of any range the VM unmaps, moves, write-protects,
+ *    migrates or zaps, and returns only when no DMA uses them any more;
+ *  - a shrinker gives cold entries back under memory pressure.
+ *
+ * A fill races with invalidations the way KVM's does: it samples the
+ * address space's invalidation sequence before pinning and installs the
+ * entry only if no invalidation ran or is running meanwhile.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/delay.h>
+#include <linux/ktime.h>
+#include <linux/log2.h>
+#include <linux/mm.h>
+#include <linux/mmu_notifier.h>
+#include <linux/sched/mm.h>
+#include <linux/shrinker.h>
+#include <linux/slab.h>
+
+#include "agent.h"
+#include "../nic/nic.h"
+
+#define FILL_RETRIES	16
+
+struct unet_miss {
+	struct list_head node;
+	struct unet_context *ctx;	/* owner of the page */
+	struct unet_endpoint *waiter;	/* referenced; woken when done */
+	u64 vpn;
+	bool write;
+	ktime_t posted;
+};
+
+/* Release of an entry by the TLB: called under tlb_lock, never sleeps. */
+static void entry_release(struct unet_tlb_entry *e, void *arg)
+{
+	struct unet_nic *nic = arg;
+	struct unet_context *ctx = e->owner;
+	struct page *page = e->page;
+
+	if (e->flags & UNET_TLB_WRITABLE)
+		set_page_dirty(page);
+	unpin_user_page(page);
+	atomic_long_dec(&ctx->pinned);
+	atomic64_dec(&ctx->mm->pinned_vm);
+	unet_nic_count(nic, UNET_NIC_pinned_pages, -1);
+}
+
+void unet_agent_tlb_put(struct unet_nic *nic, struct unet_tlb_entry *e)
+{
+	bool dead;
+
+	spin_lock_bh(&nic->tlb_lock);
+	dead = e->flags & UNET_TLB_DEAD;
+	unet_tlb_put(&nic->tlb, e, entry_release, nic);
+	spin_unlock_bh(&nic->tlb_lock);
+	if (dead)
+		wake_up_all(&nic->tlb_drain);
+}
+
+void unet_agent_post_miss(struct unet_nic *nic, struct unet_context *ctx,
+			  u64 vpn, bool write, struct unet_endpoint *waiter)
+{
+	struct unet_miss *m;
+
+	spin_lock_bh(&nic->miss_lock);
+	list_for_each_entry(m, &nic->misses, node) {
+		if (m->ctx == ctx && m->vpn == vpn && m->write == write &&
+		    m->waiter == waiter) {
+			spin_unlock_bh(&nic->miss_lock);
+			return;
+		}
+	}
+	m = kmalloc(sizeof(*m), GFP_ATOMIC);
+	if (!m) {
+		spin_unlock_bh(&nic->miss_lock);
+		/* No memory for the request: let the engine try again. */
+		unet_nic_translation_ready(waiter);
+		return;
+	}
+	m->ctx = ctx;
+	m->waiter = waiter;
+	m->vpn = vpn;
+	m->write = write;
+	m->posted = ktime_get();
+	unet_ep_get(waiter);
+	list_add_tail(&m->node, &nic->misses);
+	spin_unlock_bh(&nic->miss_lock);
+	queue_work(nic->wq, &nic->miss_work);
+}
+
+static void record_fault(struct unet_endpoint *waiter, u32 asid, u64 vpn,
+			 int status)
+{
+	spin_lock_bh(&waiter->fault_lock);
+	waiter->fault_asid = asid;
+	waiter->fault_vpn = vpn;
+	waiter->fault_err = status;
+	spin_unlock_bh(&waiter->fault_lock);
+}
+
+/* Why a page could not be pinned: absent, or present but not writable. */
+static int fault_status(struct mm_struct *mm, unsigned long addr, bool write)
+{
+	struct vm_area_struct *vma;
+	int status = UNET_ST_BAD_ADDR;
+
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, addr);
+	if (vma && write && !(vma->vm_flags & VM_WRITE))
+		status = UNET_ST_NO_ACCESS;
+	mmap_read_unlock(mm);
+	return status;
+}
+
+static void count_miss_time(struct unet_nic *nic, ktime_t posted)
+{
+	s64 ns = ktime_to_ns(ktime_sub(ktime_get(), posted));
+	u64 us = ns > 0 ? ns / NSEC_PER_USEC : 0;
+	int bucket = us ? min_t(int, ilog2(us) + 1,
+				UNET_MISS_HIST_BUCKETS - 1) : 0;
+	s64 max;
+
+	atomic64_inc(&nic->miss_hist[bucket]);
+	unet_nic_count(nic, UNET_NIC_miss_ns_total, ns);
+	max = atomic64_read(&nic->ctr[UNET_NIC_miss_ns_max]);
+	while (ns > max &&
+	       !atomic64_try_cmpxchg(&nic->ctr[UNET_NIC_miss_ns_max], &max, ns))
+		;
+}
+
+static void note_pinned(struct unet_nic *nic)
+{
+	s64 now = atomic64_inc_return(&nic->ctr[UNET_NIC_pinned_pages]);
+	s64 peak = atomic64_read(&nic->ctr[UNET_NIC_pinned_peak]);
+
+	while (now > peak &&
+	       !atomic64_try_cmpxchg(&nic->ctr[UNET_NIC_pinned_peak], &peak,
+				     now))
+		;
+}
+
+/* Pins one page and installs it; returns 0 or an enum unet_status. */
+static int serve_miss(struct unet_nic *nic, struct unet_miss *m)
+{
+	struct unet_context *ctx = m->ctx;
+	struct mm_struct *mm = ctx->mm;
+	unsigned long addr = m->vpn << PAGE_SHIFT;
+	unsigned int gup = FOLL_LONGTERM | (m->write ? FOLL_WRITE : 0);
+	int tries, status = 0;
+
+	if (!mmget_not_zero(mm))
+		return UNET_ST_BAD_ADDR;
+	for (tries = 0; tries < FILL_RETRIES; tries++) {
+		struct unet_tlb_entry *e;
+		struct page *page;
+		bool evicted, stale;
+		u64 seq;
+		long n;
+
+		spin_lock_bh(&ctx->inval_lock);
+		seq = ctx->inval_seq;
+		stale = ctx->inval_active || ctx->dying;
+		spin_unlock_bh(&ctx->inval_lock);
+		if (stale) {
+			if (READ_ONCE(ctx->dying))
+				break;
+			usleep_range(20, 100);
+			continue;
+		}
+
+		mmap_read_lock(mm);
+		n = pin_user_pages_remote(mm, addr, 1, gup, &page, NULL, NULL);
+		mmap_read_unlock(mm);
+		if (n != 1) {
+			status = fault_status(mm, addr, m->write);
+			break;
+		}
+		atomic_long_inc(&ctx->pinned);
+		atomic64_inc(&mm->pinned_vm);
+		note_pinned(nic);
+
+		spin_lock_bh(&nic->tlb_lock);
+		spin_lock(&ctx->inval_lock);
+		stale = ctx->inval_active || ctx->inval_seq != seq ||
+			ctx->dying;
+		spin_unlock(&ctx->inval_lock);
+		e = NULL;
+		if (!stale)
+			e = unet_tlb_insert(&nic->tlb, ctx->asid, m->vpn, page,
+					    ctx, m->write, entry_release, nic,
+					    &evicted);
+		spin_unlock_bh(&nic->tlb_lock);
+		if (e) {
+			if (evicted)
+				unet_nic_count(nic, UNET_NIC_tlb_evictions, 1);
+			break;
+		}
+		/* Raced with an invalidation, or every way is busy. */
+		unpin_user_page(page);
+		atomic_long_dec(&ctx->pinned);
+		atomic64_dec(&mm->pinned_vm);
+		unet_nic_count(nic, UNET_NIC_pinned_pages, -1);
+		usleep_range(20, 100);
+	}
+	mmput(mm);
+	return status;
+}
+
+static void miss_work(struct work_struct *work)
+{
+	struct unet_nic *nic = container_of(work, struct unet_nic, miss_work);
+
+	for (;;) {
+		struct unet_miss *m;
+		int status;
+
+		spin_lock_bh(&nic->miss_lock);
+		m = list_first_entry_or_null(&nic->misses, struct unet_miss,
+					     node);
+		if (m)
+			list_del(&m->node);
+		spin_unlock_bh(&nic->miss_lock);
+		if (!m)
+			break;
+		status = 0;
+		if (!READ_ONCE(m->waiter->dead))
+			status = serve_miss(nic, m);
+		if (status) {
+			unet_nic_count(nic, UNET_NIC_tlb_faults, 1);
+			record_fault(m->waiter, m->ctx->asid, m->vpn, status);
+		}
+		count_miss_time(nic, m->posted);
+		unet_nic_translation_ready(m->waiter);
+		unet_ep_put(m->waiter);
+		kfree(m);
+		cond_resched();
+	}
+}
+
+/* Drops queued misses that match, and waits out the one being served. */
+static void purge_misses(struct unet_nic *nic, struct unet_context *ctx,
+			 struct unet_endpoint *waiter)
+{
+	struct unet_miss *m, *tmp;
+	LIST_HEAD(gone);
+
+	spin_lock_bh(&nic->miss_lock);
+	list_for_each_entry_safe(m, tmp, &nic->misses, node)
+		if ((ctx && m->ctx == ctx) || (waiter && m->waiter == waiter))
+			list_move(&m->node, &gone);
+	spin_unlock_bh(&nic->miss_lock);
+	flush_work(&nic->miss_work);
+	list_for_each_entry_safe(m, tmp, &gone, node) {
+		if (m->waiter != waiter)
+			unet_nic_translation_ready(m->waiter);
+		unet_ep_put(m->waiter);
+		kfree(m);
+	}
+}
+
+void unet_agent_forget_ep(struct unet_endpoint *ep)
+{
+	purge_misses(ep->nic, NULL, ep);
+}
+
+/*
+ * Removes the entries of [start, end) of @ctx from every NIC's TLB and, if
+ * allowed to block, waits until no DMA uses them.  Returns -EAGAIN if it
+ * would have to wait but may not.
+ */
+static int invalidate_range(struct unet_context *ctx, u64 vpn_start,
+			    u64 vpn_end, int cause, bool blockable)
+{
+	u32 i, n, busy;
+	int ret = 0;
+
+	for (i = 0; i < unet_nr_nics(); i++) {
+		struct unet_nic *nic = unet_nic_by_index(i);
+
+		spin_lock_bh(&nic->tlb_lock);
+		n = unet_tlb_invalidate(&nic->tlb, ctx->asid, vpn_start,
+					vpn_end, entry_release, nic, &busy);
+		spin_unlock_bh(&nic->tlb_lock);
+		if (n)
+			unet_nic_count(nic, cause, n);
+		if (!busy)
+			continue;
+		if (!blockable) {
+			ret = -EAGAIN;
+			continue;
+		}
+		/* Dead entries go when their last DMA copy ends. */
+		wait_event(nic->tlb_drain, ({
+			u32 left;
+
+			spin_lock_bh(&nic->tlb_lock);
+			left = 0;
+			unet_tlb_invalidate(&nic->tlb, ctx->asid, vpn_start,
+					    vpn_end, entry_release, nic,
+					    &left);
+			spin_unlock_bh(&nic->tlb_lock);
+			!left;
+		}));
+	}
+	return ret;
+}
+
+static int event_cause(enum mmu_notifier_event event)
+{
+	switch (event) {
+	case MMU_NOTIFY_UNMAP:
+	case MMU_NOTIFY_CLEAR:
+		return UNET_NIC_tlb_inval_unmap;
+	case MMU_NOTIFY_PROTECTION_VMA:
+	case MMU_NOTIFY_PROTECTION_PAGE:
+	case MMU_NOTIFY_SOFT_DIRTY:
+		return UNET_NIC_tlb_inval_protect;
+	case MMU_NOTIFY_MIGRATE:
+	case MMU_NOTIFY_EXCLUSIVE:
+		return UNET_NIC_tlb_inval_migrate;
+	default:
+		return UNET_NIC_tlb_inval_other;
+	}
+}
+
+static int unet_mn_invalidate_start(struct mmu_notifier *mn,
+				    const struct mmu_notifier_range *range)
+{
+	struct unet_context *ctx = container_of(mn, struct unet_context, mn);
+	int ret;
+
+	spin_lock_bh(&ctx->inval_lock);
+	ctx->inval_active++;
+	ctx->inval_seq++;
+	spin_unlock_bh(&ctx->inval_lock);
+
+	ret = invalidate_range(ctx, range->start >> PAGE_SHIFT,
+			       (range->end + PAGE_SIZE - 1) >> PAGE_SHIFT,
+			       event_cause(range->event),
+			       mmu_notifier_range_blockable(range));
+	if (ret) {
+		/* The core will not call invalidate_range_end for us. */
+		spin_lock_bh(&ctx->inval_lock);
+		ctx->inval_active--;
+		spin_unlock_bh(&ctx->inval_lock);
+	}
+	return ret;
+}
+
+static void unet_mn_invalidate_end(struct mmu_notifier *mn,
+				   const struct mmu_notifier_range *range)
+{
+	struct unet_context *ctx = container_of(mn, struct unet_context, mn);
+
+	spin_lock_bh(&ctx->inval_lock);
+	ctx->inval_active--;
+	ctx->inval_seq++;
+	spin_unlock_bh(&ctx->inval_lock);
+}
+
+/* The address space is being torn down: give back everything it had. */
+static void unet_mn_release(struct mmu_notifier *mn, struct mm_struct *mm)
+{
+	struct unet_context *ctx = container_of(mn, struct unet_context, mn);
+
+	spin_lock_bh(&ctx->inval_lock);
+	ctx->dying = true;
+	ctx->inval_seq++;
+	spin_unlock_bh(&ctx->inval_lock);
+	invalidate_range(ctx, 0, U64_MAX, UNET_NIC_tlb_inval_other, true);
+}
+
+static const struct mmu_notifier_ops unet_mn_ops = {
+	.invalidate_range_start = unet_mn_invalidate_start,
+	.invalidate_range_end = unet_mn_invalidate_end,
+	.release = unet_mn_release,
+};
+
+int unet_agent_ctx_init(struct unet_context *ctx)
+{
+	int ret;
+
+	spin_lock_init(&ctx->inval_lock);
+	ctx->mn.ops = &unet_mn_ops;
+	ret = mmu_notifier_register(&ctx->mn, ctx->mm);
+	if (ret)
+		return ret;
+	ctx->mn_registered = true;
+	return 0;
+}
+
+void unet_agent_ctx_exit(struct unet_context *ctx)
+{
+	u32 i;
+
+	spin_lock_bh(&ctx->inval_lock);
+	ctx->dying = true;
+	spin_unlock_bh(&ctx->inval_lock);
+	for (i = 0; i < unet_nr_nics(); i++)
+		purge_misses(unet_nic_by_index(i), ctx, NULL);
+	if (ctx->mn_registered)
+		mmu_notifier_unregister(&ctx->mn, ctx->mm);
+	invalidate_range(ctx, 0, U64_MAX, UNET_NIC_tlb_inval_other, true);
+	WARN_ON(atomic_long_read(&ctx->pinned));
+}
+
+static unsigned long unet_shrink_count(struct shrinker *s,
+				       struct shrink_control *sc)
+{
+	struct unet_nic *nic = container_of(s, struct unet_nic, shrinker);
+	u32 n = READ_ONCE(nic->tlb.valid);
+
+	return n ?: SHRINK_EMPTY;
+}
+
+static unsigned long unet_shrink_scan(struct shrinker *s,
+				      struct shrink_control *sc)
+{
+	struct unet_nic *nic = container_of(s, struct unet_nic, shrinker);
+	u32 n;
+
+	spin_lock_bh(&nic->tlb_lock);
+	n = unet_tlb_evict_cold(&nic->tlb, sc->nr_to_scan, entry_release, nic);
+	spin_unlock_bh(&nic->tlb_lock);
+	unet_nic_count(nic, UNET_NIC_tlb_shrunk, n);
+	return n ?: SHRINK_STOP;
+}
+
+int unet_agent_nic_init(struct unet_nic *nic)
+{
+	struct unet_tlb_entry *mem;
+	u32 sets;
+	int ret;
+
+	if (unet_tlb_geometry(unet_tlb_size, unet_tlb_ways, &sets))
+		return -EINVAL;
+	mem = kvcalloc(unet_tlb_size, sizeof(*mem), GFP_KERNEL);
+	if (!mem)
+		return -ENOMEM;
+	spin_lock_init(&nic->tlb_lock);
+	unet_tlb_init(&nic->tlb, mem, sets, unet_tlb_ways);
+	init_waitqueue_head(&nic->tlb_drain);
+	INIT_LIST_HEAD(&nic->misses);
+	spin_lock_init(&nic->miss_lock);
+	INIT_WORK(&nic->miss_work, miss_work);
+
+	nic->shrinker.count_objects = unet_shrink_count;
+	nic->shrinker.scan_objects = unet_shrink_scan;
+	nic->shrinker.seeks = DEFAULT_SEEKS;
+	ret = register_shrinker(&nic->shrinker, "unetmm-nic%u", nic->index);
+	if (ret) {
+		kvfree(mem);
+		return ret;
+	}
+	nic->shrinker_registered = true;
+	return 0;
+}
+
+void unet_agent_nic_exit(struct unet_nic *nic)
+{
+	if (nic->shrinker_registered)
+		unregister_shrinker(&nic->shrinker);
+	flush_work(&nic->miss_work);
+	WARN_ON(!list_empty(&nic->misses));
+	WARN_ON(nic->tlb.valid);
+	kvfree(nic->tlb.entry);
+}

@@ -1,0 +1,381 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Endpoints and channels.  An endpoint's queues live in vmalloc_user()
+ * memory that the process maps; a base-level endpoint also owns a pinned
+ * communication segment charged to RLIMIT_MEMLOCK.  Only this file creates
+ * channels, so a process can send only where the kernel let it.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/etherdevice.h>
+#include <linux/mm.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+
+#include "device.h"
+#include "../nic/nic.h"
+#include "../nic/ring.h"
+#include "../agent/agent.h"
+
+/* mmap offsets: the endpoint handle above bit 32, the region in bit 31. */
+#define UNET_MMAP_SEGMENT_BIT	(1ull << 31)
+
+static u64 mmap_offset(u32 handle, bool segment)
+{
+	return ((u64)handle << 32) | (segment ? UNET_MMAP_SEGMENT_BIT : 0);
+}
+
+void unet_ep_get(struct unet_endpoint *ep)
+{
+	kref_get(&ep->ref);
+}
+
+static void ep_free_rcu(struct rcu_head *head)
+{
+	struct unet_endpoint *ep = container_of(head, struct unet_endpoint,
+						rcu);
+	int i;
+
+	for (i = 0; i < UNET_MAX_CHANNELS; i++)
+		kfree(ep->reasm[i]);
+	vfree(ep->seg);		/* vfree defers itself in atomic context */
+	vfree(ep->qmem);
+	kfree(ep);
+}
+
+static void ep_release(struct kref *ref)
+{
+	struct unet_endpoint *ep = container_of(ref, struct unet_endpoint,
+						ref);
+
+	call_rcu(&ep->rcu, ep_free_rcu);
+}
+
+void unet_ep_put(struct unet_endpoint *ep)
+{
+	kref_put(&ep->ref, ep_release);
+}
+
+static size_t ring_bytes(u32 entries, size_t desc)
+{
+	return PAGE_ALIGN((size_t)entries * desc);
+}
+
+static int ep_alloc_queues(struct unet_endpoint *ep, struct unet_ep_create *req)
+{
+	size_t tx = ring_bytes(req->tx_entries, sizeof(struct unet_tx_desc));
+	size_t rx = ring_bytes(req->rx_entries, sizeof(struct unet_rx_desc));
+	size_t fq = ring_bytes(req->fq_entries, sizeof(struct unet_sge));
+
+	BUILD_BUG_ON(sizeof(struct unet_ctrl) > PAGE_SIZE);
+	BUILD_BUG_ON(sizeof(struct unet_tx_desc) != UNET_DESC_SIZE);
+	BUILD_BUG_ON(sizeof(struct unet_rx_desc) != UNET_DESC_SIZE);
+
+	ep->qsize = PAGE_SIZE + tx + rx + fq;
+	ep->qmem = vmalloc_user(ep->qsize);
+	if (!ep->qmem)
+		return -ENOMEM;
+	ep->ctrl = ep->qmem;
+	ep->txq = ep->qmem + PAGE_SIZE;
+	ep->rxq = ep->qmem + PAGE_SIZE + tx;
+	ep->fq = ep->qmem + PAGE_SIZE + tx + rx;
+	ep->tx_entries = req->tx_entries;
+	ep->rx_entries = req->rx_entries;
+	ep->fq_entries = req->fq_entries;
+	ep->ctrl->nic_idle = 1;
+
+	req->queue_size = ep->qsize;
+	req->tx_off = PAGE_SIZE;
+	req->rx_off = PAGE_SIZE + tx;
+	req->fq_off = PAGE_SIZE + tx + rx;
+	return 0;
+}
+
+static int ep_alloc_segment(struct unet_endpoint *ep, struct mm_struct *mm,
+			    u32 size)
+{
+	unsigned long pages = size >> PAGE_SHIFT;
+	int ret;
+
+	if (!size || size > UNET_SEGMENT_MAX || !PAGE_ALIGNED(size))
+		return -EINVAL;
+	/* Refused beyond RLIMIT_MEMLOCK unless CAP_IPC_LOCK. */
+	ret = account_locked_vm(mm, pages, true);
+	if (ret)
+		return ret;
+	ep->seg = vmalloc_user(size);
+	if (!ep->seg) {
+		account_locked_vm(mm, pages, false);
+		return -ENOMEM;
+	}
+	ep->seg_size = size;
+	ep->seg_pages_charged = pages;
+	unet_nic_count(ep->nic, UNET_NIC_segment_pages, pages);
+	return 0;
+}
+
+static void ep_init_engines(struct unet_endpoint *ep)
+{
+	kref_init(&ep->ref);
+	mutex_init(&ep->tx_mutex);
+	INIT_WORK(&ep->tx_work, unet_tx_work);
+	spin_lock_init(&ep->rx_lock);
+	skb_queue_head_init(&ep->backlog);
+	INIT_WORK(&ep->rx_work, unet_rx_work);
+	spin_lock_init(&ep->fault_lock);
+}
+
+int unet_ep_create(struct unet_context *ctx, struct unet_ep_create *req)
+{
+	struct unet_endpoint *ep;
+	struct unet_nic *nic;
+	u32 handle;
+	int ret;
+
+	nic = unet_nic_by_index(req->nic);
+	if (!nic)
+		return -ENODEV;
+	if (req->mode != UNET_MODE_MM && req->mode != UNET_MODE_BASE)
+		return -EINVAL;
+	if (!unet_ring_size_ok(req->tx_entries, UNET_RING_MIN, UNET_RING_MAX) ||
+	    !unet_ring_size_ok(req->rx_entries, UNET_RING_MIN, UNET_RING_MAX) ||
+	    !unet_ring_size_ok(req->fq_entries, UNET_RING_MIN, UNET_RING_MAX))
+		return -EINVAL;
+	if (req->mode == UNET_MODE_MM && req->segment_size)
+		return -EINVAL;
+
+	ep = kzalloc(sizeof(*ep), GFP_KERNEL);
+	if (!ep)
+		return -ENOMEM;
+	ep_init_engines(ep);
+	ep->ctx = ctx;
+	ep->nic = nic;
+	ep->mode = req->mode;
+
+	ret = ep_alloc_queues(ep, req);
+	if (ret)
+		goto err_free;
+	if (ep->mode == UNET_MODE_BASE) {
+		ret = ep_alloc_segment(ep, ctx->mm, req->segment_size);
+		if (ret)
+			goto err_free;
+	}
+
+	mutex_lock(&ctx->lock);
+	ret = xa_alloc(&ctx->endpoints, &handle, ep,
+		       XA_LIMIT(1, UNET_EP_PER_CTX), GFP_KERNEL);
+	if (ret) {
+		ret = ret == -EBUSY ? -EMFILE : ret;
+		goto err_unlock;
+	}
+	ep->handle = handle;
+	ret = unet_nic_add_endpoint(nic, ep);
+	if (ret) {
+		xa_erase(&ctx->endpoints, handle);
+		goto err_unlock;
+	}
+	mutex_unlock(&ctx->lock);
+
+	req->handle = ep->handle;
+	req->ep_id = ep->id;
+	req->queue_offset = mmap_offset(ep->handle, false);
+	req->segment_offset = ep->seg ? mmap_offset(ep->handle, true) : 0;
+	return 0;
+
+err_unlock:
+	mutex_unlock(&ctx->lock);
+	if (ep->seg_pages_charged) {
+		account_locked_vm(ctx->mm, ep->seg_pages_charged, false);
+		unet_nic_count(nic, UNET_NIC_segment_pages,
+			       -(s64)ep->seg_pages_charged);
+	}
+err_free:
+	vfree(ep->seg);
+	vfree(ep->qmem);
+	kfree(ep);
+	return ret;
+}
+
+struct unet_endpoint *unet_ep_lookup(struct unet_context *ctx, u32 handle)
+{
+	struct unet_endpoint *ep;
+
+	mutex_lock(&ctx->lock);
+	ep = xa_load(&ctx->endpoints, handle);
+	if (ep)
+		unet_ep_get(ep);
+	mutex_unlock(&ctx->lock);
+	return ep;
+}
+
+/*
+ * Takes the endpoint off the NIC and drains every engine's use of it.
+ * Mappings may still hold references; the memory goes with the last one.
+ */
+static void ep_teardown(struct unet_context *ctx, struct unet_endpoint *ep)
+{
+	WRITE_ONCE(ep->dead, true);
+	unet_nic_remove_endpoint(ep->nic, ep);
+	synchronize_rcu();		/* no rx handler still sees it */
+	unet_agent_forget_ep(ep);	/* nor will the agent wake it */
+	unet_tx_stop(ep);
+	unet_rx_stop(ep);
+	if (ep->seg_pages_charged) {
+		account_locked_vm(ctx->mm, ep->seg_pages_charged, false);
+		unet_nic_count(ep->nic, UNET_NIC_segment_pages,
+			       -(s64)ep->seg_pages_charged);
+		ep->seg_pages_charged = 0;
+	}
+	unet_ep_put(ep);
+}
+
+int unet_ep_destroy(struct unet_context *ctx, u32 handle)
+{
+	struct unet_endpoint *ep;
+
+	mutex_lock(&ctx->lock);
+	ep = xa_erase(&ctx->endpoints, handle);
+	mutex_unlock(&ctx->lock);
+	if (!ep)
+		return -ENOENT;
+	ep_teardown(ctx, ep);
+	return 0;
+}
+
+/* Called from release: the context's last file reference is gone. */
+void unet_ep_destroy_all(struct unet_context *ctx)
+{
+	struct unet_endpoint *ep;
+	unsigned long handle;
+
+	xa_for_each(&ctx->endpoints, handle, ep) {
+		xa_erase(&ctx->endpoints, handle);
+		ep_teardown(ctx, ep);
+	}
+}
+
+static void ep_vma_open(struct vm_area_struct *vma)
+{
+	unet_ep_get(vma->vm_private_data);
+}
+
+static void ep_vma_close(struct vm_area_struct *vma)
+{
+	unet_ep_put(vma->vm_private_data);
+}
+
+static const struct vm_operations_struct ep_vm_ops = {
+	.open = ep_vma_open,
+	.close = ep_vma_close,
+};
+
+int unet_ep_mmap(struct unet_context *ctx, struct vm_area_struct *vma)
+{
+	u64 off = (u64)vma->vm_pgoff << PAGE_SHIFT;
+	unsigned long len = vma->vm_end - vma->vm_start;
+	bool segment = off & UNET_MMAP_SEGMENT_BIT;
+	struct unet_endpoint *ep;
+	void *mem;
+	size_t size;
+	int ret;
+
+	if (off & (UNET_MMAP_SEGMENT_BIT - 1))
+		return -EINVAL;
+	ep = unet_ep_lookup(ctx, off >> 32);
+	if (!ep)
+		return -ENOENT;
+	mem = segment ? ep->seg : ep->qmem;
+	size = segment ? ep->seg_size : ep->qsize;
+	ret = -EINVAL;
+	if (!mem || len != PAGE_ALIGN(size))
+		goto out;
+	/* A child must open its own context: the queues are not inherited. */
+	vma->vm_flags |= VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP;
+	ret = remap_vmalloc_range(vma, mem, 0);
+	if (ret)
+		goto out;
+	vma->vm_ops = &ep_vm_ops;
+	vma->vm_private_data = ep;
+	return 0;		/* the lookup's reference now belongs to the vma */
+out:
+	unet_ep_put(ep);
+	return ret;
+}
+
+static bool chan_mac_ok(struct unet_nic *nic, const u8 *mac)
+{
+	return is_valid_ether_addr(mac) || unet_nic_is_local(nic, mac);
+}
+
+int unet_chan_create(struct unet_context *ctx, struct unet_chan_create *req)
+{
+	struct unet_endpoint *ep;
+	struct unet_reasm *reasm;
+	int ret, i, slot = -1;
+
+	ep = unet_ep_lookup(ctx, req->handle);
+	if (!ep)
+		return -ENOENT;
+	ret = -EINVAL;
+	if (!req->remote_ep || !chan_mac_ok(ep->nic, req->remote_mac))
+		goto out_put;
+	/* Allocated up front: the slot is chosen under a spinlock. */
+	reasm = kzalloc(sizeof(*reasm), GFP_KERNEL);
+	ret = -ENOMEM;
+	if (!reasm)
+		goto out_put;
+
+	mutex_lock(&ctx->lock);
+	spin_lock_bh(&ep->rx_lock);
+	for (i = 0; i < UNET_MAX_CHANNELS; i++) {
+		struct unet_channel *c = &ep->chan[i];
+
+		if (!c->used) {
+			if (slot < 0)
+				slot = i;
+		} else if (c->remote_ep == req->remote_ep &&
+			   ether_addr_equal(c->mac, req->remote_mac)) {
+			ret = -EEXIST;
+			goto out_unlock;
+		}
+	}
+	ret = -ENOSPC;
+	if (slot < 0)
+		goto out_unlock;
+	if (!ep->reasm[slot]) {
+		ep->reasm[slot] = reasm;
+		reasm = NULL;
+	}
+	ep->chan[slot].remote_ep = req->remote_ep;
+	ether_addr_copy(ep->chan[slot].mac, req->remote_mac);
+	WRITE_ONCE(ep->chan[slot].used, true);
+	req->channel = slot;
+	ret = 0;
+out_unlock:
+	spin_unlock_bh(&ep->rx_lock);
+	mutex_unlock(&ctx->lock);
+	kfree(reasm);
+out_put:
+	unet_ep_put(ep);
+	return ret;
+}
+
+int unet_chan_destroy(struct unet_context *ctx, struct unet_chan_destroy *req)
+{
+	struct unet_endpoint *ep;
+	int ret = -ENOENT;
+
+	ep = unet_ep_lookup(ctx, req->handle);
+	if (!ep)
+		return -ENOENT;
+	spin_lock_bh(&ep->rx_lock);
+	if (req->channel < UNET_MAX_CHANNELS && ep->chan[req->channel].used) {
+		unet_rx_abort_channel(ep, req->channel);
+		WRITE_ONCE(ep->chan[req->channel].used, false);
+		ret = 0;
+	}
+	spin_unlock_bh(&ep->rx_lock);
+	unet_ep_put(ep);
+	return ret;
+}

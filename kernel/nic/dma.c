@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The NIC's DMA engine: the only code that reads or writes process buffers.
+ *
+ * A base-level endpoint's buffers are offsets into its pinned segment.  An
+ * MM endpoint's buffers are virtual addresses, reached only through the
+ * NIC's TLB: a hit pins the entry for the length of one page copy (so an
+ * invalidation waits for it), a miss is posted to the kernel agent and the
+ * copy stops with -EAGAIN and the bytes moved so far, to resume later.
+ */
+#include <linux/highmem.h>
+#include <linux/mm.h>
+
+#include "nic.h"
+#include "../agent/agent.h"
+
+struct unet_map {
+	u8 *kaddr;
+	u32 len;
+	struct unet_tlb_entry *entry;	/* MM mode: the TLB entry held */
+};
+
+/* Checks a buffer a process named, before anything is copied. */
+int unet_dma_check_sge(struct unet_endpoint *ep, const struct unet_sge *sge)
+{
+	u64 end = sge->addr + sge->len;
+
+	if (end < sge->addr)
+		return UNET_ST_BAD_ADDR;
+	if (ep->mode == UNET_MODE_BASE)
+		return end <= ep->seg_size ? 0 : UNET_ST_BAD_ADDR;
+	/* Never a kernel address, whatever the page tables say. */
+	return end <= TASK_SIZE_MAX ? 0 : UNET_ST_BAD_ADDR;
+}
+
+/* A translation the agent failed to make is reported once, to its waiter. */
+static int take_fault(struct unet_endpoint *waiter, u32 asid, u64 vpn)
+{
+	int err = 0;
+
+	spin_lock_bh(&waiter->fault_lock);
+	if (waiter->fault_err && waiter->fault_vpn == vpn &&
+	    waiter->fault_asid == asid) {
+		err = waiter->fault_err;
+		waiter->fault_err = 0;
+	}
+	spin_unlock_bh(&waiter->fault_lock);
+	return err;
+}
+
+static int map_mm(struct unet_span *s, u64 addr, u32 avail,
+		  struct unet_map *m)
+{
+	struct unet_endpoint *ep = s->ep;
+	struct unet_nic *nic = ep->nic;
+	struct unet_context *ctx = ep->ctx;
+	u64 vpn = addr >> PAGE_SHIFT;
+	u32 pgoff = addr & ~PAGE_MASK;
+	struct unet_tlb_entry *e;
+	int err;
+
+	spin_lock_bh(&nic->tlb_lock);
+	e = unet_tlb_lookup(&nic->tlb, ctx->asid, vpn, s->write);
+	spin_unlock_bh(&nic->tlb_lock);
+	if (!e) {
+		err = take_fault(s->waiter, ctx->asid, vpn);
+		if (err)
+			return err;
+		unet_nic_count(nic, UNET_NIC_tlb_misses, 1);
+		unet_ep_count(ep, UNET_CTR_tlb_misses, 1);
+		unet_agent_post_miss(nic, ctx, vpn, s->write, s->waiter);
+		return -EAGAIN;
+	}
+	unet_nic_count(nic, UNET_NIC_tlb_hits, 1);
+	m->entry = e;
+	m->kaddr = (u8 *)kmap_local_page(e->page) + pgoff;
+	m->len = min_t(u32, avail, PAGE_SIZE - pgoff);
+	return 0;
+}
+
+static int map_ep(struct unet_span *s, u32 off, struct unet_map *m)
+{
+	u32 i, base = 0;
+
+	for (i = 0; i < s->nsge; i++) {
+		if (off < base + s->sge[i].len)
+			break;
+		base += s->sge[i].len;
+	}
+	if (i == s->nsge)
+		return UNET_ST_BAD_LENGTH;
+	off -= base;
+	if (s->ep->mode == UNET_MODE_BASE) {
+		/* Checked against the segment by unet_dma_check_sge(). */
+		m->kaddr = (u8 *)s->ep->seg + s->sge[i].addr + off;
+		m->len = s->sge[i].len - off;
+		return 0;
+	}
+	return map_mm(s, s->sge[i].addr + off, s->sge[i].len - off, m);
+}
+
+static int span_map(struct unet_span *s, u32 off, u32 want,
+		    struct unet_map *m)
+{
+	int ret = 0;
+
+	m->entry = NULL;
+	switch (s->kind) {
+	case UNET_SPAN_KERNEL:
+		m->kaddr = s->kbuf + off;
+		m->len = want;
+		break;
+	case UNET_SPAN_SKB:
+		m->kaddr = NULL;	/* copied with skb_copy_bits() */
+		m->len = want;
+		break;
+	case UNET_SPAN_EP:
+		ret = map_ep(s, off, m);
+		break;
+	}
+	if (!ret)
+		m->len = min(m->len, want);
+	return ret;
+}
+
+static void span_unmap(struct unet_span *s, struct unet_map *m)
+{
+	if (!m->entry)
+		return;
+	kunmap_local(m->kaddr);
+	unet_agent_tlb_put(s->ep->nic, m->entry);
+}
+
+/*
+ * Copies @len bytes from @src at @soff to @dst at @doff.  Returns 0, or
+ * -EAGAIN when a translation is missing (the miss is already posted), or
+ * an enum unet_status for a buffer the process may not use, with the span
+ * at fault in span->fault.  *copied counts the bytes moved either way.
+ */
+int unet_dma_copy(struct unet_span *dst, u32 doff, struct unet_span *src,
+		  u32 soff, u32 len, u32 *copied)
+{
+	struct unet_map dm, sm;
+	int ret = 0;
+
+	*copied = 0;
+	while (len) {
+		u32 n;
+
+		ret = span_map(dst, doff, len, &dm);
+		if (ret) {
+			if (ret > 0)
+				dst->fault = ret;
+			break;
+		}
+		n = dm.len;
+		if (src->kind == UNET_SPAN_SKB) {
+			ret = skb_copy_bits(src->skb, src->skb_off + soff,
+					    dm.kaddr, n);
+			if (ret)
+				ret = UNET_ST_BAD_LENGTH;
+		} else {
+			ret = span_map(src, soff, n, &sm);
+			if (!ret) {
+				n = sm.len;
+				memcpy(dm.kaddr, sm.kaddr, n);
+				span_unmap(src, &sm);
+			} else if (ret > 0) {
+				src->fault = ret;
+			}
+		}
+		span_unmap(dst, &dm);
+		if (ret)
+			break;
+		doff += n;
+		soff += n;
+		len -= n;
+		*copied += n;
+	}
+	return ret;
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The software NIC.  The device hands it endpoints and doorbells; the agent
+ * hands it translations.  Nothing here calls into the VM system.
+ */
+#ifndef UNET_NIC_H
+#define UNET_NIC_H
+
+#include "../unet.h"
+
+/* nic.c: instances, one per attached netdev (or one loopback-only NIC). */
+int unet_nics_init(const char *netdevs);
+void unet_nics_exit(void);
+u32 unet_nr_nics(void);
+struct unet_nic *unet_nic_by_index(u32 index);
+int unet_nic_add_endpoint(struct unet_nic *nic, struct unet_endpoint *ep);
+void unet_nic_remove_endpoint(struct unet_nic *nic, struct unet_endpoint *ep);
+bool unet_nic_is_local(struct unet_nic *nic, const u8 *mac);
+void unet_nic_info(struct unet_nic *nic, struct unet_nic_info *info);
+
+/* tx.c: the send engine. */
+void unet_tx_kick(struct unet_endpoint *ep);
+void unet_tx_work(struct work_struct *work);
+void unet_tx_stop(struct unet_endpoint *ep);
+
+/* rx.c: the receive engine. */
+int unet_rx_frame(struct sk_buff *skb, struct net_device *dev,
+		  struct packet_type *pt, struct net_device *orig_dev);
+int unet_rx_local(struct unet_endpoint *dst, struct unet_endpoint *src,
+		  struct unet_tx_state *tx, const u8 *src_mac);
+void unet_rx_work(struct work_struct *work);
+void unet_rx_stop(struct unet_endpoint *ep);
+void unet_rx_abort_channel(struct unet_endpoint *ep, u32 channel);
+void unet_rx_reasm_timer(struct timer_list *t);
+bool unet_rx_pending(struct unet_endpoint *ep);
+
+/*
+ * dma.c: the DMA engine, the only code that touches process buffers.
+ * A span is one side of a copy: kernel memory, an skb, or a list of an
+ * endpoint's buffers (segment offsets or virtual addresses by its mode).
+ */
+enum unet_span_kind { UNET_SPAN_KERNEL, UNET_SPAN_SKB, UNET_SPAN_EP };
+
+struct unet_span {
+	enum unet_span_kind kind;
+	union {
+		u8 *kbuf;
+		struct {
+			struct sk_buff *skb;
+			u32 skb_off;
+		};
+		struct {
+			struct unet_endpoint *ep;
+			const struct unet_sge *sge;
+			u32 nsge;
+			bool write;
+			/* the endpoint to wake when a miss is served */
+			struct unet_endpoint *waiter;
+		};
+	};
+	int fault;		/* enum unet_status of a refused buffer */
+};
+
+int unet_dma_copy(struct unet_span *dst, u32 doff, struct unet_span *src,
+		  u32 soff, u32 len, u32 *copied);
+int unet_dma_check_sge(struct unet_endpoint *ep, const struct unet_sge *sge);
+void unet_dma_prefetch(struct unet_endpoint *ep, const struct unet_sge *sge,
+		       u32 nsge, bool write);
+
+/* Called by the agent when a translation an endpoint waited for is ready. */
+void unet_nic_translation_ready(struct unet_endpoint *ep);
+
+#endif /* UNET_NIC_H */

@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The send engine.  It walks an endpoint's send queue, copies each
+ * descriptor out of the shared page before looking at it, and moves the
+ * message either onto the wire (fragmented to the MTU) or, for a channel to
+ * this NIC's own address, straight into the receiving endpoint's buffers.
+ *
+ * It runs on the caller's CPU when the process rings the doorbell (the NIC
+ * was idle), and from the NIC's workqueue when the agent answers a miss.
+ * A miss parks this endpoint only; the descriptor stays at the head with
+ * its progress kept, and every other endpoint goes on.
+ */
+#include <linux/etherdevice.h>
+#include <linux/if_ether.h>
+#include <linux/netdevice.h>
+
+#include "nic.h"
+#include "ring.h"
+
+static void tx_reset(struct unet_endpoint *ep)
+{
+	struct unet_tx_state *tx = &ep->tx;
+
+	kfree_skb(tx->skb);
+	tx->skb = NULL;
+	if (tx->peer)
+		unet_ep_put(tx->peer);
+	tx->peer = NULL;
+	tx->active = false;
+}
+
+static void tx_complete(struct unet_endpoint *ep, int status)
+{
+	struct unet_tx_desc *slot =
+		&ep->txq[unet_ring_slot(ep->tx_cons, ep->tx_entries)];
+
+	WRITE_ONCE(slot->status, status);
+	if (status == UNET_ST_OK) {
+		unet_ep_count(ep, UNET_CTR_tx_msgs, 1);
+		unet_ep_count(ep, UNET_CTR_tx_bytes, ep->tx.msg_len);
+		unet_nic_count(ep->nic, UNET_NIC_tx_msgs, 1);
+		unet_nic_count(ep->nic, UNET_NIC_tx_bytes, ep->tx.msg_len);
+	} else {
+		unet_ep_count(ep, UNET_CTR_tx_errors, 1);
+		unet_nic_count(ep->nic, UNET_NIC_tx_errors, 1);
+	}
+	tx_reset(ep);
+	ep->tx_cons++;
+	/* The status is visible before the slot is handed back. */
+	smp_store_release(&ep->ctrl->tx.cons, ep->tx_cons);
+	unet_ctx_wake(ep->ctx);
+}
+
+/* Checks the kernel's copy of the head descriptor and starts it. */
+static int tx_start(struct unet_endpoint *ep)
+{
+	struct unet_tx_state *tx = &ep->tx;
+	struct unet_tx_desc *d = &tx->desc;
+	u64 len = 0;
+	u32 i;
+
+	tx->msg_len = 0;
+	if (d->flags & ~UNET_TX_INLINE)
+		return UNET_ST_BAD_DESC;
+	if (d->channel >= UNET_MAX_CHANNELS ||
+	    !READ_ONCE(ep->chan[d->channel].used))
+		return UNET_ST_BAD_CHANNEL;
+	if (d->flags & UNET_TX_INLINE) {
+		if (d->length > UNET_INLINE_MAX)
+			return UNET_ST_BAD_LENGTH;
+		len = d->length;
+	} else {
+		if (d->nsge > UNET_MAX_GATHER)
+			return UNET_ST_BAD_GATHER;
+		for (i = 0; i < d->nsge; i++) {
+			int st = unet_dma_check_sge(ep, &d->sge[i]);
+
+			if (st)
+				return st;
+			len += d->sge[i].len;
+		}
+		if (len > UNET_MAX_MSG)
+			return UNET_ST_BAD_LENGTH;
+	}
+	tx->msg_len = len;
+	tx->msg_id = ep->tx_msg_id++;
+	tx->done = 0;
+	tx->active = true;
+	return 0;
+}
+
+static void tx_source(struct unet_endpoint *ep, struct unet_span *src)
+{
+	struct unet_tx_desc *d = &ep->tx.desc;
+
+	memset(src, 0, sizeof(*src));
+	if (d->flags & UNET_TX_INLINE) {
+		src->kind = UNET_SPAN_KERNEL;
+		src->kbuf = d->inline_data;
+	} else {
+		src->kind = UNET_SPAN_EP;
+		src->ep = ep;
+		src->sge = d->sge;
+		src->nsge = d->nsge;
+		src->write = false;
+		src->waiter = ep;
+	}
+}
+
+static struct sk_buff *tx_frame(struct unet_endpoint *ep,
+				struct net_device *dev,
+				const struct unet_channel *chan,
+				u32 frag_size, u32 flen)
+{
+	struct unet_tx_state *tx = &ep->tx;
+	struct unet_wire_hdr h = {
+		.version = UNET_WIRE_VERSION,
+		.type = UNET_WIRE_DATA,
+		.frag_size = frag_size,
+		.dst_ep = chan->remote_ep,
+		.src_ep = ep->id,
+		.msg_id = tx->msg_id,
+		.msg_len = tx->msg_len,
+		.frag_off = tx->done,
+		.frag_len = flen,
+	};
+	int hlen = LL_RESERVED_SPACE(dev);
+	struct sk_buff *skb;
+
+	skb = alloc_skb(hlen + UNET_WIRE_HDR_LEN + flen + dev->needed_tailroom,
+			GFP_KERNEL);
+	if (!skb)
+		return NULL;
+	skb_reserve(skb, hlen);
+	skb_reset_network_header(skb);
+	unet_wire_encode(&h, skb_put(skb, UNET_WIRE_HDR_LEN));
+	skb_put(skb, flen);
+	skb->dev = dev;
+	skb->protocol = htons(UNET_ETHERTYPE);
+	if (dev_hard_header(skb, dev, UNET_ETHERTYPE, chan->mac, NULL,
+			    skb->len) < 0) {
+		kfree_skb(skb);
+		return NULL;
+	}
+	return skb;
+}
+
+/* Fragments the head message onto the wire; resumable after a miss. */
+static int tx_wire(struct unet_endpoint *ep, const struct unet_channel *chan)
+{
+	struct unet_tx_state *tx = &ep->tx;
+	struct unet_nic *nic = ep->nic;
+	struct net_device *dev;
+	struct unet_span src, dst = { .kind = UNET_SPAN_KERNEL };
+	u32 frag_size, copied;
+	int ret = 0;
+
+	rcu_read_lock();
+	dev = rcu_dereference(nic->netdev);
+	if (dev && netif_running(dev))
+		dev_hold(dev);
+	else
+		dev = NULL;
+	rcu_read_unlock();
+	if (!dev) {
+		unet_nic_count(nic, UNET_NIC_drop_no_route, 1);
+		return UNET_ST_NO_ROUTE;
+	}
+	frag_size = min_t(u32, READ_ONCE(dev->mtu) - UNET_WIRE_HDR_LEN,
+			  U16_MAX);
+	if (dev->mtu < UNET_WIRE_HDR_LEN + UNET_WIRE_MIN_FRAG) {
+		ret = UNET_ST_NO_ROUTE;
+		goto out;
+	}
+	tx_source(ep, &src);
+
+	do {
+		if (!tx->skb) {
+			tx->frame_len = min(frag_size, tx->msg_len - tx->done);
+			tx->frame_done = 0;
+			tx->skb = tx_frame(ep, dev, chan, frag_size,
+					   tx->frame_len);
+			if (!tx->skb) {
+				ret = UNET_ST_NO_ROUTE;
+				goto out;
+			}
+		}
+		dst.kbuf = skb_network_header(tx->skb) + UNET_WIRE_HDR_LEN;
+		ret = unet_dma_copy(&dst, tx->frame_done, &src,
+				    tx->done + tx->frame_done,
+				    tx->frame_len - tx->frame_done, &copied);
+		tx->frame_done += copied;
+		if (ret)
+			goto out;
+		if (dev_queue_xmit(tx->skb) != NET_XMIT_SUCCESS)
+			unet_nic_count(nic, UNET_NIC_tx_errors, 1);
+		else
+			unet_nic_count(nic, UNET_NIC_tx_frames, 1);
+		tx->skb = NULL;
+		tx->done += tx->frame_len;
+	} while (tx->done < tx->msg_len);
+out:
+	dev_put(dev);
+	return ret;
+}
+
+/* A channel to this NIC's own address: deliver without the wire. */
+static int tx_local(struct unet_endpoint *ep, const struct unet_channel *chan)
+{
+	struct unet_tx_state *tx = &ep->tx;
+	struct unet_nic *nic = ep->nic;
+	int ret;
+
+	if (!tx->peer) {
+		struct unet_endpoint *peer;
+
+		rcu_read_lock();
+		peer = xa_load(&nic->endpoints, chan->remote_ep);
+		if (peer && !kref_get_unless_zero(&peer->ref))
+			peer = NULL;
+		rcu_read_unlock();
+		if (!peer) {
+			unet_nic_count(nic, UNET_NIC_drop_no_endpoint, 1);
+			return 0;	/* lost like a frame on the wire */
+		}
+		tx->peer = peer;
+	}
+	ret = unet_rx_local(tx->peer, ep, tx, nic->mac);
+	if (!ret)
+		unet_nic_count(nic, UNET_NIC_loopback_msgs, 1);
+	return ret;
+}
+
+static int tx_move(struct unet_endpoint *ep)
+{
+	struct unet_channel chan;
+
+	spin_lock_bh(&ep->rx_lock);
+	chan = ep->chan[ep->tx.desc.channel];
+	spin_unlock_bh(&ep->rx_lock);
+	if (!chan.used)
+		return UNET_ST_BAD_CHANNEL;
+	if (unet_nic_is_local(ep->nic, chan.mac))
+		return tx_local(ep, &chan);
+	return tx_wire(ep, &chan);
+}
+
+/* Returns true when a miss parked the queue. Caller holds tx_mutex. */
+static bool tx_run(struct unet_endpoint *ep)
+{
+	for (;;) {
+		int ret;
+
+		if (READ_ONCE(ep->dead))
+			return false;
+		if (!ep->tx.active) {
+			u32 prod = smp_load_acquire(&ep->ctrl->tx.prod);
+			int pending = unet_ring_pending(prod, ep->tx_cons,
+							ep->tx_entries);
+
+			if (pending < 0) {
+				unet_ep_count(ep, UNET_CTR_bad_index, 1);
+				return false;
+			}
+			if (!pending)
+				return false;
+			memcpy(&ep->tx.desc,
+			       &ep->txq[unet_ring_slot(ep->tx_cons,
+						       ep->tx_entries)],
+			       sizeof(ep->tx.desc));
+			ret = tx_start(ep);
+			if (ret) {
+				tx_complete(ep, ret);
+				continue;
+			}
+		}
+		ret = tx_move(ep);
+		if (ret == -EAGAIN)
+			return true;
+		tx_complete(ep, ret ? ret : UNET_ST_OK);
+		cond_resched();
+	}
+}
+
+/*
+ * Serves the queue, then tells the process it must ring again.  The flag
+ * is raised before the last look at the producer so that a descriptor
+ * posted in between is either seen here or followed by a doorbell.
+ */
+static void tx_service(struct unet_endpoint *ep)
+{
+	for (;;) {
+		u32 prod;
+
+		WRITE_ONCE(ep->ctrl->nic_idle, 0);
+		if (tx_run(ep))
+			return;		/* parked: busy until the agent answers */
+		WRITE_ONCE(ep->ctrl->nic_idle, 1);
+		smp_mb();
+		prod = READ_ONCE(ep->ctrl->tx.prod);
+		if (READ_ONCE(ep->dead) || prod == ep->tx_cons ||
+		    unet_ring_pending(prod, ep->tx_cons, ep->tx_entries) < 0)
+			return;
+	}
+}
+
+void unet_tx_kick(struct unet_endpoint *ep)
+{
+	unet_ep_count(ep, UNET_CTR_kicks, 1);
+	mutex_lock(&ep->tx_mutex);
+	tx_service(ep);
+	mutex_unlock(&ep->tx_mutex);
+}
+
+void unet_tx_work(struct work_struct *work)
+{
+	struct unet_endpoint *ep = container_of(work, struct unet_endpoint,
+						tx_work);
+
+	mutex_lock(&ep->tx_mutex);
+	tx_service(ep);
+	mutex_unlock(&ep->tx_mutex);
+}
+
+void unet_tx_stop(struct unet_endpoint *ep)
+{
+	cancel_work_sync(&ep->tx_work);
+	mutex_lock(&ep->tx_mutex);
+	tx_reset(ep);
+	mutex_unlock(&ep->tx_mutex);
+}

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * TLB lookup, insert and replacement.  See tlb.h for why this file is pure
+ * logic.  Entries that a DMA copy is using (users > 0) are never evicted;
+ * an invalidation that finds one busy marks it dead so that no new lookup
+ * hits it, and the last user hands it to the release callback.
+ */
+#include "tlb.h"
+
+static inline bool is_pow2(u32 x)
+{
+	return x && !(x & (x - 1));
+}
+
+/* Checks a requested geometry; the module and the tests share the rules. */
+int unet_tlb_geometry(u32 entries, u32 ways, u32 *sets)
+{
+	if (!is_pow2(entries) || !is_pow2(ways) || ways > entries ||
+	    entries > (1u << 20) || ways > 64)
+		return -1;
+	*sets = entries / ways;
+	return 0;
+}
+
+void unet_tlb_init(struct unet_tlb *tlb, struct unet_tlb_entry *mem,
+		   u32 sets, u32 ways)
+{
+	u32 i;
+
+	tlb->sets = sets;
+	tlb->ways = ways;
+	tlb->valid = 0;
+	tlb->clock = 0;
+	tlb->entry = mem;
+	for (i = 0; i < sets * ways; i++) {
+		struct unet_tlb_entry empty = { 0 };
+
+		mem[i] = empty;
+	}
+}
+
+/* Spread consecutive pages of one space over sets; mix in the space id. */
+static u32 set_of(const struct unet_tlb *tlb, u32 asid, u64 vpn)
+{
+	u64 h = vpn ^ ((u64)asid * 0x9e3779b97f4a7c15ull);
+
+	h ^= h >> 29;
+	return (u32)(h & (tlb->sets - 1));
+}
+
+static struct unet_tlb_entry *set_base(struct unet_tlb *tlb, u32 set)
+{
+	return &tlb->entry[(size_t)set * tlb->ways];
+}
+
+static bool matches(const struct unet_tlb_entry *e, u32 asid, u64 vpn)
+{
+	return (e->flags & (UNET_TLB_VALID | UNET_TLB_DEAD)) == UNET_TLB_VALID &&
+	       e->asid == asid && e->vpn == vpn;
+}
+
+static void release_entry(struct unet_tlb *tlb, struct unet_tlb_entry *e,
+			  unet_tlb_release_fn release, void *arg)
+{
+	release(e, arg);
+	e->flags = 0;
+	e->page = NULL;
+	e->owner = NULL;
+	e->users = 0;
+	tlb->valid--;
+}
+
+/*
+ * A hit takes a user reference: the caller copies, then unet_tlb_put().
+ * A write lookup hits only a writable entry.
+ */
+struct unet_tlb_entry *unet_tlb_lookup(struct unet_tlb *tlb, u32 asid,
+				       u64 vpn, bool write)
+{
+	struct unet_tlb_entry *e = set_base(tlb, set_of(tlb, asid, vpn));
+	u32 w;
+
+	for (w = 0; w < tlb->ways; w++, e++) {
+		if (!matches(e, asid, vpn))
+			continue;
+		if (write && !(e->flags & UNET_TLB_WRITABLE))
+			return NULL;
+		e->stamp = ++tlb->clock;
+		e->users++;
+		return e;
+	}
+	return NULL;
+}
+
+void unet_tlb_put(struct unet_tlb *tlb, struct unet_tlb_entry *e,
+		  unet_tlb_release_fn release, void *arg)
+{
+	if (--e->users == 0 && (e->flags & UNET_TLB_DEAD))
+		release_entry(tlb, e, release, arg);
+}
+
+/*
+ * Installs a translation, replacing any entry for the same page (an
+ * upgrade to writable) or the least recently used idle way.  Returns NULL
+ * when every way of the set is busy with DMA; the caller retries later.
+ * The new entry is returned without a user reference.
+ */
+struct unet_tlb_entry *unet_tlb_insert(struct unet_tlb *tlb, u32 asid,
+				       u64 vpn, void *page, void *owner,
+				       bool writable, unet_tlb_release_fn release, void *arg,
+				       bool *evicted)
+{
+	struct unet_tlb_entry *e = set_base(tlb, set_of(tlb, asid, vpn));
+	struct unet_tlb_entry *victim = NULL;
+	u32 w;
+
+	*evicted = false;
+	for (w = 0; w < tlb->ways; w++) {
+		struct unet_tlb_entry *c = &e[w];
+
+		if (matches(c, asid, vpn)) {
+			if (c->users)
+				return NULL;
+			victim = c;
+			break;
+		}
+		if (!(c->flags & UNET_TLB_VALID)) {
+			if (!victim || (victim->flags & UNET_TLB_VALID))
+				victim = c;
+			continue;
+		}
+		if (c->users || (c->flags & UNET_TLB_DEAD))
+			continue;
+		if (!victim || ((victim->flags & UNET_TLB_VALID) &&
+				c->stamp < victim->stamp))
+			victim = c;
+	}
+	if (!victim)
+		return NULL;
+	if (victim->flags & UNET_TLB_VALID) {
+		*evicted = !matches(victim, asid, vpn);
+		release_entry(tlb, victim, release, arg);
+	}
+	victim->asid = asid;
+	victim->vpn = vpn;
+	victim->page = page;
+	victim->owner = owner;
+	victim->flags = UNET_TLB_VALID | (writable ? UNET_TLB_WRITABLE : 0);
+	victim->stamp = ++tlb->clock;
+	victim->users = 0;
+	tlb->valid++;
+	return victim;
+}
+
+static u32 invalidate_entry(struct unet_tlb *tlb, struct unet_tlb_entry *e,
+			    unet_tlb_release_fn release, void *arg, u32 *busy)
+{
+	if (e->users) {
+		e->flags |= UNET_TLB_DEAD;
+		(*busy)++;
+		return 1;
+	}
+	release_entry(tlb, e, release, arg);
+	return 1;
+}
+
+/*
+ * Drops every live entry of @asid with vpn in [vpn_start, vpn_end).  Busy
+ * entries are marked dead and counted in *busy: the caller must wait for
+ * their users before it may assume the pages are no longer touched.
+ * Small ranges probe their sets; large ones sweep the whole array.
+ */
+u32 unet_tlb_invalidate(struct unet_tlb *tlb, u32 asid, u64 vpn_start,
+			u64 vpn_end, unet_tlb_release_fn release, void *arg,
+			u32 *busy)
+{
+	u32 n = 0, i, total = unet_tlb_entries(tlb);
+	u64 vpn;
+
+	*busy = 0;
+	if (vpn_end <= vpn_start || !tlb->valid)
+		return 0;
+	if (vpn_end - vpn_start <= tlb->sets) {
+		for (vpn = vpn_start; vpn < vpn_end; vpn++) {
+			struct unet_tlb_entry *e =
+				set_base(tlb, set_of(tlb, asid, vpn));
+			u32 w;
+
+			for (w = 0; w < tlb->ways; w++)
+				if (matches(&e[w], asid, vpn))
+					n += invalidate_entry(tlb, &e[w],
+							      release, arg,
+							      busy);
+		}
+		return n;
+	}
+	for (i = 0; i < total; i++) {
+		struct unet_tlb_entry *e = &tlb->entry[i];
+
+		if ((e->flags & (UNET_TLB_VALID | UNET_TLB_DEAD)) ==
+		    UNET_TLB_VALID && e->asid == asid &&
+		    e->vpn >= vpn_start && e->vpn < vpn_end)
+			n += invalidate_entry(tlb, e, release, arg, busy);
+	}
+	return n;
+}
+
+/*
+ * Gives back up to @nr idle entries, coldest first, for the shrinker.
+ * A clock-like sweep: entries older than the median age go first, which
+ * approximates LRU without sorting the whole array.
+ */
+u32 unet_tlb_evict_cold(struct unet_tlb *tlb, u32 nr,
+			unet_tlb_release_fn release, void *arg)
+{
+	u32 total = unet_tlb_entries(tlb), i, n = 0;
+	u64 threshold = tlb->clock - tlb->clock / 2;
+	int pass;
+
+	for (pass = 0; pass < 2 && n < nr; pass++) {
+		for (i = 0; i < total && n < nr; i++) {
+			struct unet_tlb_entry *e = &tlb->entry[i];
+
+			if (!(e->flags & UNET_TLB_VALID) || e->users ||
+			    (e->flags & UNET_TLB_DEAD))
+				continue;
+			if (pass == 0 && e->stamp > threshold)
+				continue;
+			release_entry(tlb, e, release, arg);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* Live entries of one address space (all spaces if asid is 0). */
+u32 unet_tlb_count(const struct unet_tlb *tlb, u32 asid)
+{
+	u32 total = unet_tlb_entries(tlb), i, n = 0;
+
+	for (i = 0; i < total; i++) {
+		const struct unet_tlb_entry *e = &tlb->entry[i];
+
+		if ((e->flags & UNET_TLB_VALID) && (!asid || e->asid == asid))
+			n++;
+	}
+	return n;
+}

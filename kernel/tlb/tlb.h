@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The NIC's TLB: a set-associative cache of (address space, virtual page)
+ * -> pinned page translations with LRU replacement inside a set.
+ *
+ * This file and tlb.c hold only the lookup/insert/evict logic.  They take no
+ * locks, pin nothing and allocate nothing, so that the very same source is
+ * compiled into the module and into the host unit tests.  The caller (the
+ * kernel agent and the DMA engine) serialises access and does the pinning.
+ */
+#ifndef UNET_TLB_H
+#define UNET_TLB_H
+
+#ifdef __KERNEL__
+#include <linux/types.h>
+#else
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+typedef uint64_t u64;
+typedef uint32_t u32;
+#endif
+
+enum {
+	UNET_TLB_VALID		= 1u << 0,
+	UNET_TLB_WRITABLE	= 1u << 1,
+	/* Invalidated while a DMA was using it: lookups skip it, last user frees. */
+	UNET_TLB_DEAD		= 1u << 2,
+};
+
+struct unet_tlb_entry {
+	u64 vpn;
+	u32 asid;
+	u32 flags;
+	void *page;		/* struct page * in the module */
+	void *owner;		/* the address space's context, for accounting */
+	u64 stamp;		/* last use, for LRU */
+	u32 users;		/* DMA copies in flight through this entry */
+	u32 reserved;
+};
+
+struct unet_tlb {
+	u32 sets;		/* power of two */
+	u32 ways;
+	u32 valid;		/* entries holding a pinned page (incl. dead) */
+	u64 clock;
+	struct unet_tlb_entry *entry;	/* sets * ways */
+};
+
+/*
+ * Called for every entry the TLB gives up: the caller unpins entry->page.
+ * The entry is already cleared when the callback returns.
+ */
+typedef void (*unet_tlb_release_fn)(struct unet_tlb_entry *entry, void *arg);
+
+int unet_tlb_geometry(u32 entries, u32 ways, u32 *sets);
+void unet_tlb_init(struct unet_tlb *tlb, struct unet_tlb_entry *mem,
+		   u32 sets, u32 ways);
+struct unet_tlb_entry *unet_tlb_lookup(struct unet_tlb *tlb, u32 asid,
+				       u64 vpn, bool write);
+struct unet_tlb_entry *unet_tlb_insert(struct unet_tlb *tlb, u32 asid,
+				       u64 vpn, void *page, void *owner,
+				       bool writable, unet_tlb_release_fn release, void *arg,
+				       bool *evicted);
+void unet_tlb_put(struct unet_tlb *tlb, struct unet_tlb_entry *entry,
+		  unet_tlb_release_fn release, void *arg);
+u32 unet_tlb_invalidate(struct unet_tlb *tlb, u32 asid, u64 vpn_start,
+			u64 vpn_end, unet_tlb_release_fn release, void *arg,
+			u32 *busy);
+u32 unet_tlb_evict_cold(struct unet_tlb *tlb, u32 nr,
+			unet_tlb_release_fn release, void *arg);
+u32 unet_tlb_count(const struct unet_tlb *tlb, u32 asid);
+
+static inline u32 unet_tlb_entries(const struct unet_tlb *tlb)
+{
+	return tlb->sets * tlb->ways;
+}
+
+#endif /* UNET_TLB_H */
