@@ -1,0 +1,77 @@
+# U-Net/MM for Linux.  `make` builds the module, the library and the tools;
+# `make test` runs every test (host unit tests, then guests); `make demo`
+# runs the evaluation.  See README.md.
+
+KVER    ?= $(shell scripts/kver 2>/dev/null)
+KDIR    ?= /lib/modules/$(KVER)/build
+BUILD   := build
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN    := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
+INC     := -Iinclude/uapi -Ilib
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer
+
+LIB_SRC   := lib/libunet.c
+TOOLS     := unet_lat unet_bw unetstat
+TOOL_BINS := $(addprefix $(BUILD)/bin/,$(TOOLS))
+GUEST_TESTS := $(patsubst tests/guest/%.c,$(BUILD)/tests/%,$(wildcard tests/guest/*.c))
+UNIT_SRC  := tests/unit/test_main.c tests/unit/test_tlb.c \
+	     tests/unit/test_wire.c tests/unit/test_ring.c \
+	     kernel/tlb/tlb.c kernel/nic/wire.c
+
+all: module lib tools tests
+
+# The module builds against the guest kernel's headers: Kbuild, no -Werror
+# games here; kernel/Kbuild sets the module's own flags.
+module:
+	@test -n "$(KVER)" || { scripts/kver; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel modules
+
+lib: $(BUILD)/lib/libunet.a
+
+$(BUILD)/lib/libunet.a: $(LIB_SRC) lib/unet.h include/uapi/unetmm.h
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $(INC) -c $(LIB_SRC) -o $(BUILD)/lib/libunet.o
+	ar rcs $@ $(BUILD)/lib/libunet.o
+
+tools: $(TOOL_BINS)
+
+$(BUILD)/bin/%: tools/%.c tools/common.c tools/common.h $(BUILD)/lib/libunet.a
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $(INC) -Itools $< tools/common.c $(BUILD)/lib/libunet.a -lm -o $@
+
+$(BUILD)/bin/unetstat: tools/unetstat.c $(BUILD)/lib/libunet.a
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $(INC) $< $(BUILD)/lib/libunet.a -o $@
+
+tests: $(GUEST_TESTS) $(BUILD)/tests/unit $(BUILD)/tests/unit-san
+
+$(BUILD)/tests/%: tests/guest/%.c tests/guest/guest_test.h $(BUILD)/lib/libunet.a
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $(INC) -Itests/guest $< $(BUILD)/lib/libunet.a -lpthread -o $@
+
+# Host unit tests compile the module's own pure-logic sources.
+$(BUILD)/tests/unit: $(UNIT_SRC) tests/unit/unit.h
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $(INC) -Itests/unit $(UNIT_SRC) -o $@
+
+$(BUILD)/tests/unit-san: $(UNIT_SRC) tests/unit/unit.h
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O1 -g $(SAN) $(INC) -Itests/unit $(UNIT_SRC) -o $@
+
+deps:
+	@scripts/deps
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@tests/run
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@eval/run-demo $(if $(QUICK),--quick)
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel clean 2>/dev/null
+	rm -rf $(BUILD)
+
+.PHONY: all module lib tools tests deps test demo clean

@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Helpers for the guest integration tests.  Every test program prints one
+ * line per check, `PASS guest/<name>` or `FAIL guest/<name>: why`, and
+ * exits non-zero if any failed; tests/run counts the lines.
+ */
+#ifndef GUEST_TEST_H
+#define GUEST_TEST_H
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "unet.h"
+
+static int gt_failed;
+
+static inline void gt_result(bool ok, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ok) {
+		printf("PASS guest/%s\n", name);
+	} else {
+		gt_failed++;
+		printf("FAIL guest/%s: ", name);
+		va_start(ap, fmt);
+		vprintf(fmt, ap);
+		va_end(ap);
+		printf("\n");
+	}
+	fflush(stdout);
+}
+
+static inline void gt_die(const char *what)
+{
+	printf("FAIL guest/setup: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static inline double gt_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static inline struct unet *gt_open(void)
+{
+	struct unet *u = unet_open();
+
+	if (!u)
+		gt_die("open /dev/unet");
+	return u;
+}
+
+static inline struct unet_ep *gt_ep(struct unet *u, uint32_t mode,
+				    uint32_t seg)
+{
+	struct unet_ep_attr a;
+	struct unet_ep *ep;
+
+	unet_ep_attr_init(&a);
+	a.mode = mode;
+	a.segment_size = mode == UNET_MODE_BASE ? seg : 0;
+	ep = unet_ep_create(u, &a);
+	if (!ep)
+		gt_die("create endpoint");
+	return ep;
+}
+
+static inline void gt_nic_mac(struct unet *u, uint8_t mac[6])
+{
+	struct unet_nic_info info;
+
+	if (unet_nic_info(u, 0, &info))
+		gt_die("nic info");
+	memcpy(mac, info.mac, 6);
+}
+
+/* A channel from @a to @b on this NIC (the loopback path). */
+static inline int gt_chan_local(struct unet *u, struct unet_ep *a,
+				struct unet_ep *b)
+{
+	uint8_t mac[6];
+	int ch;
+
+	gt_nic_mac(u, mac);
+	ch = unet_chan_create(a, mac, unet_ep_id(b));
+	if (ch < 0) {
+		errno = -ch;
+		gt_die("create channel");
+	}
+	return ch;
+}
+
+/* Waits up to @ms for a message; 1 got one, 0 timed out. */
+static inline int gt_recv(struct unet_ep *ep, struct unet_recv *r, int ms)
+{
+	double end = gt_now_ms() + ms;
+
+	for (;;) {
+		int n = unet_recv_poll(ep, r);
+
+		if (n)
+			return n;
+		if (gt_now_ms() > end)
+			return 0;
+		usleep(50);
+	}
+}
+
+/* Waits for the next send completion; returns its status or -1. */
+static inline int gt_send_done(struct unet_ep *ep, int ms)
+{
+	struct unet_send_comp c;
+	double end = gt_now_ms() + ms;
+
+	for (;;) {
+		int n = unet_send_poll(ep, &c, 1);
+
+		if (n == 1)
+			return (int)c.status;
+		if (n < 0 || gt_now_ms() > end)
+			return -1;
+		usleep(50);
+	}
+}
+
+static inline uint8_t gt_pattern(uint32_t seed, size_t i)
+{
+	return (uint8_t)((seed * 2654435761u + i * 31 + (i >> 8)) & 0xff);
+}
+
+static inline void gt_fill(void *buf, size_t len, uint32_t seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		((uint8_t *)buf)[i] = gt_pattern(seed, i);
+}
+
+/* Index of the first wrong byte, or -1. */
+static inline long gt_verify(const void *buf, size_t len, uint32_t seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (((const uint8_t *)buf)[i] != gt_pattern(seed, i))
+			return (long)i;
+	return -1;
+}
+
+static inline long gt_nic_counter(struct unet *u, int ctr)
+{
+	struct unet_nic_stats st;
+
+	if (unet_nic_stats(u, 0, &st))
+		gt_die("nic stats");
+	return (long)st.ctr[ctr];
+}
+
+static inline int gt_exit(void)
+{
+	return gt_failed ? 1 : 0;
+}
+
+#endif /* GUEST_TEST_H */
+
+/* ---- buffers and a two-party exchange shared by the delivery tests ---- */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#define GT_BUFSZ	4096
+#define GT_NBUF		32
+#define GT_MAXMSG	65536
+
+struct gt_side {
+	struct unet *u;
+	struct unet_ep *ep;
+	uint32_t mode;
+	uint8_t *rx_pool;	/* GT_NBUF receive buffers */
+	uint8_t *tx_buf;	/* GT_MAXMSG send buffer */
+	uint8_t *scratch;	/* application memory for received data */
+	int ch;
+};
+
+static inline uint64_t gt_addr(struct gt_side *s, void *p)
+{
+	size_t seg_size;
+	uint8_t *seg = unet_ep_segment(s->ep, &seg_size);
+
+	if (s->mode == UNET_MODE_BASE)
+		return (uint64_t)((uint8_t *)p - seg);
+	return (uint64_t)(uintptr_t)p;
+}
+
+static inline void gt_side_init(struct gt_side *s, struct unet *u,
+				uint32_t mode)
+{
+	memset(s, 0, sizeof(*s));
+	s->u = u;
+	s->mode = mode;
+	s->ep = gt_ep(u, mode, GT_NBUF * GT_BUFSZ + GT_MAXMSG);
+	if (mode == UNET_MODE_BASE) {
+		uint8_t *seg = unet_ep_segment(s->ep, NULL);
+
+		s->rx_pool = seg;
+		s->tx_buf = seg + GT_NBUF * GT_BUFSZ;
+	} else {
+		s->rx_pool = aligned_alloc(4096, GT_NBUF * GT_BUFSZ);
+		s->tx_buf = aligned_alloc(4096, GT_MAXMSG);
+		if (!s->rx_pool || !s->tx_buf)
+			gt_die("alloc");
+	}
+	s->scratch = malloc(GT_MAXMSG);
+	if (!s->scratch)
+		gt_die("alloc");
+	for (int i = 0; i < GT_NBUF; i++)
+		if (unet_post_free(s->ep, gt_addr(s, s->rx_pool + i * GT_BUFSZ),
+				   GT_BUFSZ))
+			gt_die("post free");
+}
+
+/* Gives a received message's buffers back to the free queue. */
+static inline void gt_repost(struct gt_side *s, struct unet_recv *r)
+{
+	struct unet_sge bufs[GT_NBUF];
+	unsigned int i, n = r->nbuf;
+
+	for (i = 0; i < n && i < GT_NBUF; i++)
+		bufs[i] = *unet_recv_buf(s->ep, r, i);
+	unet_recv_done(s->ep, r);
+	for (i = 0; i < n && i < GT_NBUF; i++)
+		unet_post_free(s->ep, bufs[i].addr, bufs[i].len);
+}
+
+/*
+ * Sends @len bytes of pattern @seed on the side's channel and waits for
+ * the completion.  Returns the status.
+ */
+static inline int gt_send_pattern(struct gt_side *s, uint32_t len,
+				  uint32_t seed)
+{
+	int ret;
+
+	gt_fill(s->tx_buf, len, seed);
+	ret = unet_send_buf(s->ep, s->ch, s->tx_buf, len, seed);
+	if (ret)
+		return -ret;
+	return gt_send_done(s->ep, 10000);
+}
+
+/* Receives one message and checks it; returns NULL or a reason. */
+static inline const char *gt_recv_pattern(struct gt_side *s, uint32_t len,
+					  uint32_t seed, int ms)
+{
+	static char why[128];
+	struct unet_recv r;
+	long bad;
+	size_t got;
+
+	if (!gt_recv(s->ep, &r, ms))
+		return "no message arrived";
+	if (r.status != UNET_ST_OK) {
+		snprintf(why, sizeof(why), "rx status %s",
+			 unet_status_str(r.status));
+		gt_repost(s, &r);
+		return why;
+	}
+	got = unet_recv_copy(s->ep, &r, s->scratch, GT_MAXMSG);
+	gt_repost(s, &r);
+	if (r.length != len || got != len) {
+		snprintf(why, sizeof(why), "length %u (copied %zu), want %u",
+			 r.length, got, len);
+		return why;
+	}
+	bad = gt_verify(s->scratch, len, seed);
+	if (bad >= 0) {
+		snprintf(why, sizeof(why), "byte %ld differs", bad);
+		return why;
+	}
+	return NULL;
+}
+
+/*
+ * Swaps endpoint ids with the peer guest over TCP on the test link:
+ * guest 1 listens, guest 2 connects.
+ */
+static inline uint32_t gt_swap_ids(bool listener, const char *peer_ip,
+				   uint32_t mine)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons(18600) };
+	uint32_t theirs = 0, net = htonl(mine);
+	int fd, c = -1, one = 1, i;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		gt_die("socket");
+	if (listener) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		sa.sin_addr.s_addr = htonl(INADDR_ANY);
+		if (bind(fd, (void *)&sa, sizeof(sa)) || listen(fd, 1))
+			gt_die("listen");
+		c = accept(fd, NULL, NULL);
+		if (c < 0)
+			gt_die("accept");
+	} else {
+		inet_pton(AF_INET, peer_ip, &sa.sin_addr);
+		for (i = 0; i < 300; i++) {
+			if (!connect(fd, (void *)&sa, sizeof(sa)))
+				break;
+			close(fd);
+			usleep(100000);
+			fd = socket(AF_INET, SOCK_STREAM, 0);
+		}
+		if (i == 300)
+			gt_die("connect to peer guest");
+		c = fd;
+		fd = -1;
+	}
+	if (write(c, &net, 4) != 4 || read(c, &theirs, 4) != 4)
+		gt_die("exchange ids");
+	close(c);
+	if (fd >= 0)
+		close(fd);
+	return ntohl(theirs);
+}
+
+/* The peer guest's MAC: the harness gives guest N 52:54:00:88:b5:0N. */
+static inline void gt_peer_mac(int peer_guest, uint8_t mac[6])
+{
+	const uint8_t base[6] = { 0x52, 0x54, 0x00, 0x88, 0xb5, 0x00 };
+
+	memcpy(mac, base, 6);
+	mac[5] = (uint8_t)peer_guest;
+}
