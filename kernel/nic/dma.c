@@ -179,3 +179,37 @@ int unet_dma_copy(struct unet_span *dst, u32 doff, struct unet_span *src,
 	}
 	return ret;
 }
+
+/*
+ * Asks the agent to translate the pages of buffers the NIC will need soon,
+ * so that the copy finds them in the TLB.  Checks at most @max_pages
+ * pages; posts misses only, never waits.  Returns the pages checked.
+ */
+u32 unet_dma_prefetch(struct unet_endpoint *ep, const struct unet_sge *sge,
+		      u32 nsge, bool write, u32 max_pages)
+{
+	struct unet_nic *nic = ep->nic;
+	u32 asid = ep->ctx->asid, i, pages = 0;
+
+	if (ep->mode != UNET_MODE_MM)
+		return 0;
+	for (i = 0; i < nsge && pages < max_pages; i++) {
+		u64 vpn, last;
+
+		if (!sge[i].len || unet_dma_check_sge(ep, &sge[i]))
+			continue;
+		vpn = sge[i].addr >> PAGE_SHIFT;
+		last = (sge[i].addr + sge[i].len - 1) >> PAGE_SHIFT;
+		for (; vpn <= last && pages < max_pages; vpn++, pages++) {
+			bool hit;
+
+			spin_lock_bh(&nic->tlb_lock);
+			hit = unet_tlb_probe(&nic->tlb, asid, vpn, write);
+			spin_unlock_bh(&nic->tlb_lock);
+			if (!hit)
+				unet_agent_post_miss(nic, ep->ctx, vpn, write,
+						     ep);
+		}
+	}
+	return pages;
+}

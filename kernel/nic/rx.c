@@ -151,6 +151,33 @@ static int take_buffers(struct unet_endpoint *ep, struct unet_reasm *r,
 	return status;
 }
 
+/*
+ * Translates the free buffers the next messages will take, the way a NIC
+ * would prefetch descriptors: a miss when a frame arrives then is rare.
+ */
+#define RX_PREFETCH_BUFS	16
+#define RX_PREFETCH_PAGES	32
+
+static void rx_prefetch(struct unet_endpoint *ep)
+{
+	struct unet_sge bufs[RX_PREFETCH_BUFS];
+	u32 prod = smp_load_acquire(&ep->ctrl->fq.prod);
+	int avail = unet_ring_pending(prod, ep->fq_cons, ep->fq_entries);
+	int i, n;
+
+	if (ep->mode != UNET_MODE_MM || avail <= 0)
+		return;
+	n = min(avail, RX_PREFETCH_BUFS);
+	for (i = 0; i < n; i++) {
+		struct unet_sge *s = &ep->fq[unet_ring_slot(ep->fq_cons + i,
+							    ep->fq_entries)];
+
+		bufs[i].addr = READ_ONCE(s->addr);
+		bufs[i].len = READ_ONCE(s->len);
+	}
+	unet_dma_prefetch(ep, bufs, n, true, RX_PREFETCH_PAGES);
+}
+
 /* A message small enough to travel inside the rx descriptor. */
 static int rx_inline(struct unet_endpoint *ep, int ch, struct unet_frag *f)
 {
@@ -284,8 +311,10 @@ static int rx_place(struct unet_endpoint *ep, struct unet_frag *f,
 	}
 	__set_bit(idx, r->frags);
 	r->received += f->frag_len;
-	if (r->received == r->msg_len)
+	if (r->received == r->msg_len) {
 		reasm_finish(ep, r, UNET_ST_OK);
+		rx_prefetch(ep);
+	}
 	return 0;
 }
 
@@ -448,7 +477,10 @@ void unet_rx_stop(struct unet_endpoint *ep)
 	spin_unlock_bh(&ep->rx_lock);
 }
 
-/* Drops messages whose fragments stopped coming, and frees their buffers. */
+/*
+ * The NIC's slow poll: drops messages whose fragments stopped coming (and
+ * returns their buffers), and translates newly posted free buffers.
+ */
 void unet_rx_reasm_timer(struct timer_list *t)
 {
 	struct unet_nic *nic = from_timer(nic, t, reasm_timer);
@@ -459,6 +491,8 @@ void unet_rx_reasm_timer(struct timer_list *t)
 	rcu_read_lock();
 	xa_for_each(&nic->endpoints, id, ep) {
 		spin_lock(&ep->rx_lock);
+		if (!READ_ONCE(ep->dead))
+			rx_prefetch(ep);
 		for (i = 0; i < UNET_MAX_CHANNELS; i++) {
 			struct unet_reasm *r = ep->reasm[i];
 

@@ -92,6 +92,16 @@ struct unet_tlb_entry *unet_tlb_lookup(struct unet_tlb *tlb, u32 asid,
 	return NULL;
 }
 
+/* A lookup that takes no reference: is the translation there? */
+bool unet_tlb_probe(struct unet_tlb *tlb, u32 asid, u64 vpn, bool write)
+{
+	struct unet_tlb_entry *e = unet_tlb_lookup(tlb, asid, vpn, write);
+
+	if (e)
+		e->users--;
+	return e != NULL;
+}
+
 void unet_tlb_put(struct unet_tlb *tlb, struct unet_tlb_entry *e,
 		  unet_tlb_release_fn release, void *arg)
 {
