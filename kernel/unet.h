@@ -119,8 +119,9 @@ struct unet_endpoint {
 	u32 tx_cons;
 	u32 tx_msg_id;
 	struct unet_tx_state tx;
-	bool tx_parked;			/* waiting for the agent */
 	struct work_struct tx_work;
+	atomic_t tx_inflight;		/* frames handed to the netdev */
+	bool tx_throttled;		/* waiting for them to drain */
 
 	/* Receive engine: rx_lock (BH) covers everything below. */
 	spinlock_t rx_lock;

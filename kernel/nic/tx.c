@@ -107,6 +107,40 @@ static void tx_source(struct unet_endpoint *ep, struct unet_span *src)
 	}
 }
 
+/*
+ * Frames an endpoint may have queued in the netdev before its engine waits
+ * for the driver to free some, as a NIC stalls on a full ring: without it
+ * a burst of 64 KiB messages overflows the qdisc and is lost.
+ */
+#define UNET_TX_INFLIGHT_MAX	128
+
+static void tx_frame_freed(struct sk_buff *skb)
+{
+	struct unet_endpoint *ep = skb_shinfo(skb)->destructor_arg;
+
+	if (atomic_dec_return(&ep->tx_inflight) <= UNET_TX_INFLIGHT_MAX / 2 &&
+	    READ_ONCE(ep->tx_throttled)) {
+		WRITE_ONCE(ep->tx_throttled, false);
+		if (!READ_ONCE(ep->dead))
+			queue_work(ep->nic->wq, &ep->tx_work);
+	}
+	unet_ep_put(ep);
+}
+
+/* True when the endpoint must wait for the netdev to drain. */
+static bool tx_throttle(struct unet_endpoint *ep)
+{
+	if (atomic_read(&ep->tx_inflight) < UNET_TX_INFLIGHT_MAX)
+		return false;
+	WRITE_ONCE(ep->tx_throttled, true);
+	smp_mb();	/* pairs with the atomic_dec_return in tx_frame_freed */
+	if (atomic_read(&ep->tx_inflight) < UNET_TX_INFLIGHT_MAX) {
+		WRITE_ONCE(ep->tx_throttled, false);
+		return false;
+	}
+	return true;
+}
+
 static struct sk_buff *tx_frame(struct unet_endpoint *ep,
 				struct net_device *dev,
 				const struct unet_channel *chan,
@@ -142,6 +176,11 @@ static struct sk_buff *tx_frame(struct unet_endpoint *ep,
 		kfree_skb(skb);
 		return NULL;
 	}
+	/* The frame pins the endpoint until the driver is done with it. */
+	unet_ep_get(ep);
+	atomic_inc(&ep->tx_inflight);
+	skb_shinfo(skb)->destructor_arg = ep;
+	skb->destructor = tx_frame_freed;
 	return skb;
 }
 
@@ -176,6 +215,10 @@ static int tx_wire(struct unet_endpoint *ep, const struct unet_channel *chan)
 
 	do {
 		if (!tx->skb) {
+			if (tx_throttle(ep)) {
+				ret = -EAGAIN;
+				goto out;
+			}
 			tx->frame_len = min(frag_size, tx->msg_len - tx->done);
 			tx->frame_done = 0;
 			tx->skb = tx_frame(ep, dev, chan, frag_size,
