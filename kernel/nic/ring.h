@@ -30,7 +30,8 @@ static inline int unet_ring_pending(u32 user_prod, u32 nic_cons, u32 entries)
 
 /*
  * Free slots for the NIC to produce into, given the consumer the process
- * wrote and the producer the NIC holds.  A corrupt consumer leaves no room.
+ * wrote and the producer the NIC holds.  A corrupt consumer (ahead of the
+ * producer or more than a ring behind) is -1: the caller treats it as full.
  */
 static inline int unet_ring_space(u32 nic_prod, u32 user_cons, u32 entries)
 {

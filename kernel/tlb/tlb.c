@@ -217,24 +217,27 @@ u32 unet_tlb_invalidate(struct unet_tlb *tlb, u32 asid, u64 vpn_start,
 
 /*
  * Gives back up to @nr idle entries, coldest first, for the shrinker.
- * A clock-like sweep: entries older than the median age go first, which
- * approximates LRU without sorting the whole array.
+ * Sweeps ever younger age slices (older than half the clock, then three
+ * quarters, ...): an approximation of LRU that costs a few passes over the
+ * array instead of a sort, and never takes a hot entry before a cold one
+ * of an older slice.
  */
 u32 unet_tlb_evict_cold(struct unet_tlb *tlb, u32 nr,
 			unet_tlb_release_fn release, void *arg)
 {
 	u32 total = unet_tlb_entries(tlb), i, n = 0;
-	u64 threshold = tlb->clock - tlb->clock / 2;
-	int pass;
+	u64 threshold = 0;
+	int shift;
 
-	for (pass = 0; pass < 2 && n < nr; pass++) {
+	for (shift = 1; shift <= 64 && n < nr && threshold < tlb->clock;
+	     shift++) {
+		threshold = tlb->clock -
+			    (shift < 64 ? tlb->clock >> shift : 0);
 		for (i = 0; i < total && n < nr; i++) {
 			struct unet_tlb_entry *e = &tlb->entry[i];
 
 			if (!(e->flags & UNET_TLB_VALID) || e->users ||
-			    (e->flags & UNET_TLB_DEAD))
-				continue;
-			if (pass == 0 && e->stamp > threshold)
+			    (e->flags & UNET_TLB_DEAD) || e->stamp > threshold)
 				continue;
 			release_entry(tlb, e, release, arg);
 			n++;
@@ -243,7 +246,7 @@ u32 unet_tlb_evict_cold(struct unet_tlb *tlb, u32 nr,
 	return n;
 }
 
-/* Live entries of one address space (all spaces if asid is 0). */
+/* Entries holding a pinned page, dead ones included (all spaces if asid 0). */
 u32 unet_tlb_count(const struct unet_tlb *tlb, u32 asid)
 {
 	u32 total = unet_tlb_entries(tlb), i, n = 0;

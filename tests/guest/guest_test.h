@@ -293,47 +293,64 @@ static inline const char *gt_recv_pattern(struct gt_side *s, uint32_t len,
 
 /*
  * Swaps endpoint ids with the peer guest over TCP on the test link:
- * guest 1 listens, guest 2 connects.
+ * guest 1 listens, guest 2 connects.  Any failure of one attempt (the
+ * peer not listening yet, a reset) is retried for up to 60 s.
  */
+static inline int gt_swap_once(int c, uint32_t mine, uint32_t *theirs)
+{
+	uint32_t net = htonl(mine);
+
+	if (write(c, &net, 4) != 4 || read(c, theirs, 4) != 4)
+		return -1;
+	*theirs = ntohl(*theirs);
+	return 0;
+}
+
 static inline uint32_t gt_swap_ids(bool listener, const char *peer_ip,
 				   uint32_t mine)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_port = htons(18600) };
-	uint32_t theirs = 0, net = htonl(mine);
-	int fd, c = -1, one = 1, i;
+	static int round;
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	double end = gt_now_ms() + 60000;
+	uint32_t theirs;
+	int fd, c, one = 1;
 
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0)
-		gt_die("socket");
+	/* A port per round: no stale connection of the last one interferes. */
+	sa.sin_port = htons(18600 + round++);
 	if (listener) {
+		fd = socket(AF_INET, SOCK_STREAM, 0);
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		sa.sin_addr.s_addr = htonl(INADDR_ANY);
-		if (bind(fd, (void *)&sa, sizeof(sa)) || listen(fd, 1))
+		if (fd < 0 || bind(fd, (void *)&sa, sizeof(sa)) ||
+		    listen(fd, 4))
 			gt_die("listen");
-		c = accept(fd, NULL, NULL);
-		if (c < 0)
-			gt_die("accept");
-	} else {
-		inet_pton(AF_INET, peer_ip, &sa.sin_addr);
-		for (i = 0; i < 300; i++) {
-			if (!connect(fd, (void *)&sa, sizeof(sa)))
+		for (;;) {
+			c = accept(fd, NULL, NULL);
+			if (c < 0)
+				gt_die("accept");
+			if (!gt_swap_once(c, mine, &theirs))
 				break;
-			close(fd);
-			usleep(100000);
-			fd = socket(AF_INET, SOCK_STREAM, 0);
+			close(c);
 		}
-		if (i == 300)
-			gt_die("connect to peer guest");
-		c = fd;
-		fd = -1;
-	}
-	if (write(c, &net, 4) != 4 || read(c, &theirs, 4) != 4)
-		gt_die("exchange ids");
-	close(c);
-	if (fd >= 0)
+		close(c);
 		close(fd);
-	return ntohl(theirs);
+		return theirs;
+	}
+	inet_pton(AF_INET, peer_ip, &sa.sin_addr);
+	while (gt_now_ms() < end) {
+		c = socket(AF_INET, SOCK_STREAM, 0);
+		if (c < 0)
+			gt_die("socket");
+		if (!connect(c, (void *)&sa, sizeof(sa)) &&
+		    !gt_swap_once(c, mine, &theirs)) {
+			close(c);
+			return theirs;
+		}
+		close(c);
+		usleep(100000);
+	}
+	gt_die("exchange ids with the peer guest");
+	return 0;
 }
 
 /* The peer guest's MAC: the harness gives guest N 52:54:00:88:b5:0N. */
