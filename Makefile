@@ -14,12 +14,13 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer
 LIB_SRC   := lib/libunet.c
 TOOLS     := unet_lat unet_bw unetstat
 TOOL_BINS := $(addprefix $(BUILD)/bin/,$(TOOLS))
+EVAL_BINS := $(patsubst eval/%.c,$(BUILD)/eval/%,$(wildcard eval/*.c))
 GUEST_TESTS := $(patsubst tests/guest/%.c,$(BUILD)/tests/%,$(wildcard tests/guest/*.c))
 UNIT_SRC  := tests/unit/test_main.c tests/unit/test_tlb.c \
 	     tests/unit/test_wire.c tests/unit/test_ring.c \
 	     kernel/tlb/tlb.c kernel/nic/wire.c
 
-all: module lib tools tests
+all: module lib tools tests eval
 
 # The module builds against the guest kernel's headers: Kbuild, no -Werror
 # games here; kernel/Kbuild sets the module's own flags.
@@ -41,6 +42,12 @@ $(BUILD)/bin/%: tools/%.c tools/common.c tools/common.h $(BUILD)/lib/libunet.a
 	$(CC) $(WARN) $(CFLAGS) $(INC) -Itools $< tools/common.c $(BUILD)/lib/libunet.a -lm -o $@
 
 $(BUILD)/bin/unetstat: tools/unetstat.c $(BUILD)/lib/libunet.a
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $(INC) $< $(BUILD)/lib/libunet.a -o $@
+
+eval: $(EVAL_BINS)
+
+$(BUILD)/eval/%: eval/%.c $(BUILD)/lib/libunet.a
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CFLAGS) $(INC) $< $(BUILD)/lib/libunet.a -o $@
 
@@ -74,4 +81,4 @@ clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel clean 2>/dev/null
 	rm -rf $(BUILD)
 
-.PHONY: all module lib tools tests deps test demo clean
+.PHONY: all module lib tools tests eval deps test demo clean

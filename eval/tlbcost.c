@@ -1,0 +1,352 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tlbcost: what the NIC's TLB costs, measured through the loopback path of
+ * one process (endpoint A sends, endpoint B echoes, both MM mode).
+ *
+ *   hit_rtt      round trip of a 1 KiB message, buffers warm in the TLB
+ *   cold_rtt     the same with every buffer on a page the TLB lacks
+ *   miss_resident  agent service time for a resident page
+ *   miss_fault     ... for a page that must be faulted in (first touch)
+ *   miss_swapped   ... for a page swapped out (needs swap in the guest)
+ *
+ * Miss service times come from the NIC's own counters (time from the
+ * NIC posting a miss to the translation being installed).
+ *
+ *   tlbcost [-n ITERS] [--json]
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "unet.h"
+
+#define MSG	1024
+#define PAGE	4096
+
+static struct unet *u;
+static struct unet_ep *a, *b;
+static int ch_ab, ch_ba;
+
+static void die(const char *what)
+{
+	fprintf(stderr, "tlbcost: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+	double d = *(const double *)x - *(const double *)y;
+
+	return d < 0 ? -1 : d > 0;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return v[n / 2];
+}
+
+static void recv_one(struct unet_ep *ep, struct unet_recv *r)
+{
+	double end = now_us() + 10e6;
+
+	while (unet_recv_poll(ep, r) == 0)
+		if (now_us() > end) {
+			errno = ETIMEDOUT;
+			die("no message arrived");
+		}
+	if (r->status != UNET_ST_OK) {
+		fprintf(stderr, "tlbcost: rx status %s\n",
+			unet_status_str(r->status));
+		exit(1);
+	}
+}
+
+static void send_one(struct unet_ep *ep, int ch, void *buf)
+{
+	struct unet_send_comp c;
+	int n;
+
+	if (unet_send_buf(ep, ch, buf, MSG, 0))
+		die("send");
+	while ((n = unet_send_poll(ep, &c, 1)) == 0)
+		;
+	if (n < 0 || c.status != UNET_ST_OK) {
+		fprintf(stderr, "tlbcost: send status %s\n",
+			unet_status_str(c.status));
+		exit(1);
+	}
+}
+
+/* Receives on @ep and gives its buffer back at @next (or the same one). */
+static void recv_repost(struct unet_ep *ep, uint64_t next)
+{
+	struct unet_recv r;
+	struct unet_sge buf;
+
+	recv_one(ep, &r);
+	buf = *unet_recv_buf(ep, &r, 0);
+	unet_recv_done(ep, &r);
+	if (unet_post_free(ep, next ? next : buf.addr, buf.len))
+		die("post free");
+}
+
+/*
+ * One round trip: A sends from @abuf, B receives into its next free buffer
+ * and echoes from @bbuf, A receives.  Receive buffers are replaced by the
+ * next page of @pool when @pool is set (cold), else reused (warm).
+ */
+static double round_trip(char *abuf, char *bbuf, char *pool, size_t *pi,
+			 size_t npool)
+{
+	double t0 = now_us();
+	uint64_t na = 0, nb = 0;
+
+	if (pool) {
+		na = (uint64_t)(uintptr_t)(pool + (*pi % npool) * PAGE);
+		nb = (uint64_t)(uintptr_t)(pool + ((*pi + 1) % npool) * PAGE);
+		*pi += 2;
+	}
+	send_one(a, ch_ab, abuf);
+	recv_repost(b, nb);
+	send_one(b, ch_ba, bbuf);
+	recv_repost(a, na);
+	return now_us() - t0;
+}
+
+struct miss_sample {
+	uint64_t ns;
+	uint64_t served;
+};
+
+static struct miss_sample miss_now(void)
+{
+	struct unet_nic_stats st;
+	struct miss_sample s = { 0 };
+	int i;
+
+	if (unet_nic_stats(u, 0, &st))
+		die("nic stats");
+	s.ns = st.ctr[UNET_NIC_miss_ns_total];
+	for (i = 0; i < UNET_MISS_HIST_BUCKETS; i++)
+		s.served += st.miss_hist[i];
+	return s;
+}
+
+static double miss_us(struct miss_sample before)
+{
+	struct miss_sample after = miss_now();
+
+	if (after.served == before.served)
+		return -1;
+	return (after.ns - before.ns) / 1e3 / (after.served - before.served);
+}
+
+static char *map_pages(size_t n)
+{
+	char *p = mmap(NULL, n * PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		die("mmap");
+	madvise(p, n * PAGE, MADV_NOHUGEPAGE);
+	return p;
+}
+
+/* Sends one message from each page of @pages; returns the mean miss time. */
+static double send_from_each(char *pages, size_t n)
+{
+	struct miss_sample before = miss_now();
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		send_one(a, ch_ab, pages + i * PAGE);
+		recv_repost(b, 0);
+	}
+	return miss_us(before);
+}
+
+/* Is the page swapped out?  Bit 62 of its pagemap entry. */
+static bool swapped(int pagemap, void *p)
+{
+	uint64_t e;
+	off_t off = (off_t)((uintptr_t)p / PAGE) * 8;
+
+	return pread(pagemap, &e, 8, off) == 8 && (e >> 62 & 1);
+}
+
+static double miss_swapped(size_t n, const char **why)
+{
+	char *pages = map_pages(n);
+	size_t i, out = 0;
+	int pm;
+
+	memset(pages, 0x5a, n * PAGE);
+#ifdef MADV_PAGEOUT
+	if (madvise(pages, n * PAGE, MADV_PAGEOUT)) {
+		*why = "madvise(MADV_PAGEOUT) failed";
+		return -1;
+	}
+#else
+	*why = "MADV_PAGEOUT not available";
+	return -1;
+#endif
+	pm = open("/proc/self/pagemap", O_RDONLY);
+	for (i = 0; pm >= 0 && i < n; i++)
+		out += swapped(pm, pages + i * PAGE);
+	if (pm >= 0)
+		close(pm);
+	if (out < n / 2) {
+		*why = "pages were not swapped out (no swap in this guest?)";
+		return -1;
+	}
+	return send_from_each(pages, n);
+}
+
+static void setup(void)
+{
+	struct unet_ep_attr attr;
+	struct unet_nic_info info;
+
+	u = unet_open();
+	if (!u)
+		die("open /dev/unet (is unetmm.ko loaded?)");
+	unet_ep_attr_init(&attr);
+	a = unet_ep_create(u, &attr);
+	b = unet_ep_create(u, &attr);
+	if (!a || !b)
+		die("create endpoints");
+	if (unet_nic_info(u, 0, &info))
+		die("nic info");
+	ch_ab = unet_chan_create(a, info.mac, unet_ep_id(b));
+	ch_ba = unet_chan_create(b, info.mac, unet_ep_id(a));
+	if (ch_ab < 0 || ch_ba < 0) {
+		errno = -(ch_ab < 0 ? ch_ab : ch_ba);
+		die("create channels");
+	}
+}
+
+int main(int argc, char **argv)
+{
+	int iters = 200, json = 0, i;
+	struct unet_nic_info info;
+	const char *swap_why = NULL;
+	double *samples, hit, cold, resident, fault, swp;
+	char *abuf, *bbuf, *pool, *fresh;
+	size_t pi = 0, npool, nres = 128;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-n") && i + 1 < argc)
+			iters = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--json"))
+			json = 1;
+		else {
+			fprintf(stderr, "usage: tlbcost [-n ITERS] [--json]\n");
+			return 2;
+		}
+	}
+	if (iters < 10)
+		iters = 10;
+	setup();
+	unet_nic_info(u, 0, &info);
+	samples = calloc(iters, sizeof(*samples));
+	abuf = map_pages(1);
+	bbuf = map_pages(1);
+	memset(abuf, 1, PAGE);
+	memset(bbuf, 2, PAGE);
+
+	/* Warm: the same two receive buffers every time. */
+	pool = map_pages(2);
+	memset(pool, 0, 2 * PAGE);
+	unet_post_free(a, (uintptr_t)pool, PAGE);
+	unet_post_free(b, (uintptr_t)(pool + PAGE), PAGE);
+	for (i = 0; i < 20; i++)
+		round_trip(abuf, bbuf, NULL, NULL, 0);
+	for (i = 0; i < iters; i++)
+		samples[i] = round_trip(abuf, bbuf, NULL, NULL, 0);
+	hit = median(samples, iters);
+
+	/* Cold: every buffer a page the TLB has not seen lately. */
+	npool = 4 * (size_t)info.tlb_entries;
+	{
+		char *sa = map_pages(npool), *sb = map_pages(npool);
+		char *rx = map_pages(npool);
+		size_t k;
+
+		memset(sa, 1, npool * PAGE);
+		memset(sb, 2, npool * PAGE);
+		memset(rx, 0, npool * PAGE);
+		for (i = 0; i < iters; i++) {
+			k = (size_t)i * 7 % npool;
+			samples[i] = round_trip(sa + k * PAGE, sb + k * PAGE,
+						rx, &pi, npool);
+		}
+		cold = median(samples, iters);
+	}
+
+	/* A resident page: touched, never used by the NIC. */
+	fresh = map_pages(nres);
+	memset(fresh, 3, nres * PAGE);
+	resident = send_from_each(fresh, nres);
+
+	/* A page faulted in on first touch: untouched receive buffers. */
+	{
+		struct miss_sample before;
+		char *untouched = map_pages(nres);
+		size_t k;
+
+		/* Drain B's posted buffer so the next ones come from here. */
+		before = miss_now();
+		for (k = 0; k < nres; k++) {
+			send_one(a, ch_ab, abuf);
+			recv_repost(b, (uintptr_t)(untouched + k * PAGE));
+		}
+		fault = miss_us(before);
+	}
+
+	swp = miss_swapped(nres, &swap_why);
+
+	if (json) {
+		printf("{\"tool\":\"tlbcost\",\"entries\":%u,\"ways\":%u,"
+		       "\"hit_rtt_us\":%.2f,\"cold_rtt_us\":%.2f,"
+		       "\"miss_resident_us\":%.2f,\"miss_fault_us\":%.2f,",
+		       info.tlb_entries, info.tlb_ways, hit, cold, resident,
+		       fault);
+		if (swp < 0)
+			printf("\"miss_swapped_us\":null,\"swapped_note\":\"%s\"}\n",
+			       swap_why ? swap_why : "no misses served");
+		else
+			printf("\"miss_swapped_us\":%.2f}\n", swp);
+	} else {
+		printf("TLB %u entries, %u-way\n", info.tlb_entries,
+		       info.tlb_ways);
+		printf("round trip, warm TLB   %8.2f us\n", hit);
+		printf("round trip, cold TLB   %8.2f us\n", cold);
+		printf("miss, page resident    %8.2f us\n", resident);
+		printf("miss, page faulted in  %8.2f us\n", fault);
+		if (swp < 0)
+			printf("miss, page swapped out      n/a (%s)\n",
+			       swap_why ? swap_why : "no misses served");
+		else
+			printf("miss, page swapped out %8.2f us\n", swp);
+	}
+	unet_ep_destroy(a);
+	unet_ep_destroy(b);
+	unet_close(u);
+	return 0;
+}
