@@ -41,10 +41,6 @@ $(BUILD)/bin/%: tools/%.c tools/common.c tools/common.h $(BUILD)/lib/libunet.a
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CFLAGS) $(INC) -Itools $< tools/common.c $(BUILD)/lib/libunet.a -lm -o $@
 
-$(BUILD)/bin/unetstat: tools/unetstat.c $(BUILD)/lib/libunet.a
-	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CFLAGS) $(INC) $< $(BUILD)/lib/libunet.a -o $@
-
 eval: $(EVAL_BINS)
 
 $(BUILD)/eval/%: eval/%.c $(BUILD)/lib/libunet.a

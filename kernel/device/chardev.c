@@ -202,8 +202,15 @@ static long unet_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		if (copy_from_user(&u.cc, uarg, sizeof(u.cc)))
 			return -EFAULT;
 		ret = unet_chan_create(ctx, &u.cc);
-		if (!ret && copy_to_user(uarg, &u.cc, sizeof(u.cc)))
+		if (!ret && copy_to_user(uarg, &u.cc, sizeof(u.cc))) {
+			/* The caller never learns the id: take it back. */
+			u.cd = (struct unet_chan_destroy){
+				.handle = u.cc.handle,
+				.channel = u.cc.channel,
+			};
+			unet_chan_destroy(ctx, &u.cd);
 			ret = -EFAULT;
+		}
 		return ret;
 	case UNET_IOC_CHAN_DESTROY:
 		if (copy_from_user(&u.cd, uarg, sizeof(u.cd)))

@@ -5,5 +5,33 @@ SUITE=loopback
 . tests/guest/lib.sh
 load_module netdev=eth0
 run_test delivery-loopback $BIN/delivery loopback
+run_test isolation $BIN/isolation
+run_test protection $BIN/protection
+run_test errors $BIN/errors
+run_test memlock $BIN/memlock
+run_test killed $BIN/killed
+
+# The module must stay while any process holds /dev/unet open.
+sleep 30 </dev/unet &
+sleeper=$!
+i=0
+while [ "$(readlink /proc/$sleeper/fd/0 2>/dev/null)" != /dev/unet ] &&
+      [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+if [ "$(readlink /proc/$sleeper/fd/0 2>/dev/null)" != /dev/unet ]; then
+	fail "$SUITE-rmmod-busy" "the sleeper never opened /dev/unet"
+elif rmmod unetmm 2>/dev/null; then
+	fail "$SUITE-rmmod-busy" "rmmod succeeded while /dev/unet was open"
+	load_module netdev=eth0	# so the rest of the suite has a module
+elif ! grep -q '^unetmm ' /proc/modules; then
+	fail "$SUITE-rmmod-busy" "rmmod failed but the module is gone"
+else
+	pass "$SUITE-rmmod-busy"
+fi
+kill $sleeper 2>/dev/null
+wait $sleeper 2>/dev/null
+
 unload_module
 finish
