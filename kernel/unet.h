@@ -63,6 +63,7 @@ struct unet_channel {
  */
 struct unet_reasm {
 	bool active;
+	bool local;			/* fed by a sender on this NIC */
 	u32 src_ep;
 	u8 src_mac[ETH_ALEN];
 	u32 channel;
@@ -160,7 +161,9 @@ struct unet_nic {
 	spinlock_t tlb_lock;
 	struct unet_tlb tlb;
 	wait_queue_head_t tlb_drain;	/* invalidations waiting for DMA */
-	struct list_head misses;	/* under miss_lock */
+	struct list_head misses;	/* demand misses, under miss_lock */
+	struct list_head prefetches;	/* served when no demand waits */
+	u32 nr_prefetches;
 	spinlock_t miss_lock;
 	struct work_struct miss_work;
 	struct shrinker shrinker;

@@ -184,7 +184,8 @@ struct unet_chan_destroy {
 	X(tlb_inval_unmap)	X(tlb_inval_protect)	X(tlb_inval_migrate) \
 	X(tlb_inval_other)	X(tlb_shrunk)	X(tlb_faults)		\
 	X(pinned_pages)	X(pinned_peak)	X(segment_pages)	\
-	X(miss_ns_total)	X(miss_ns_max)	X(endpoints)
+	X(miss_ns_total)	X(miss_ns_max)	X(endpoints)		\
+	X(tlb_pin_retries)
 
 #define UNET_COUNTER_ENUM(name)	UNET_CTR_##name,
 enum unet_ep_counter { UNET_EP_COUNTERS(UNET_COUNTER_ENUM) UNET_EP_NR_COUNTERS };

@@ -29,6 +29,8 @@
 #include "../nic/nic.h"
 
 #define FILL_RETRIES	16
+/* Prefetches queued per NIC: beyond this they would only evict each other. */
+#define MAX_PREFETCHES	64
 
 struct unet_miss {
 	struct list_head node;
@@ -66,24 +68,38 @@ void unet_agent_tlb_put(struct unet_nic *nic, struct unet_tlb_entry *e)
 		wake_up_all(&nic->tlb_drain);
 }
 
-void unet_agent_post_miss(struct unet_nic *nic, struct unet_context *ctx,
-			  u64 vpn, bool write, struct unet_endpoint *waiter)
+static bool miss_queued(struct list_head *list, struct unet_context *ctx,
+			u64 vpn, bool write, struct unet_endpoint *waiter)
+{
+	struct unet_miss *m;
+
+	list_for_each_entry(m, list, node)
+		if (m->ctx == ctx && m->vpn == vpn && m->write >= write &&
+		    (!waiter || m->waiter == waiter))
+			return true;
+	return false;
+}
+
+static void queue_miss(struct unet_nic *nic, struct unet_context *ctx,
+		       u64 vpn, bool write, struct unet_endpoint *waiter,
+		       bool prefetch)
 {
 	struct unet_miss *m;
 
 	spin_lock_bh(&nic->miss_lock);
-	list_for_each_entry(m, &nic->misses, node) {
-		if (m->ctx == ctx && m->vpn == vpn && m->write == write &&
-		    m->waiter == waiter) {
-			spin_unlock_bh(&nic->miss_lock);
-			return;
-		}
+	if (miss_queued(&nic->misses, ctx, vpn, write, waiter) ||
+	    (prefetch &&
+	     (nic->nr_prefetches >= MAX_PREFETCHES ||
+	      miss_queued(&nic->prefetches, ctx, vpn, write, NULL)))) {
+		spin_unlock_bh(&nic->miss_lock);
+		return;
 	}
 	m = kmalloc(sizeof(*m), GFP_ATOMIC);
 	if (!m) {
 		spin_unlock_bh(&nic->miss_lock);
 		/* No memory for the request: let the engine try again. */
-		unet_nic_translation_ready(waiter);
+		if (!prefetch)
+			unet_nic_translation_ready(waiter);
 		return;
 	}
 	m->ctx = ctx;
@@ -92,9 +108,27 @@ void unet_agent_post_miss(struct unet_nic *nic, struct unet_context *ctx,
 	m->write = write;
 	m->posted = ktime_get();
 	unet_ep_get(waiter);
-	list_add_tail(&m->node, &nic->misses);
+	if (prefetch) {
+		list_add_tail(&m->node, &nic->prefetches);
+		nic->nr_prefetches++;
+	} else {
+		list_add_tail(&m->node, &nic->misses);
+	}
 	spin_unlock_bh(&nic->miss_lock);
 	queue_work(nic->wq, &nic->miss_work);
+}
+
+void unet_agent_post_miss(struct unet_nic *nic, struct unet_context *ctx,
+			  u64 vpn, bool write, struct unet_endpoint *waiter)
+{
+	queue_miss(nic, ctx, vpn, write, waiter, false);
+}
+
+/* A translation wanted soon: served only when no demand miss waits. */
+void unet_agent_prefetch(struct unet_nic *nic, struct unet_context *ctx,
+			 u64 vpn, bool write, struct unet_endpoint *waiter)
+{
+	queue_miss(nic, ctx, vpn, write, waiter, true);
 }
 
 static void record_fault(struct unet_endpoint *waiter, u32 asid, u64 vpn,
@@ -107,15 +141,22 @@ static void record_fault(struct unet_endpoint *waiter, u32 asid, u64 vpn,
 	spin_unlock_bh(&waiter->fault_lock);
 }
 
-/* Why a page could not be pinned: absent, or present but not writable. */
+/*
+ * Why a page could not be pinned: no mapping, or one without the access
+ * asked for.  0 if the mapping allows it: the failure was transient (no
+ * memory, a migration that did not finish) and the engine will ask again.
+ */
 static int fault_status(struct mm_struct *mm, unsigned long addr, bool write)
 {
 	struct vm_area_struct *vma;
-	int status = UNET_ST_BAD_ADDR;
+	int status = 0;
 
 	mmap_read_lock(mm);
 	vma = vma_lookup(mm, addr);
-	if (vma && write && !(vma->vm_flags & VM_WRITE))
+	if (!vma || !(vma->vm_flags & VM_READ) ||
+	    (vma->vm_flags & (VM_IO | VM_PFNMAP)))
+		status = UNET_ST_BAD_ADDR;
+	else if (write && !(vma->vm_flags & VM_WRITE))
 		status = UNET_ST_NO_ACCESS;
 	mmap_read_unlock(mm);
 	return status;
@@ -157,12 +198,13 @@ static int serve_miss(struct unet_nic *nic, struct unet_miss *m)
 	unsigned int gup = FOLL_LONGTERM | (m->write ? FOLL_WRITE : 0);
 	int tries, status = 0;
 
+	/* The address space is exiting: nobody will use the answer. */
 	if (!mmget_not_zero(mm))
-		return UNET_ST_BAD_ADDR;
+		return 0;
 	for (tries = 0; tries < FILL_RETRIES; tries++) {
 		struct unet_tlb_entry *e;
 		struct page *page;
-		bool evicted, stale;
+		bool evicted, stale, room;
 		u64 seq;
 		long n;
 
@@ -177,11 +219,32 @@ static int serve_miss(struct unet_nic *nic, struct unet_miss *m)
 			continue;
 		}
 
+		/*
+		 * Another waiter's miss, or a prefetch, may have filled it.
+		 * Otherwise evict first, then pin: pinned pages never exceed
+		 * the TLB's capacity, not even for the page in transit.
+		 */
+		spin_lock_bh(&nic->tlb_lock);
+		if (unet_tlb_probe(&nic->tlb, ctx->asid, m->vpn, m->write)) {
+			spin_unlock_bh(&nic->tlb_lock);
+			break;
+		}
+		room = unet_tlb_make_room(&nic->tlb, ctx->asid, m->vpn,
+					  entry_release, nic, &evicted);
+		spin_unlock_bh(&nic->tlb_lock);
+		if (evicted)
+			unet_nic_count(nic, UNET_NIC_tlb_evictions, 1);
+		if (!room) {
+			usleep_range(20, 100);	/* every way busy with DMA */
+			continue;
+		}
 		mmap_read_lock(mm);
 		n = pin_user_pages_remote(mm, addr, 1, gup, &page, NULL, NULL);
 		mmap_read_unlock(mm);
 		if (n != 1) {
 			status = fault_status(mm, addr, m->write);
+			if (!status)
+				unet_nic_count(nic, UNET_NIC_tlb_pin_retries, 1);
 			break;
 		}
 		atomic_long_inc(&ctx->pinned);
@@ -223,9 +286,18 @@ static void miss_work(struct work_struct *work)
 		struct unet_miss *m;
 		int status;
 
+		bool prefetch = false;
+
 		spin_lock_bh(&nic->miss_lock);
 		m = list_first_entry_or_null(&nic->misses, struct unet_miss,
 					     node);
+		if (!m) {
+			m = list_first_entry_or_null(&nic->prefetches,
+						     struct unet_miss, node);
+			prefetch = m;
+			if (m)
+				nic->nr_prefetches--;
+		}
 		if (m)
 			list_del(&m->node);
 		spin_unlock_bh(&nic->miss_lock);
@@ -238,8 +310,11 @@ static void miss_work(struct work_struct *work)
 			unet_nic_count(nic, UNET_NIC_tlb_faults, 1);
 			record_fault(m->waiter, m->ctx->asid, m->vpn, status);
 		}
-		count_miss_time(nic, m->posted);
-		unet_nic_translation_ready(m->waiter);
+		/* Nothing waits on a prefetch: no engine to wake. */
+		if (!prefetch) {
+			count_miss_time(nic, m->posted);
+			unet_nic_translation_ready(m->waiter);
+		}
 		unet_ep_put(m->waiter);
 		kfree(m);
 		cond_resched();
@@ -257,6 +332,11 @@ static void purge_misses(struct unet_nic *nic, struct unet_context *ctx,
 	list_for_each_entry_safe(m, tmp, &nic->misses, node)
 		if ((ctx && m->ctx == ctx) || (waiter && m->waiter == waiter))
 			list_move(&m->node, &gone);
+	list_for_each_entry_safe(m, tmp, &nic->prefetches, node)
+		if ((ctx && m->ctx == ctx) || (waiter && m->waiter == waiter)) {
+			list_move(&m->node, &gone);
+			nic->nr_prefetches--;
+		}
 	spin_unlock_bh(&nic->miss_lock);
 	flush_work(&nic->miss_work);
 	list_for_each_entry_safe(m, tmp, &gone, node) {
@@ -450,6 +530,7 @@ int unet_agent_nic_init(struct unet_nic *nic)
 	unet_tlb_init(&nic->tlb, mem, sets, unet_tlb_ways);
 	init_waitqueue_head(&nic->tlb_drain);
 	INIT_LIST_HEAD(&nic->misses);
+	INIT_LIST_HEAD(&nic->prefetches);
 	spin_lock_init(&nic->miss_lock);
 	INIT_WORK(&nic->miss_work, miss_work);
 
@@ -470,7 +551,7 @@ void unet_agent_nic_exit(struct unet_nic *nic)
 	if (nic->shrinker_registered)
 		unregister_shrinker(&nic->shrinker);
 	flush_work(&nic->miss_work);
-	WARN_ON(!list_empty(&nic->misses));
+	WARN_ON(!list_empty(&nic->misses) || !list_empty(&nic->prefetches));
 	WARN_ON(nic->tlb.valid);
 	kvfree(nic->tlb.entry);
 }

@@ -18,6 +18,8 @@ void unet_agent_forget_ep(struct unet_endpoint *ep);
 
 void unet_agent_post_miss(struct unet_nic *nic, struct unet_context *ctx,
 			  u64 vpn, bool write, struct unet_endpoint *waiter);
+void unet_agent_prefetch(struct unet_nic *nic, struct unet_context *ctx,
+			 u64 vpn, bool write, struct unet_endpoint *waiter);
 
 /* Drops a TLB user reference taken by the DMA engine. */
 void unet_agent_tlb_put(struct unet_nic *nic, struct unet_tlb_entry *e);

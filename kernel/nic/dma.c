@@ -193,6 +193,13 @@ u32 unet_dma_prefetch(struct unet_endpoint *ep, const struct unet_sge *sge,
 
 	if (ep->mode != UNET_MODE_MM)
 		return 0;
+	/*
+	 * Only into free room: once the TLB is mostly full a prefetched page
+	 * would evict one in use, and cyclic buffer pools are LRU's worst case.
+	 */
+	if (READ_ONCE(nic->tlb.valid) + max_pages >
+	    unet_tlb_entries(&nic->tlb) * 3 / 4)
+		return 0;
 	for (i = 0; i < nsge && pages < max_pages; i++) {
 		u64 vpn, last;
 
@@ -207,8 +214,8 @@ u32 unet_dma_prefetch(struct unet_endpoint *ep, const struct unet_sge *sge,
 			hit = unet_tlb_probe(&nic->tlb, asid, vpn, write);
 			spin_unlock_bh(&nic->tlb_lock);
 			if (!hit)
-				unet_agent_post_miss(nic, ep->ctx, vpn, write,
-						     ep);
+				unet_agent_prefetch(nic, ep->ctx, vpn, write,
+						    ep);
 		}
 	}
 	return pages;

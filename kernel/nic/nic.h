@@ -28,6 +28,8 @@ int unet_rx_frame(struct sk_buff *skb, struct net_device *dev,
 		  struct packet_type *pt, struct net_device *orig_dev);
 int unet_rx_local(struct unet_endpoint *dst, struct unet_endpoint *src,
 		  struct unet_tx_state *tx, const u8 *src_mac);
+void unet_rx_local_abort(struct unet_endpoint *dst, struct unet_endpoint *src,
+			 struct unet_tx_state *tx, const u8 *src_mac);
 void unet_rx_work(struct work_struct *work);
 void unet_rx_stop(struct unet_endpoint *ep);
 void unet_rx_abort_channel(struct unet_endpoint *ep, u32 channel);

@@ -18,6 +18,7 @@
 #include "ring.h"
 
 struct unet_frag {
+	bool local;		/* from this NIC's send engine, not the wire */
 	u32 src_ep;
 	const u8 *src_mac;
 	u32 msg_id;
@@ -222,6 +223,7 @@ static int reasm_start(struct unet_endpoint *ep, int ch, struct unet_reasm *r,
 		return -ENOBUFS;
 	}
 	r->active = true;
+	r->local = f->local;
 	r->channel = ch;
 	r->src_ep = f->src_ep;
 	ether_addr_copy(r->src_mac, f->src_mac);
@@ -324,6 +326,7 @@ int unet_rx_local(struct unet_endpoint *dst, struct unet_endpoint *src,
 {
 	struct unet_span span = { .kind = UNET_SPAN_KERNEL };
 	struct unet_frag f = {
+		.local = true,
 		.src_ep = src->id,
 		.src_mac = src_mac,
 		.msg_id = tx->msg_id,
@@ -353,6 +356,24 @@ int unet_rx_local(struct unet_endpoint *dst, struct unet_endpoint *src,
 		ret = rx_place(dst, &f, &tx->done);
 	spin_unlock_bh(&dst->rx_lock);
 	return ret;
+}
+
+/* The local sender of @tx gives up its message half way (it is closing). */
+void unet_rx_local_abort(struct unet_endpoint *dst, struct unet_endpoint *src,
+			 struct unet_tx_state *tx, const u8 *src_mac)
+{
+	struct unet_reasm *r;
+	int ch;
+
+	spin_lock_bh(&dst->rx_lock);
+	ch = find_channel(dst, src_mac, src->id);
+	r = ch < 0 ? NULL : dst->reasm[ch];
+	if (r && r->active && r->local && r->msg_id == tx->msg_id) {
+		rx_drop(dst, UNET_CTR_rx_drop_reasm,
+			UNET_NIC_drop_reasm_bad_frag);
+		reasm_finish(dst, r, UNET_ST_DROPPED);
+	}
+	spin_unlock_bh(&dst->rx_lock);
 }
 
 static int rx_wire(struct unet_endpoint *ep, struct sk_buff *skb,
@@ -496,7 +517,13 @@ void unet_rx_reasm_timer(struct timer_list *t)
 		for (i = 0; i < UNET_MAX_CHANNELS; i++) {
 			struct unet_reasm *r = ep->reasm[i];
 
-			if (!r || !r->active || !time_after(jiffies, r->deadline))
+			/*
+			 * A local message is not lost, only waiting for
+			 * translations; its sender resumes it or, if it goes
+			 * away, aborts it (unet_rx_local_abort).
+			 */
+			if (!r || !r->active || r->local ||
+			    !time_after(jiffies, r->deadline))
 				continue;
 			rx_drop(ep, UNET_CTR_rx_drop_reasm,
 				UNET_NIC_drop_reasm_timeout);

@@ -21,6 +21,9 @@ static void tx_reset(struct unet_endpoint *ep)
 {
 	struct unet_tx_state *tx = &ep->tx;
 
+	/* A local message left half way must not hold the receiver's buffers. */
+	if (tx->peer && tx->active && tx->done)
+		unet_rx_local_abort(tx->peer, ep, tx, ep->nic->mac);
 	kfree_skb(tx->skb);
 	tx->skb = NULL;
 	if (tx->peer)
@@ -44,6 +47,7 @@ static void tx_complete(struct unet_endpoint *ep, int status)
 		unet_ep_count(ep, UNET_CTR_tx_errors, 1);
 		unet_nic_count(ep->nic, UNET_NIC_tx_errors, 1);
 	}
+	ep->tx.active = false;
 	tx_reset(ep);
 	ep->tx_cons++;
 	/* The status is visible before the slot is handed back. */

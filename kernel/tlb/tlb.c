@@ -162,6 +162,37 @@ struct unet_tlb_entry *unet_tlb_insert(struct unet_tlb *tlb, u32 asid,
 	return victim;
 }
 
+/*
+ * Frees a way in the set of (asid, vpn) ahead of an insert, so that the
+ * page about to be pinned never makes the pinned count exceed the TLB's
+ * capacity.  Returns true if the set has (or now has) a free way or
+ * already holds the page.
+ */
+bool unet_tlb_make_room(struct unet_tlb *tlb, u32 asid, u64 vpn,
+			unet_tlb_release_fn release, void *arg, bool *evicted)
+{
+	struct unet_tlb_entry *e = set_base(tlb, set_of(tlb, asid, vpn));
+	struct unet_tlb_entry *victim = NULL;
+	u32 w;
+
+	*evicted = false;
+	for (w = 0; w < tlb->ways; w++) {
+		struct unet_tlb_entry *c = &e[w];
+
+		if (!(c->flags & UNET_TLB_VALID) || matches(c, asid, vpn))
+			return true;
+		if (c->users || (c->flags & UNET_TLB_DEAD))
+			continue;
+		if (!victim || c->stamp < victim->stamp)
+			victim = c;
+	}
+	if (!victim)
+		return false;
+	release_entry(tlb, victim, release, arg);
+	*evicted = true;
+	return true;
+}
+
 static u32 invalidate_entry(struct unet_tlb *tlb, struct unet_tlb_entry *e,
 			    unet_tlb_release_fn release, void *arg, u32 *busy)
 {

@@ -63,6 +63,8 @@ struct unet_tlb_entry *unet_tlb_insert(struct unet_tlb *tlb, u32 asid,
 				       bool writable, unet_tlb_release_fn release, void *arg,
 				       bool *evicted);
 bool unet_tlb_probe(struct unet_tlb *tlb, u32 asid, u64 vpn, bool write);
+bool unet_tlb_make_room(struct unet_tlb *tlb, u32 asid, u64 vpn,
+			unet_tlb_release_fn release, void *arg, bool *evicted);
 void unet_tlb_put(struct unet_tlb *tlb, struct unet_tlb_entry *entry,
 		  unet_tlb_release_fn release, void *arg);
 u32 unet_tlb_invalidate(struct unet_tlb *tlb, u32 asid, u64 vpn_start,

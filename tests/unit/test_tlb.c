@@ -1264,3 +1264,47 @@ TEST(tlb_random_model_shapes)
 	if (!UNIT_FAILED())
 		run_model(1, 1, 44, 20000);
 }
+
+/*
+ * make_room frees the LRU idle way of a full set before the agent pins,
+ * so the pinned count never exceeds the capacity; a free way, or the page
+ * itself already there, needs no eviction; a set of busy ways has no room.
+ */
+TEST(tlb_make_room)
+{
+	struct unet_tlb t;
+	struct unet_tlb_entry *busy[4];
+	bool ev;
+	int i;
+
+	setup(&t, 4, 4);
+	CHECK(unet_tlb_make_room(&t, 1, 100, release_cb, &rel, &ev));
+	CHECK(!ev);
+	for (i = 0; i < 4; i++)
+		REQUIRE(ins(&t, 1, 100 + i, i, false, &ev) != NULL);
+	CHECK(unet_tlb_make_room(&t, 1, 102, release_cb, &rel, &ev));
+	CHECK(!ev);				/* already present */
+	CHECK(touch(&t, 1, 100, false));	/* 101 is now the oldest */
+	CHECK(unet_tlb_make_room(&t, 1, 200, release_cb, &rel, &ev));
+	CHECK(ev);
+	CHECK_EQ(rel.total, 1);
+	CHECK_EQ(rel.last, 1);
+	CHECK_EQ(t.valid, 3);
+	REQUIRE(ins(&t, 1, 200, 9, false, &ev) != NULL);
+	CHECK(!ev);				/* the insert reuses the hole */
+	CHECK_EQ(t.valid, 4);
+	INVARIANT(&t);
+
+	for (i = 0; i < 4; i++) {
+		u64 vpn = i == 1 ? 200 : 100 + i;
+
+		busy[i] = unet_tlb_lookup(&t, 1, vpn, false);
+		REQUIRE(busy[i] != NULL);
+	}
+	CHECK(!unet_tlb_make_room(&t, 1, 300, release_cb, &rel, &ev));
+	CHECK(!ev);
+	for (i = 0; i < 4; i++)
+		unet_tlb_put(&t, busy[i], release_cb, &rel);
+	CHECK_EQ(rel.total, 1);
+	INVARIANT(&t);
+}
