@@ -14,13 +14,14 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer
 LIB_SRC   := lib/libunet.c
 TOOLS     := unet_lat unet_bw unetstat
 TOOL_BINS := $(addprefix $(BUILD)/bin/,$(TOOLS))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/*.c))
 EVAL_BINS := $(patsubst eval/%.c,$(BUILD)/eval/%,$(wildcard eval/*.c))
 GUEST_TESTS := $(patsubst tests/guest/%.c,$(BUILD)/tests/%,$(wildcard tests/guest/*.c))
 UNIT_SRC  := tests/unit/test_main.c tests/unit/test_tlb.c \
 	     tests/unit/test_wire.c tests/unit/test_ring.c \
 	     kernel/tlb/tlb.c kernel/nic/wire.c
 
-all: module lib tools tests eval
+all: module lib tools tests eval fuzzers
 
 # The module builds against the guest kernel's headers: Kbuild, no -Werror
 # games here; kernel/Kbuild sets the module's own flags.
@@ -42,6 +43,12 @@ $(BUILD)/bin/%: tools/%.c tools/common.c tools/common.h $(BUILD)/lib/libunet.a
 	$(CC) $(WARN) $(CFLAGS) $(INC) -Itools $< tools/common.c $(BUILD)/lib/libunet.a -lm -o $@
 
 eval: $(EVAL_BINS)
+
+fuzzers: $(FUZZ_BINS)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) tests/guest/guest_test.h $(BUILD)/lib/libunet.a
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $(INC) -Itests/guest -Itests/fuzz $< $(BUILD)/lib/libunet.a -lpthread -o $@
 
 $(BUILD)/eval/%: eval/%.c $(BUILD)/lib/libunet.a
 	@mkdir -p $(@D)
@@ -69,6 +76,11 @@ test: deps
 	@$(MAKE) --no-print-directory all
 	@tests/run
 
+# The full robustness run (tests/fuzz/); `make test` runs its short form.
+fuzz: deps
+	@$(MAKE) --no-print-directory all
+	@tests/fuzz/run-fuzz
+
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@eval/run-demo $(if $(QUICK),--quick)
@@ -77,4 +89,4 @@ clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel clean 2>/dev/null
 	rm -rf $(BUILD)
 
-.PHONY: all module lib tools tests eval deps test demo clean
+.PHONY: all module lib tools tests eval fuzzers deps test demo fuzz clean

@@ -61,28 +61,43 @@ barrier() {
 	fi
 }
 
-# Runs server and client of one of our tools; the client's output is kept.
+# Runs the server and the client of a measurement; the client's output is
+# kept.  perftest's client does not retry a server that is not listening
+# yet, so every client is retried a few times; every run has a time limit.
 pair() {
 	out=$1
 	shift
 	case $role in
 	both)
-		"$@" >/dev/null 2>&1 &
+		timeout 300 "$@" >/dev/null 2>&1 &
 		spid=$!
-		sleep 0.3
-		"$@" "$SERVER_IP" >"$raw/$out" 2>&1
+		sleep 0.5
+		client "$out" "$@"
 		wait $spid
 		;;
 	server)
-		"$@" >/dev/null 2>&1
+		timeout 300 "$@" >/dev/null 2>&1
 		;;
 	client)
-		"$@" "$SERVER_IP" >"$raw/$out" 2>&1
+		client "$out" "$@"
 		;;
 	esac
 }
 
+client() {
+	out=$1
+	shift
+	for try in 1 2 3 4 5 6 7 8 9 10; do
+		timeout 240 "$@" "$SERVER_IP" >"$raw/$out" 2>&1 && return 0
+		grep -qiE "couldn.t connect|unable to init|connection refused" \
+			"$raw/$out" || return 1
+		sleep 1
+	done
+}
+
 insmod kernel/unetmm.ko netdev=eth0 || exit 1
+uname -r >"$raw/kernel.txt"
+nproc >"$raw/vcpus.txt"
 
 progress "U-Net/MM and base-level U-Net: round trip at $LAT_SIZES bytes"
 for mode in mm base; do
@@ -95,8 +110,9 @@ done
 progress "U-Net/MM and base-level U-Net: bandwidth at $BW_SIZES bytes"
 for mode in mm base; do
 	for s in $BW_SIZES; do
+		# 16 receive buffers of 64 KiB: 1 MiB, well inside the TLB's reach.
 		pair "$setup-unet_$mode-bw-$s.txt" $B/unet_bw --mode $mode \
-			-s "$s" -n $BW_N --json
+			-s "$s" -n $BW_N --rx-bufs 16 -W 16 --json
 	done
 done
 
@@ -104,7 +120,7 @@ progress "kernel UDP (sockperf): round trip and throughput"
 barrier 1
 if [ $role != client ]; then
 	sockperf server -i "$( [ $setup = loopback ] && echo 127.0.0.1 || echo $SELF_IP)" \
-		-p 11111 >"$raw/$setup-udp-server.txt" 2>&1 &
+		-p 11111 --timeout 0 >"$raw/$setup-udp-server.txt" 2>&1 &
 	sppid=$!
 	sleep 0.5
 fi
@@ -113,7 +129,7 @@ if [ $role != server ]; then
 	for s in $LAT_SIZES; do
 		m=$s; [ "$m" -lt 14 ] && m=14	# sockperf's smallest message
 		sockperf ping-pong -i "$SERVER_IP" -p 11111 -m "$m" -t $SP_T \
-			--full-rtt >"$raw/$setup-udp-rtt-$s.txt" 2>&1
+			--full-rtt --timeout 0 >"$raw/$setup-udp-rtt-$s.txt" 2>&1
 	done
 fi
 barrier 3
@@ -123,14 +139,14 @@ for s in $BW_SIZES; do
 	if [ $role != client ]; then
 		kill -INT $sppid 2>/dev/null; wait $sppid 2>/dev/null
 		sockperf server -i "$( [ $setup = loopback ] && echo 127.0.0.1 || echo $SELF_IP)" \
-			-p 11111 >"$raw/$setup-udp-bwserver-$s.txt" 2>&1 &
+			-p 11111 --timeout 0 >"$raw/$setup-udp-bwserver-$s.txt" 2>&1 &
 		sppid=$!
 		sleep 0.5
 	fi
 	barrier $((10 + s % 97))
 	if [ $role != server ]; then
 		sockperf throughput -i "$SERVER_IP" -p 11111 -m "$m" -t $SP_T \
-			>"$raw/$setup-udp-bw-$s.txt" 2>&1
+			-F e --timeout 0 >"$raw/$setup-udp-bw-$s.txt" 2>&1
 	fi
 	barrier $((20 + s % 97))
 	if [ $role != client ]; then

@@ -165,7 +165,11 @@ struct unet_chan_destroy {
 
 /*
  * Counters.  Each set is an array of __u64 indexed by these enums; the
- * names below are the ones debugfs and unetstat print.
+ * names below are the ones debugfs and unetstat print.  Most count events
+ * since the module was loaded; pinned_pages, segment_pages, endpoints,
+ * backlog_frames (frames waiting for translations), reasm_active (messages
+ * being reassembled) and misses_queued are gauges of what exists now, so
+ * that a leak is visible once every process has gone.
  */
 #define UNET_EP_COUNTERS(X)				\
 	X(tx_msgs)	X(tx_bytes)	X(rx_msgs)	X(rx_bytes)	\
@@ -185,7 +189,8 @@ struct unet_chan_destroy {
 	X(tlb_inval_other)	X(tlb_shrunk)	X(tlb_faults)		\
 	X(pinned_pages)	X(pinned_peak)	X(segment_pages)	\
 	X(miss_ns_total)	X(miss_ns_max)	X(endpoints)		\
-	X(tlb_pin_retries)
+	X(tlb_pin_retries)	X(backlog_frames)	X(reasm_active)	\
+	X(misses_queued)
 
 #define UNET_COUNTER_ENUM(name)	UNET_CTR_##name,
 enum unet_ep_counter { UNET_EP_COUNTERS(UNET_COUNTER_ENUM) UNET_EP_NR_COUNTERS };

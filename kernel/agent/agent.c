@@ -114,6 +114,7 @@ static void queue_miss(struct unet_nic *nic, struct unet_context *ctx,
 	} else {
 		list_add_tail(&m->node, &nic->misses);
 	}
+	unet_nic_count(nic, UNET_NIC_misses_queued, 1);
 	spin_unlock_bh(&nic->miss_lock);
 	queue_work(nic->wq, &nic->miss_work);
 }
@@ -298,8 +299,10 @@ static void miss_work(struct work_struct *work)
 			if (m)
 				nic->nr_prefetches--;
 		}
-		if (m)
+		if (m) {
 			list_del(&m->node);
+			unet_nic_count(nic, UNET_NIC_misses_queued, -1);
+		}
 		spin_unlock_bh(&nic->miss_lock);
 		if (!m)
 			break;
@@ -340,6 +343,7 @@ static void purge_misses(struct unet_nic *nic, struct unet_context *ctx,
 	spin_unlock_bh(&nic->miss_lock);
 	flush_work(&nic->miss_work);
 	list_for_each_entry_safe(m, tmp, &gone, node) {
+		unet_nic_count(nic, UNET_NIC_misses_queued, -1);
 		if (m->waiter != waiter)
 			unet_nic_translation_ready(m->waiter);
 		unet_ep_put(m->waiter);

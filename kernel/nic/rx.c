@@ -89,6 +89,7 @@ static void reasm_finish(struct unet_endpoint *ep, struct unet_reasm *r,
 
 	r->active = false;
 	ep->rx_reserved--;
+	unet_nic_count(ep->nic, UNET_NIC_reasm_active, -1);
 	d = rx_slot(ep);
 	if (!d)
 		return;
@@ -234,6 +235,7 @@ static int reasm_start(struct unet_endpoint *ep, int ch, struct unet_reasm *r,
 	r->deadline = jiffies + msecs_to_jiffies(unet_reasm_timeout_ms);
 	bitmap_zero(r->frags, UNET_WIRE_MAX_FRAGS);
 	ep->rx_reserved++;
+	unet_nic_count(ep->nic, UNET_NIC_reasm_active, 1);
 	if (status) {
 		rx_drop(ep, UNET_CTR_rx_drop_bad_buf, UNET_NIC_drop_bad_buf);
 		reasm_finish(ep, r, status);
@@ -407,6 +409,7 @@ static void backlog_add(struct unet_endpoint *ep, struct sk_buff *skb)
 		return;
 	}
 	__skb_queue_tail(&ep->backlog, skb);
+	unet_nic_count(ep->nic, UNET_NIC_backlog_frames, 1);
 }
 
 int unet_rx_frame(struct sk_buff *skb, struct net_device *dev,
@@ -479,6 +482,7 @@ void unet_rx_work(struct work_struct *work)
 		if (rx_wire(ep, skb, &h, &ep->backlog_done) == -EAGAIN)
 			break;
 		__skb_unlink(skb, &ep->backlog);
+		unet_nic_count(ep->nic, UNET_NIC_backlog_frames, -1);
 		consume_skb(skb);
 		ep->backlog_done = 0;
 	}
@@ -491,10 +495,15 @@ void unet_rx_stop(struct unet_endpoint *ep)
 
 	cancel_work_sync(&ep->rx_work);
 	spin_lock_bh(&ep->rx_lock);
+	unet_nic_count(ep->nic, UNET_NIC_backlog_frames,
+		       -(s64)skb_queue_len(&ep->backlog));
 	__skb_queue_purge(&ep->backlog);
-	for (i = 0; i < UNET_MAX_CHANNELS; i++)
-		if (ep->reasm[i])
+	for (i = 0; i < UNET_MAX_CHANNELS; i++) {
+		if (ep->reasm[i] && ep->reasm[i]->active) {
 			ep->reasm[i]->active = false;
+			unet_nic_count(ep->nic, UNET_NIC_reasm_active, -1);
+		}
+	}
 	spin_unlock_bh(&ep->rx_lock);
 }
 
