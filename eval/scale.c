@@ -128,6 +128,9 @@ static void child(uint32_t mode, int nmsg, int ready_fd, int go_fd,
 	rep.end = now();
 	if (write(report_fd, &rep, sizeof(rep)) != sizeof(rep))
 		die("report");
+	/* Keep the address space (and its TLB entries) until sampled. */
+	if (read(go_fd, &c, 1) != 1)
+		die("release");
 	exit(0);
 }
 
@@ -218,6 +221,16 @@ int main(int argc, char **argv)
 			nanosleep(&ts, NULL);
 		}
 	}
+	/* Every child is done and still holds its pages: one last look. */
+	{
+		uint64_t p = pinned_pages(u, mode) - base_pinned;
+
+		if (p > peak)
+			peak = p;
+	}
+	for (i = 0; i < procs; i++)
+		if (write(go[1], "x", 1) != 1)
+			die("release");
 	while (wait(NULL) > 0)
 		;
 	if (alive)
