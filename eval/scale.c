@@ -51,7 +51,7 @@ static void die(const char *what)
 }
 
 static void child(uint32_t mode, int nmsg, int ready_fd, int go_fd,
-		  int report_fd)
+		  int report_fd, int release_fd)
 {
 	struct unet_ep_attr attr;
 	struct unet_nic_info info;
@@ -129,7 +129,7 @@ static void child(uint32_t mode, int nmsg, int ready_fd, int go_fd,
 	if (write(report_fd, &rep, sizeof(rep)) != sizeof(rep))
 		die("report");
 	/* Keep the address space (and its TLB entries) until sampled. */
-	if (read(go_fd, &c, 1) != 1)
+	if (read(release_fd, &c, 1) != 1)
 		die("release");
 	exit(0);
 }
@@ -146,7 +146,7 @@ static uint64_t pinned_pages(struct unet *u, uint32_t mode)
 
 int main(int argc, char **argv)
 {
-	int procs = 1, nmsg = 64, json = 0, i, ready[2], go[2], rep[2];
+	int procs = 1, nmsg = 64, json = 0, i, ready[2], go[2], rep[2], rel[2];
 	uint32_t mode = UNET_MODE_MM;
 	uint64_t peak = 0, base_pinned;
 	double start = 1e30, end = 0;
@@ -175,7 +175,7 @@ int main(int argc, char **argv)
 	if (!u)
 		die("open /dev/unet (is unetmm.ko loaded?)");
 	base_pinned = pinned_pages(u, mode);
-	if (pipe(ready) || pipe(go) || pipe(rep))
+	if (pipe(ready) || pipe(go) || pipe(rep) || pipe(rel))
 		die("pipe");
 	for (i = 0; i < procs; i++) {
 		pid_t pid = fork();
@@ -184,7 +184,7 @@ int main(int argc, char **argv)
 			die("fork");
 		if (!pid) {
 			unet_close(u);
-			child(mode, nmsg, ready[1], go[0], rep[1]);
+			child(mode, nmsg, ready[1], go[0], rep[1], rel[0]);
 		}
 	}
 	for (i = 0; i < procs; i++)
@@ -229,7 +229,7 @@ int main(int argc, char **argv)
 			peak = p;
 	}
 	for (i = 0; i < procs; i++)
-		if (write(go[1], "x", 1) != 1)
+		if (write(rel[1], "x", 1) != 1)
 			die("release");
 	while (wait(NULL) > 0)
 		;
