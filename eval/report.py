@@ -202,6 +202,7 @@ def plot(out, name, title, xlabel, ylabel, series, logx=True, logy=False,
         f"set ylabel '{ylabel}'",
         "set grid",
         "set key outside right top",
+        "set offsets graph 0.04, graph 0.04, graph 0.04, graph 0.04",
     ]
     if logx:
         script.append("set logscale x 2")

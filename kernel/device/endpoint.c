@@ -209,16 +209,21 @@ struct unet_endpoint *unet_ep_lookup(struct unet_context *ctx, u32 handle)
 	return ep;
 }
 
-/*
- * Takes the endpoint off the NIC and drains every engine's use of it.
- * Mappings may still hold references; the memory goes with the last one.
- */
-static void ep_teardown(struct unet_context *ctx, struct unet_endpoint *ep)
+/* Stops the NIC from finding @ep; an RCU grace period must follow. */
+static void ep_unlink(struct unet_endpoint *ep)
 {
 	WRITE_ONCE(ep->dead, true);
 	unet_nic_remove_endpoint(ep->nic, ep);
-	synchronize_rcu();		/* no rx handler still sees it */
-	unet_agent_forget_ep(ep);	/* nor will the agent wake it */
+}
+
+/*
+ * Drains every engine's use of an unlinked endpoint, after the grace
+ * period.  Mappings may still hold references; the memory goes with the
+ * last one.
+ */
+static void ep_drain(struct unet_context *ctx, struct unet_endpoint *ep)
+{
+	unet_agent_forget_ep(ep);	/* the agent will not wake it */
 	unet_tx_stop(ep);
 	unet_rx_stop(ep);
 	if (ep->seg_pages_charged) {
@@ -239,19 +244,28 @@ int unet_ep_destroy(struct unet_context *ctx, u32 handle)
 	mutex_unlock(&ctx->lock);
 	if (!ep)
 		return -ENOENT;
-	ep_teardown(ctx, ep);
+	ep_unlink(ep);
+	synchronize_rcu();		/* no rx handler still sees it */
+	ep_drain(ctx, ep);
 	return 0;
 }
 
-/* Called from release: the context's last file reference is gone. */
+/*
+ * Called from release: the context's last file reference is gone.  One
+ * grace period covers every endpoint, so a process with many endpoints
+ * exits quickly.
+ */
 void unet_ep_destroy_all(struct unet_context *ctx)
 {
 	struct unet_endpoint *ep;
 	unsigned long handle;
 
+	xa_for_each(&ctx->endpoints, handle, ep)
+		ep_unlink(ep);
+	synchronize_rcu();
 	xa_for_each(&ctx->endpoints, handle, ep) {
 		xa_erase(&ctx->endpoints, handle);
-		ep_teardown(ctx, ep);
+		ep_drain(ctx, ep);
 	}
 }
 
