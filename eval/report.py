@@ -173,6 +173,16 @@ def ratio(a, b):
     return a / b
 
 
+def gnuplot(name, script):
+    try:
+        subprocess.run(["gnuplot"], input="\n".join(script), text=True,
+                       check=True, capture_output=True)
+        return True
+    except (OSError, subprocess.CalledProcessError) as e:
+        notes.append(f"plot {name}: gnuplot failed ({e})")
+        return False
+
+
 def plot(out, name, title, xlabel, ylabel, series, logx=True, logy=False,
          xtics=None):
     """series: list of (label, [(x, y), ...])."""
@@ -211,11 +221,7 @@ def plot(out, name, title, xlabel, ylabel, series, logx=True, logy=False,
     if xtics:
         script.append("set xtics (" + ", ".join(f"'{t}' {t}" for t in xtics) + ")")
     script.append("plot " + ", ".join(plots))
-    try:
-        subprocess.run(["gnuplot"], input="\n".join(script), text=True,
-                       check=True, capture_output=True)
-    except (OSError, subprocess.CalledProcessError) as e:
-        notes.append(f"plot {name}: gnuplot failed ({e})")
+    if not gnuplot(name, script):
         return None
     os.unlink(data)
     return f"{name}.png"
@@ -239,11 +245,7 @@ def bar_plot(out, name, title, ylabel, bars):
         "set logscale y 10" if max(v for _, v in bars) > 50 * min(v for _, v in bars) else "",
         f"plot '{data}' using 2:xtic(1) notitle lc rgb '#3070b0'",
     ]
-    try:
-        subprocess.run(["gnuplot"], input="\n".join(script), text=True,
-                       check=True, capture_output=True)
-    except (OSError, subprocess.CalledProcessError) as e:
-        notes.append(f"plot {name}: gnuplot failed ({e})")
+    if not gnuplot(name, script):
         return None
     os.unlink(data)
     return f"{name}.png"

@@ -1056,13 +1056,21 @@ int perf_reap_all(struct perf_ctx *pc, uint64_t *errors)
 	return 0;
 }
 
-int perf_send(struct perf_ctx *pc, const void *data, uint32_t len,
-	      uint32_t cookie, uint64_t *errors)
+/*
+ * Posts one send, reaping completions while the queue is full: a buffer
+ * (@sge NULL; inline when small) or a gather list.
+ */
+static int post_send(struct perf_ctx *pc, const void *data, uint32_t len,
+		     const struct unet_sge *sge, unsigned int nsge,
+		     uint32_t cookie, uint64_t *errors)
 {
 	int rc;
 
 	for (;;) {
-		rc = unet_send_buf(pc->ep, (uint32_t)pc->chan, data, len, cookie);
+		rc = sge ? unet_send(pc->ep, (uint32_t)pc->chan, sge, nsge,
+				     cookie) :
+			   unet_send_buf(pc->ep, (uint32_t)pc->chan, data, len,
+					 cookie);
 		if (rc != -EAGAIN)
 			break;
 		if (perf_reap(pc, errors) < 0 ||
@@ -1075,23 +1083,16 @@ int perf_send(struct perf_ctx *pc, const void *data, uint32_t len,
 	return 0;
 }
 
+int perf_send(struct perf_ctx *pc, const void *data, uint32_t len,
+	      uint32_t cookie, uint64_t *errors)
+{
+	return post_send(pc, data, len, NULL, 0, cookie, errors);
+}
+
 int perf_send_sge(struct perf_ctx *pc, const struct unet_sge *sge,
 		  unsigned int nsge, uint32_t cookie, uint64_t *errors)
 {
-	int rc;
-
-	for (;;) {
-		rc = unet_send(pc->ep, (uint32_t)pc->chan, sge, nsge, cookie);
-		if (rc != -EAGAIN)
-			break;
-		if (perf_reap(pc, errors) < 0 ||
-		    perf_idle(pc, false, "waiting for room in the send queue") < 0)
-			return -1;
-	}
-	if (rc)
-		return perf_error("cannot send: %s", strerror(-rc));
-	perf_progress(pc);
-	return 0;
+	return post_send(pc, NULL, 0, sge, nsge, cookie, errors);
 }
 
 /* ---- watchdog ---- */
