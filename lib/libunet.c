@@ -304,9 +304,15 @@ int unet_send_buf(struct unet_ep *ep, uint32_t channel, const void *data,
 
 	if (len <= UNET_INLINE_MAX)
 		return unet_send_inline(ep, channel, data, len, cookie);
-	if (ep->mode == UNET_MODE_BASE)
-		sge.addr = (uint64_t)((const char *)data - (const char *)ep->seg);
-	else
+	if (ep->mode == UNET_MODE_BASE) {
+		uintptr_t p = (uintptr_t)data, seg = (uintptr_t)ep->seg;
+
+		/* Caught here rather than as a BAD_ADDR completion later. */
+		if (p < seg || p - seg > ep->seg_size ||
+		    len > ep->seg_size - (p - seg))
+			return -EINVAL;
+		sge.addr = p - seg;
+	} else
 		sge.addr = (uint64_t)(uintptr_t)data;
 	return unet_send(ep, channel, &sge, 1, cookie);
 }

@@ -82,7 +82,7 @@ int unet_send(struct unet_ep *ep, uint32_t channel,
 int unet_send_inline(struct unet_ep *ep, uint32_t channel, const void *data,
 		     uint32_t len, uint32_t cookie);
 /* One buffer: inline if small, else a one-entry gather (addr = pointer,
- * or for base mode a pointer into the segment). */
+ * or for base mode a pointer into the segment: -EINVAL if it is not). */
 int unet_send_buf(struct unet_ep *ep, uint32_t channel, const void *data,
 		  uint32_t len, uint32_t cookie);
 
