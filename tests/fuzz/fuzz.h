@@ -1,0 +1,821 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared pieces of the robustness suite (tests/fuzz/).
+ *
+ *  - a seeded PRNG: every fuzzer prints its seed and takes --seed, so a run
+ *    is reproducible (up to scheduling);
+ *  - raw endpoints: the ABI without libunet, so a hostile process can write
+ *    anything into its own mapped queues;
+ *  - checked streams: byte-verified, sequence-numbered, flow-controlled
+ *    traffic between two endpoints (libunet), with guard bytes around every
+ *    posted receive buffer.  A stream reports messages lost, misdelivered
+ *    (wrong channel, wrong bytes, duplicate or reordered sequence, guard
+ *    bytes overwritten) and the endpoint's drop counters, so that
+ *    "lost without a counter saying so" can be computed;
+ *  - the NIC gauges that must return to zero once every process is gone;
+ *  - one summary line per fuzzer: `FUZZJSON {...}` which tests/fuzz/run-fuzz
+ *    aggregates into results/robustness.json.
+ */
+#ifndef FUZZ_H
+#define FUZZ_H
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "guest_test.h"
+
+/* ------------------------------------------------------------ PRNG ---- */
+
+static uint64_t fz_rng;
+
+static inline uint64_t fz_rand(void)
+{
+	uint64_t z = (fz_rng += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static inline uint32_t fz_below(uint32_t n)
+{
+	return n ? (uint32_t)(fz_rand() % n) : 0;
+}
+
+static inline bool fz_chance(unsigned int pct)
+{
+	return fz_below(100) < pct;
+}
+
+static inline void fz_bytes(void *p, size_t n)
+{
+	uint8_t *b = p;
+
+	while (n >= 8) {
+		uint64_t v = fz_rand();
+
+		memcpy(b, &v, 8);
+		b += 8;
+		n -= 8;
+	}
+	while (n--)
+		*b++ = (uint8_t)fz_rand();
+}
+
+/* An "interesting" 32-bit number. */
+static inline uint32_t fz_u32(void)
+{
+	static const uint32_t v[] = {
+		0, 1, 2, 7, 8, 63, 64, 111, 112, 113, 127, 128, 255, 256, 4095,
+		4096, 4097, 65535, 65536, 65537, 0x7fffffff, 0x80000000u,
+		0xfffffffeu, 0xffffffffu, 0xfffff000u, 0x10000000u,
+	};
+
+	switch (fz_below(4)) {
+	case 0:
+		return v[fz_below(sizeof(v) / sizeof(v[0]))];
+	case 1:
+		return (uint32_t)fz_rand();
+	case 2:
+		return fz_below(256);
+	default:
+		return v[fz_below(sizeof(v) / sizeof(v[0]))] +
+		       (uint32_t)(int)(fz_below(5) - 2);
+	}
+}
+
+static inline uint64_t fz_seed_arg(int argc, char **argv, const char *name)
+{
+	uint64_t seed = 0;
+
+	for (int i = 1; i < argc - 1; i++)
+		if (!strcmp(argv[i], "--seed"))
+			seed = strtoull(argv[i + 1], NULL, 0);
+	if (!seed) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		seed = ((uint64_t)ts.tv_sec * 1000003u) ^ (uint64_t)ts.tv_nsec ^
+		       ((uint64_t)getpid() << 20);
+	}
+	fz_rng = seed;
+	printf("# %s: seed %llu (reproduce with --seed %llu)\n", name,
+	       (unsigned long long)seed, (unsigned long long)seed);
+	fflush(stdout);
+	return seed;
+}
+
+static inline long fz_long_arg(int argc, char **argv, const char *opt,
+			       long def)
+{
+	for (int i = 1; i < argc - 1; i++)
+		if (!strcmp(argv[i], opt))
+			return strtol(argv[i + 1], NULL, 0);
+	return def;
+}
+
+static inline const char *fz_str_arg(int argc, char **argv, const char *opt,
+				     const char *def)
+{
+	for (int i = 1; i < argc - 1; i++)
+		if (!strcmp(argv[i], opt))
+			return argv[i + 1];
+	return def;
+}
+
+/* Shared memory that survives fork (MAP_SHARED anonymous). */
+static inline void *fz_shared(size_t n)
+{
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		gt_die("mmap shared");
+	memset(p, 0, n);
+	return p;
+}
+
+#define fz_ld(p)	__atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define fz_st(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELEASE)
+
+/* ----------------------------------------------------- NIC gauges ---- */
+
+static const int fz_gauge_ids[] = {
+	UNET_NIC_pinned_pages, UNET_NIC_segment_pages, UNET_NIC_endpoints,
+	UNET_NIC_backlog_frames, UNET_NIC_reasm_active, UNET_NIC_misses_queued,
+};
+static const char *const fz_gauge_names[] = {
+	"pinned_pages", "segment_pages", "endpoints", "backlog_frames",
+	"reasm_active", "misses_queued",
+};
+#define FZ_NGAUGES 6
+
+static inline int fz_nic_stats(struct unet_nic_stats *st)
+{
+	int fd = open(UNET_DEVICE_PATH, O_RDWR);
+	int ret;
+
+	if (fd < 0)
+		return -1;
+	memset(st, 0, sizeof(*st));
+	ret = ioctl(fd, UNET_IOC_NIC_STATS, st);
+	close(fd);
+	return ret;
+}
+
+/*
+ * Waits up to @ms for every gauge to return to @base (the values before a
+ * phase); returns 0, or the number of gauges still off, and says which.
+ */
+static inline int fz_gauges_settle(const long *base, int ms, const char *what)
+{
+	double end = gt_now_ms() + ms;
+	struct unet_nic_stats st;
+	int off;
+
+	for (;;) {
+		off = 0;
+		if (fz_nic_stats(&st))
+			return FZ_NGAUGES;
+		for (int i = 0; i < FZ_NGAUGES; i++)
+			if ((long)st.ctr[fz_gauge_ids[i]] != base[i])
+				off++;
+		if (!off || gt_now_ms() > end)
+			break;
+		usleep(20000);
+	}
+	if (off) {
+		printf("# %s: gauges not back:", what);
+		for (int i = 0; i < FZ_NGAUGES; i++)
+			printf(" %s=%ld(base %ld)", fz_gauge_names[i],
+			       (long)st.ctr[fz_gauge_ids[i]], base[i]);
+		printf("\n");
+	}
+	return off;
+}
+
+static inline void fz_gauges_read(long *g)
+{
+	struct unet_nic_stats st;
+
+	if (fz_nic_stats(&st))
+		gt_die("nic stats");
+	for (int i = 0; i < FZ_NGAUGES; i++)
+		g[i] = (long)st.ctr[fz_gauge_ids[i]];
+}
+
+/* ---------------------------------------------------- raw endpoint ---- */
+
+struct fz_rep {
+	int fd;
+	uint32_t mode;
+	struct unet_ep_create req;
+	uint8_t *q;
+	uint8_t *seg;
+	struct unet_ctrl *ctrl;
+	struct unet_tx_desc *txq;
+	struct unet_rx_desc *rxq;
+	struct unet_sge *fq;
+};
+
+static inline int fz_rep_create(struct fz_rep *e, int fd, uint32_t mode,
+				uint32_t tx, uint32_t rx, uint32_t fq,
+				uint32_t seg)
+{
+	memset(e, 0, sizeof(*e));
+	e->fd = fd;
+	e->mode = mode;
+	e->req = (struct unet_ep_create){
+		.nic = 0, .mode = mode, .tx_entries = tx, .rx_entries = rx,
+		.fq_entries = fq, .segment_size = mode == UNET_MODE_BASE ? seg : 0,
+	};
+	if (ioctl(fd, UNET_IOC_EP_CREATE, &e->req) < 0)
+		return -errno;
+	e->q = mmap(NULL, e->req.queue_size, PROT_READ | PROT_WRITE,
+		    MAP_SHARED, fd, (off_t)e->req.queue_offset);
+	if (e->q == MAP_FAILED) {
+		int err = -errno;
+
+		ioctl(fd, UNET_IOC_EP_DESTROY, &e->req.handle);
+		return err;
+	}
+	if (mode == UNET_MODE_BASE) {
+		e->seg = mmap(NULL, seg, PROT_READ | PROT_WRITE, MAP_SHARED,
+			      fd, (off_t)e->req.segment_offset);
+		if (e->seg == MAP_FAILED) {
+			int err = -errno;
+
+			munmap(e->q, e->req.queue_size);
+			ioctl(fd, UNET_IOC_EP_DESTROY, &e->req.handle);
+			return err;
+		}
+	}
+	e->ctrl = (void *)e->q;
+	e->txq = (void *)(e->q + e->req.tx_off);
+	e->rxq = (void *)(e->q + e->req.rx_off);
+	e->fq = (void *)(e->q + e->req.fq_off);
+	return 0;
+}
+
+static inline void fz_rep_destroy(struct fz_rep *e)
+{
+	ioctl(e->fd, UNET_IOC_EP_DESTROY, &e->req.handle);
+	munmap(e->q, e->req.queue_size);
+	if (e->seg)
+		munmap(e->seg, e->req.segment_size);
+	e->q = NULL;
+}
+
+static inline int fz_chan(int fd, uint32_t handle, const uint8_t mac[6],
+			  uint32_t remote)
+{
+	struct unet_chan_create c = { .handle = handle, .remote_ep = remote };
+
+	memcpy(c.remote_mac, mac, 6);
+	if (ioctl(fd, UNET_IOC_CHAN_CREATE, &c) < 0)
+		return -errno;
+	return (int)c.channel;
+}
+
+static inline int fz_kick(struct fz_rep *e)
+{
+	return ioctl(e->fd, UNET_IOC_KICK, &e->req.handle) < 0 ? -errno : 0;
+}
+
+/* ------------------------------------------------- checked streams ---- */
+
+/*
+ * A stream is one endpoint with one channel to its peer's endpoint; both
+ * sides send @count data messages and check the peer's.  Every message
+ * starts with a header; data bytes follow a pattern seeded by (stream, seq).
+ * The header carries how many of the peer's messages this side has
+ * received, which is the sender's window (FZ_WINDOW messages in flight), so
+ * a checked stream never loses a message to an empty free queue.  Free
+ * buffers sit in 4 KiB slots with FZ_GUARD bytes of guard pattern on each
+ * side; they are checked after every message.
+ */
+#define FZ_MAGIC	0x55464d5au
+#define FZ_ACK		0x41434b21u
+#define FZ_SLOT		4096u
+#define FZ_BUFOFF	512u
+#define FZ_BUFLEN	3072u		/* posted length of a free buffer */
+#define FZ_NSLOT	64
+#define FZ_WINDOW	6
+#define FZ_MAXMSG	16384u		/* 6 * 16 KiB < 64 * 3 KiB */
+#define FZ_GUARDB	0x5a
+
+struct fz_hdr {
+	uint32_t magic;		/* FZ_MAGIC data, FZ_ACK pure ack */
+	uint32_t stream;
+	uint32_t seq;
+	uint32_t len;
+	uint32_t acked;		/* peer messages received so far */
+	uint32_t pad;
+};
+
+struct fz_stream_res {
+	uint64_t sent;		/* data messages completed OK */
+	uint64_t tx_err;	/* data sends completed with an error */
+	uint64_t received;	/* good data messages received */
+	uint64_t lost;		/* count - received (peer's count) */
+	uint64_t misdelivered;	/* wrong channel/bytes/seq, guard damage */
+	uint64_t drops_counted;	/* rx_drop_* of this endpoint */
+	uint64_t rx_err;	/* messages returned with an error status */
+	uint64_t unaccounted;	/* lost beyond what the counters say */
+	int done;
+	char why[160];
+};
+
+struct fz_stream {
+	struct unet *u;
+	struct unet_ep *ep;
+	uint32_t mode;
+	uint8_t *pool;		/* FZ_NSLOT slots */
+	uint8_t *txbuf;
+	uint8_t *scratch;
+	int ch;
+	uint32_t id;		/* stream id: pattern seed */
+	uint32_t peer_id;
+	uint32_t count;
+	uint32_t next_seq;	/* next seq to send */
+	uint32_t expect;	/* next seq expected */
+	uint32_t peer_acked;
+	uint32_t acked_sent;
+	uint32_t maxlen;
+	uint64_t drop0;
+	double last_progress;
+	uint64_t rng;
+	struct fz_stream_res *res;
+};
+
+static inline uint64_t fz_s_addr(struct fz_stream *s, void *p)
+{
+	if (s->mode == UNET_MODE_BASE)
+		return (uint64_t)((uint8_t *)p -
+				  (uint8_t *)unet_ep_segment(s->ep, NULL));
+	return (uint64_t)(uintptr_t)p;
+}
+
+static inline uint64_t fz_ep_drops(struct unet_ep *ep)
+{
+	struct unet_ep_stats st;
+
+	if (unet_ep_stats(ep, &st))
+		return 0;
+	return st.ctr[UNET_CTR_rx_drop_no_bufs] +
+	       st.ctr[UNET_CTR_rx_drop_queue_full] +
+	       st.ctr[UNET_CTR_rx_drop_bad_buf] +
+	       st.ctr[UNET_CTR_rx_drop_reasm] +
+	       st.ctr[UNET_CTR_rx_drop_backlog];
+}
+
+static inline void fz_stream_init(struct fz_stream *s, struct unet *u,
+				  uint32_t mode, uint32_t id, uint32_t count,
+				  struct fz_stream_res *res)
+{
+	struct unet_ep_attr a;
+
+	memset(s, 0, sizeof(*s));
+	s->u = u;
+	s->mode = mode;
+	s->id = id;
+	s->count = count;
+	s->res = res;
+	s->maxlen = FZ_MAXMSG;
+	s->rng = id * 0x9e3779b97f4a7c15ull + 1;
+	memset(res, 0, sizeof(*res));
+	unet_ep_attr_init(&a);
+	a.mode = mode;
+	a.rx_entries = 256;
+	a.fq_entries = 256;
+	a.tx_entries = 64;
+	if (mode == UNET_MODE_BASE)
+		a.segment_size = FZ_NSLOT * FZ_SLOT + FZ_MAXMSG + 4096;
+	s->ep = unet_ep_create(u, &a);
+	if (!s->ep)
+		gt_die("stream endpoint");
+	if (mode == UNET_MODE_BASE) {
+		s->pool = unet_ep_segment(s->ep, NULL);
+		s->txbuf = s->pool + FZ_NSLOT * FZ_SLOT;
+	} else {
+		s->pool = aligned_alloc(4096, FZ_NSLOT * FZ_SLOT);
+		s->txbuf = aligned_alloc(4096, FZ_MAXMSG + 4096);
+	}
+	s->scratch = malloc(FZ_MAXMSG + 4096);
+	if (!s->pool || !s->txbuf || !s->scratch)
+		gt_die("alloc");
+	memset(s->pool, FZ_GUARDB, FZ_NSLOT * FZ_SLOT);
+	for (int i = 0; i < FZ_NSLOT; i++)
+		if (unet_post_free(s->ep, fz_s_addr(s, s->pool + i * FZ_SLOT +
+						    FZ_BUFOFF), FZ_BUFLEN))
+			gt_die("post free");
+	s->drop0 = fz_ep_drops(s->ep);
+	s->last_progress = gt_now_ms();
+}
+
+static inline void fz_stream_connect(struct fz_stream *s, const uint8_t mac[6],
+				     uint32_t peer_ep)
+{
+	s->ch = unet_chan_create(s->ep, mac, peer_ep);
+	if (s->ch < 0) {
+		errno = -s->ch;
+		gt_die("stream channel");
+	}
+}
+
+static inline void fz_misdeliver(struct fz_stream *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	s->res->misdelivered++;
+	if (!s->res->why[0]) {
+		va_start(ap, fmt);
+		vsnprintf(s->res->why, sizeof(s->res->why), fmt, ap);
+		va_end(ap);
+		printf("# stream %u: %s\n", s->id, s->res->why);
+		fflush(stdout);
+	}
+}
+
+/* Guard bytes of the slot that holds buffer @addr. */
+static inline void fz_check_guard(struct fz_stream *s, uint64_t addr)
+{
+	uint8_t *p = s->mode == UNET_MODE_BASE ?
+		     (uint8_t *)unet_ep_segment(s->ep, NULL) + addr :
+		     (uint8_t *)(uintptr_t)addr;
+	uint8_t *slot = p - FZ_BUFOFF;
+	size_t i;
+
+	if (p < s->pool + FZ_BUFOFF || p >= s->pool + FZ_NSLOT * FZ_SLOT) {
+		fz_misdeliver(s, "buffer %p outside the pool", (void *)p);
+		return;
+	}
+	for (i = 0; i < FZ_BUFOFF; i++)
+		if (slot[i] != FZ_GUARDB)
+			goto bad;
+	for (i = FZ_BUFOFF + FZ_BUFLEN; i < FZ_SLOT; i++)
+		if (slot[i] != FZ_GUARDB)
+			goto bad;
+	return;
+bad:
+	fz_misdeliver(s, "guard byte %zu of a receive slot overwritten", i);
+	memset(slot, FZ_GUARDB, FZ_BUFOFF);
+	memset(slot + FZ_BUFOFF + FZ_BUFLEN, FZ_GUARDB,
+	       FZ_SLOT - FZ_BUFOFF - FZ_BUFLEN);
+}
+
+static inline void fz_check_all_guards(struct fz_stream *s)
+{
+	for (int i = 0; i < FZ_NSLOT; i++)
+		fz_check_guard(s, fz_s_addr(s, s->pool + i * FZ_SLOT +
+					    FZ_BUFOFF));
+}
+
+static inline uint8_t fz_pat(uint32_t stream, uint32_t seq, size_t i)
+{
+	return gt_pattern(stream * 7919u + seq, i);
+}
+
+/* Handles one received message. */
+static inline void fz_stream_take(struct fz_stream *s, struct unet_recv *r)
+{
+	struct unet_sge bufs[FZ_NSLOT];
+	unsigned int i, n = r->nbuf < FZ_NSLOT ? r->nbuf : FZ_NSLOT;
+	struct fz_hdr h;
+	size_t got = 0;
+
+	if (r->nbuf > FZ_NSLOT)
+		fz_misdeliver(s, "message spans %u buffers", r->nbuf);
+	for (i = 0; i < n; i++)
+		bufs[i] = *unet_recv_buf(s->ep, r, i);
+	if (r->status == UNET_ST_OK)
+		got = unet_recv_copy(s->ep, r, s->scratch, FZ_MAXMSG + 4096);
+	unet_recv_done(s->ep, r);
+	for (i = 0; i < n; i++) {
+		fz_check_guard(s, bufs[i].addr);
+		unet_post_free(s->ep, bufs[i].addr, bufs[i].len);
+	}
+	if (r->status != UNET_ST_OK) {
+		s->res->rx_err++;
+		return;
+	}
+	if ((int)r->channel != s->ch) {
+		fz_misdeliver(s, "message on channel %u, only %d exists",
+			      r->channel, s->ch);
+		return;
+	}
+	if (got != r->length || got < sizeof(h)) {
+		fz_misdeliver(s, "message of %zu bytes", got);
+		return;
+	}
+	memcpy(&h, s->scratch, sizeof(h));
+	if ((h.magic != FZ_MAGIC && h.magic != FZ_ACK) ||
+	    h.stream != s->peer_id || h.len != got) {
+		fz_misdeliver(s, "foreign message (magic %#x stream %u len %u/%zu)",
+			      h.magic, h.stream, h.len, got);
+		return;
+	}
+	if ((int32_t)(h.acked - s->peer_acked) > 0)
+		s->peer_acked = h.acked;
+	if (h.magic == FZ_ACK)
+		return;
+	for (i = sizeof(h); i < got; i++)
+		if (s->scratch[i] != fz_pat(h.stream, h.seq, i)) {
+			fz_misdeliver(s, "seq %u byte %u differs", h.seq, i);
+			return;
+		}
+	if (h.seq < s->expect) {
+		fz_misdeliver(s, "seq %u again or out of order (expect %u)",
+			      h.seq, s->expect);
+		return;
+	}
+	s->expect = h.seq + 1;	/* a gap is a loss, found at the end */
+	s->res->received++;
+	s->last_progress = gt_now_ms();
+}
+
+static inline uint32_t fz_s_rand(struct fz_stream *s, uint32_t n)
+{
+	s->rng = s->rng * 6364136223846793005ull + 1442695040888963407ull;
+	return (uint32_t)((s->rng >> 33) % n);
+}
+
+static inline int fz_stream_send(struct fz_stream *s, uint32_t magic)
+{
+	struct fz_hdr h = {
+		.magic = magic, .stream = s->id, .seq = s->next_seq,
+		.acked = s->res->received,
+	};
+	uint32_t len = sizeof(h);
+	int ret;
+
+	if (magic == FZ_MAGIC) {
+		uint32_t k = fz_s_rand(s, 4);
+
+		len = k == 0 ? sizeof(h) + fz_s_rand(s, UNET_INLINE_MAX - sizeof(h) + 1)
+		      : sizeof(h) + fz_s_rand(s, s->maxlen - sizeof(h) + 1);
+	}
+	h.len = len;
+	memcpy(s->txbuf, &h, sizeof(h));
+	if (magic == FZ_MAGIC)
+		for (uint32_t i = sizeof(h); i < len; i++)
+			s->txbuf[i] = fz_pat(s->id, s->next_seq, i);
+	ret = unet_send_buf(s->ep, s->ch, s->txbuf, len,
+			    magic == FZ_MAGIC ? 1 : 0);
+	if (ret)
+		return ret;
+	s->acked_sent = s->res->received;
+	if (magic == FZ_MAGIC)
+		s->next_seq++;
+	return 0;
+}
+
+/*
+ * One step; returns true while the stream has work.  The send buffer is
+ * reused, so each send is reaped before the next one is queued.
+ */
+static inline bool fz_stream_step(struct fz_stream *s)
+{
+	struct unet_send_comp c[8];
+	struct unet_recv r;
+	int n, i;
+	double now;
+
+	while ((n = unet_send_poll(s->ep, c, 8)) > 0)
+		for (i = 0; i < n; i++) {
+			if (!c[i].cookie)
+				continue;
+			if (c[i].status == UNET_ST_OK)
+				s->res->sent++;
+			else
+				s->res->tx_err++;
+		}
+	for (i = 0; i < 32 && unet_recv_poll(s->ep, &r) > 0; i++)
+		fz_stream_take(s, &r);
+	now = gt_now_ms();
+	if (unet_send_outstanding(s->ep) == 0) {
+		bool stalled = now - s->last_progress > 1000;
+
+		if (s->next_seq < s->count &&
+		    (s->next_seq - s->peer_acked < FZ_WINDOW || stalled)) {
+			if (!fz_stream_send(s, FZ_MAGIC))
+				s->last_progress = stalled ? now : s->last_progress;
+		} else if (s->res->received != s->acked_sent &&
+			   (s->res->received - s->acked_sent >= FZ_WINDOW / 2 ||
+			    s->res->received == s->count || stalled)) {
+			fz_stream_send(s, FZ_ACK);
+		}
+	}
+	if (s->next_seq < s->count || s->res->received < s->count ||
+	    unet_send_outstanding(s->ep) || s->acked_sent != s->res->received ||
+	    s->peer_acked < s->count)
+		return true;
+	return false;
+}
+
+/* Finishes the books of a stream (after its last step). */
+static inline void fz_stream_finish(struct fz_stream *s)
+{
+	struct fz_stream_res *res = s->res;
+
+	fz_check_all_guards(s);
+	res->lost = s->count > res->received ? s->count - res->received : 0;
+	res->drops_counted = fz_ep_drops(s->ep) - s->drop0;
+	res->unaccounted = res->lost > res->drops_counted ?
+			   res->lost - res->drops_counted : 0;
+	if (res->lost || res->misdelivered) {
+		struct unet_ep_stats st;
+
+		if (!unet_ep_stats(s->ep, &st)) {
+			printf("# stream %u (ep %u, mode %u) lost %llu, expect seq %u; ep counters:",
+			       s->id, unet_ep_id(s->ep), s->mode,
+			       (unsigned long long)res->lost, s->expect);
+			for (int i = 0; i < UNET_EP_NR_COUNTERS; i++)
+				printf(" %llu", (unsigned long long)st.ctr[i]);
+			printf("\n");
+		}
+	}
+	res->done = 1;
+}
+
+/*
+ * Runs streams until all are done, or nothing moved for @idle_ms (then
+ * what is missing is lost), or *@stop is set and @idle_ms passed since.
+ */
+static inline void fz_streams_run(struct fz_stream **s, int n, int idle_ms)
+{
+	double last = gt_now_ms();
+	bool busy = true;
+
+	while (busy) {
+		uint64_t before = 0, after = 0;
+
+		busy = false;
+		for (int i = 0; i < n; i++) {
+			before += s[i]->res->received + s[i]->res->sent +
+				  s[i]->peer_acked;
+			if (fz_stream_step(s[i]))
+				busy = true;
+			after += s[i]->res->received + s[i]->res->sent +
+				 s[i]->peer_acked;
+		}
+		if (after != before)
+			last = gt_now_ms();
+		else if (gt_now_ms() - last > idle_ms)
+			break;
+		else
+			usleep(after != before ? 0 : 100);
+	}
+	for (int i = 0; i < n; i++)
+		fz_stream_finish(s[i]);
+}
+
+static inline void fz_stream_print(const char *name, struct fz_stream_res *r)
+{
+	printf("# stream %s: sent %llu tx_err %llu received %llu lost %llu "
+	       "counted %llu rx_err %llu misdelivered %llu unaccounted %llu\n",
+	       name, (unsigned long long)r->sent,
+	       (unsigned long long)r->tx_err,
+	       (unsigned long long)r->received, (unsigned long long)r->lost,
+	       (unsigned long long)r->drops_counted,
+	       (unsigned long long)r->rx_err,
+	       (unsigned long long)r->misdelivered,
+	       (unsigned long long)r->unaccounted);
+	fflush(stdout);
+}
+
+/*
+ * A checked loopback pair in two child processes (each its own context):
+ * stream A in one, B in the other, @count messages each way.  Results land
+ * in res[0..1] (shared memory).  Returns the two pids.
+ */
+struct fz_pair_shm {
+	uint32_t id[2];
+	volatile int ready[2];
+	volatile int connected[2];
+	struct fz_stream_res res[2];
+};
+
+static inline void fz_pair_child(struct fz_pair_shm *sh, int side,
+				 uint32_t mode, uint32_t sid, uint32_t count)
+{
+	struct unet *u = gt_open();
+	struct fz_stream s, *sp = &s;
+	uint8_t mac[6];
+	double end;
+
+	fz_stream_init(&s, u, mode, sid + side, count, &sh->res[side]);
+	s.peer_id = sid + !side;
+	fz_st(&sh->id[side], unet_ep_id(s.ep));
+	fz_st(&sh->ready[side], 1);
+	end = gt_now_ms() + 20000;
+	while (!fz_ld(&sh->ready[!side]) && gt_now_ms() < end)
+		usleep(1000);
+	gt_nic_mac(u, mac);
+	fz_stream_connect(&s, mac, fz_ld(&sh->id[!side]));
+	/* Both channels exist before the first message: none is lost. */
+	fz_st(&sh->connected[side], 1);
+	while (!fz_ld(&sh->connected[!side]) && gt_now_ms() < end)
+		usleep(1000);
+	s.last_progress = gt_now_ms();
+	fz_streams_run(&sp, 1, 8000);
+	_exit(0);
+}
+
+static inline void fz_pair_start(struct fz_pair_shm *sh, uint32_t sid,
+				 uint32_t count, pid_t pid[2])
+{
+	memset(sh, 0, sizeof(*sh));
+	for (int side = 0; side < 2; side++) {
+		pid[side] = fork();
+		if (pid[side] < 0)
+			gt_die("fork");
+		if (!pid[side])
+			fz_pair_child(sh, side, side ? UNET_MODE_BASE :
+				      UNET_MODE_MM, sid, count);
+	}
+}
+
+/* Waits for a pair; returns how many of its results are bad (and adds). */
+struct fz_tally {
+	uint64_t misdelivered, lost_unaccounted, checked_msgs, checked_lost;
+	uint64_t failures;
+};
+
+static inline void fz_pair_wait(struct fz_pair_shm *sh, pid_t pid[2],
+				struct fz_tally *t, const char *name)
+{
+	for (int side = 0; side < 2; side++) {
+		int st;
+
+		waitpid(pid[side], &st, 0);
+		if (!sh->res[side].done) {
+			printf("# %s side %d did not finish (status %#x)\n",
+			       name, side, st);
+			t->failures++;
+			/* Its messages are unaccounted for. */
+			t->lost_unaccounted++;
+			continue;
+		}
+		fz_stream_print(name, &sh->res[side]);
+		t->misdelivered += sh->res[side].misdelivered;
+		t->lost_unaccounted += sh->res[side].unaccounted;
+		t->checked_msgs += sh->res[side].received;
+		t->checked_lost += sh->res[side].lost;
+	}
+}
+
+/* Exchanges arrays of ids with the peer guest over one TCP connection. */
+static inline void fz_swap_array(bool listener, const char *peer_ip,
+				 int port, const uint32_t *mine,
+				 uint32_t *theirs, int n)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	double end = gt_now_ms() + 120000;
+	uint32_t buf[256];
+	int fd, c = -1, one = 1;
+
+	for (int i = 0; i < n; i++)
+		buf[i] = htonl(mine[i]);
+	sa.sin_port = htons(port);
+	if (listener) {
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		sa.sin_addr.s_addr = htonl(INADDR_ANY);
+		if (fd < 0 || bind(fd, (void *)&sa, sizeof(sa)) ||
+		    listen(fd, 4))
+			gt_die("listen");
+		c = accept(fd, NULL, NULL);
+		close(fd);
+		if (c < 0)
+			gt_die("accept");
+	} else {
+		inet_pton(AF_INET, peer_ip, &sa.sin_addr);
+		for (;;) {
+			c = socket(AF_INET, SOCK_STREAM, 0);
+			if (!connect(c, (void *)&sa, sizeof(sa)))
+				break;
+			close(c);
+			if (gt_now_ms() > end)
+				gt_die("connect to the peer guest");
+			usleep(100000);
+		}
+	}
+	if (write(c, buf, n * 4) != n * 4)
+		gt_die("swap write");
+	for (int got = 0; got < n * 4;) {
+		ssize_t k = read(c, (uint8_t *)theirs + got, n * 4 - got);
+
+		if (k <= 0)
+			gt_die("swap read");
+		got += k;
+	}
+	for (int i = 0; i < n; i++)
+		theirs[i] = ntohl(theirs[i]);
+	close(c);
+}
+
+#endif /* FUZZ_H */
