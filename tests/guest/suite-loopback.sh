@@ -10,6 +10,7 @@ run_test protection $BIN/protection
 run_test errors $BIN/errors
 run_test memlock $BIN/memlock
 run_test killed $BIN/killed
+run_test load $BIN/load loopback
 
 # The module must stay while any process holds /dev/unet open.
 sleep 30 </dev/unet &

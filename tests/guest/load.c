@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Load: 64 endpoints in 16 processes, each endpoint streaming a fixed
+ * count of checked messages to a partner endpoint in another process
+ * (loopback), or 32 endpoints in 8 processes per guest streaming across
+ * the wire.  Every receive buffer a message needs is posted before it is
+ * sent, so nothing may be lost; then one endpoint per process posts fewer
+ * buffers than messages, and exactly the shortfall must be counted as
+ * dropped for want of buffers.
+ *
+ *   load loopback
+ *   load wire 1|2
+ */
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "guest_test.h"
+
+#define PROCS_LOCAL	16
+#define PROCS_WIRE	8
+#define EPS		4
+#define MSGS		60
+#define BUF		4096
+#define SHORT_BUFS	40	/* the starved endpoint's free buffers */
+#define BIG_BUF		16384	/* ... each big enough for any message */
+
+struct ids {
+	uint32_t id[PROCS_LOCAL][EPS];
+};
+
+/*
+ * Message j from (process p, endpoint e): inline, or up to one buffer.
+ * 64 endpoints' buffers already overflow the TLB four times; bigger
+ * messages would only make the run longer under TCG.
+ */
+static uint32_t msg_len(int p, int e, int j)
+{
+	static const uint32_t sizes[] = { 8, 100, 113, 1500, 2900, 4000,
+					  4096 };
+
+	return sizes[(p * 7 + e * 3 + j) % 7];
+}
+
+static uint32_t seed_of(int p, int e, int j)
+{
+	return (uint32_t)(p << 20 | e << 16 | j);
+}
+
+struct result {
+	int bad;		/* wrong bytes, order or channel */
+	int lost;		/* never arrived */
+	int send_errors;
+	bool starved_ok;	/* got and dropped exactly what it should */
+};
+
+/*
+ * A starved endpoint with SHORT_BUFS big buffers gets every inline message
+ * (they need no buffer) and the first SHORT_BUFS others; the rest must be
+ * counted as dropped for want of buffers.
+ */
+static void starved_expect(int sender, int *got, int *dropped)
+{
+	int j, big = 0;
+
+	*got = 0;
+	for (j = 0; j < MSGS; j++) {
+		if (msg_len(sender, 0, j) <= UNET_INLINE_MAX)
+			(*got)++;
+		else
+			big++;
+	}
+	*got += big < SHORT_BUFS ? big : SHORT_BUFS;
+	*dropped = big > SHORT_BUFS ? big - SHORT_BUFS : 0;
+}
+
+/*
+ * One process: EPS endpoints receive from the partner process's endpoints
+ * and send to the next process's.  Endpoint 0 is starved when @starve.
+ */
+static void worker(int p, int procs, struct ids *ids, int ready_fd,
+		   const int *go_fd, int res_fd, const uint8_t *peer_mac,
+		   bool starve)
+{
+	struct unet *u = gt_open();
+	struct unet_ep *ep[EPS];
+	int ch_out[EPS], ch_in[EPS], got[EPS] = { 0 }, sent[EPS] = { 0 };
+	uint8_t mac[6], *pool, *tx;
+	struct result res = { 0 };
+	double end;
+	int e, posted[EPS];
+	char c;
+
+	for (e = 0; e < EPS; e++) {
+		struct unet_ep_attr a;
+
+		unet_ep_attr_init(&a);
+		a.fq_entries = 512;
+		a.rx_entries = 256;
+		ep[e] = unet_ep_create(u, &a);
+		if (!ep[e])
+			gt_die("create endpoint");
+		ids->id[p][e] = unet_ep_id(ep[e]);
+	}
+	if (write(ready_fd, "r", 1) != 1 || read(go_fd[0], &c, 1) != 1)
+		gt_die("sync");
+
+	if (peer_mac)
+		memcpy(mac, peer_mac, 6);
+	else
+		gt_nic_mac(u, mac);
+	pool = malloc((size_t)EPS * MSGS * BUF + SHORT_BUFS * BIG_BUF);
+	tx = malloc(16384);
+	if (!pool || !tx)
+		gt_die("alloc");
+	for (e = 0; e < EPS; e++) {
+		int next = (p + 1) % procs, prev = (p + procs - 1) % procs;
+		bool starved = starve && e == 0;
+		int want = starved ? SHORT_BUFS : MSGS;
+		size_t size = starved ? BIG_BUF : BUF;
+		uint8_t *base = starved ? pool + (size_t)EPS * MSGS * BUF :
+					  pool + (size_t)e * MSGS * BUF;
+
+		ch_out[e] = unet_chan_create(ep[e], mac, ids->id[next][e]);
+		ch_in[e] = unet_chan_create(ep[e], mac, ids->id[prev][e]);
+		if (ch_out[e] < 0 || ch_in[e] < 0)
+			gt_die("channels");
+		/* Every buffer any message will need, posted up front. */
+		for (posted[e] = 0; posted[e] < want; posted[e]++)
+			if (unet_post_free(ep[e], (uintptr_t)(base +
+					   (size_t)posted[e] * size), size))
+				gt_die("post free");
+	}
+	/* Everyone's channels exist before anyone sends. */
+	if (write(ready_fd, "c", 1) != 1 || read(go_fd[1], &c, 1) != 1)
+		gt_die("sync");
+
+	end = gt_now_ms() + 120000;
+	for (;;) {
+		bool busy = false;
+
+		for (e = 0; e < EPS; e++) {
+			struct unet_send_comp comp;
+			struct unet_recv r;
+
+			if (sent[e] < MSGS && unet_send_outstanding(ep[e]) < 8) {
+				uint32_t len = msg_len(p, e, sent[e]);
+
+				gt_fill(tx, len, seed_of(p, e, sent[e]));
+				if (!unet_send_buf(ep[e], ch_out[e], tx, len,
+						   0)) {
+					/* Inline sends copy at once; others
+					 * wait for completion below. */
+					while (len > UNET_INLINE_MAX &&
+					       unet_send_poll(ep[e], &comp, 1) == 0)
+						sched_yield();	/* the agent needs a CPU */
+					if (len > UNET_INLINE_MAX &&
+					    comp.status != UNET_ST_OK)
+						res.send_errors++;
+					sent[e]++;
+				}
+				busy = true;
+			}
+			while (unet_send_poll(ep[e], &comp, 1) == 1)
+				if (comp.status != UNET_ST_OK)
+					res.send_errors++;
+			while (unet_recv_poll(ep[e], &r) == 1) {
+				int prev = (p + procs - 1) % procs;
+				uint32_t want = msg_len(prev, e, got[e]);
+				uint8_t buf[16384];
+				size_t n = unet_recv_copy(ep[e], &r, buf,
+							  sizeof(buf));
+
+				if (r.status != UNET_ST_OK ||
+				    r.channel != (uint32_t)ch_in[e] ||
+				    r.length != want || n != want ||
+				    gt_verify(buf, n,
+					      seed_of(prev, e, got[e])) >= 0)
+					res.bad++;
+				unet_recv_done(ep[e], &r);	/* no repost */
+				got[e]++;
+				busy = true;
+			}
+		}
+		if (!busy) {
+			bool done = true;
+
+			for (e = 0; e < EPS; e++) {
+				int expect = MSGS, dropped;
+
+				if (starve && e == 0)
+					starved_expect((p + procs - 1) % procs,
+						       &expect, &dropped);
+				if (sent[e] < MSGS || got[e] < expect)
+					done = false;
+			}
+			if (done || gt_now_ms() > end)
+				break;
+			usleep(100);
+		}
+	}
+	/* Let stragglers land, then count what is missing. */
+	usleep(200000);
+	for (e = 0; e < EPS; e++) {
+		struct unet_ep_stats st;
+		struct unet_recv r;
+		int expect = MSGS, dropped = 0;
+
+		while (unet_recv_poll(ep[e], &r) == 1) {
+			got[e]++;
+			unet_recv_done(ep[e], &r);
+		}
+		if (unet_ep_stats(ep[e], &st))
+			gt_die("endpoint stats");
+		if (starve && e == 0) {
+			starved_expect((p + procs - 1) % procs, &expect,
+				       &dropped);
+			res.starved_ok = got[e] == expect &&
+				st.ctr[UNET_CTR_rx_drop_no_bufs] ==
+					(uint64_t)dropped;
+		} else if (got[e] < expect) {
+			res.lost += expect - got[e];
+		}
+	}
+	if (write(res_fd, &res, sizeof(res)) != sizeof(res))
+		gt_die("report");
+	/* Stay until everyone has counted: our sends must not vanish. */
+	if (read(go_fd[2], &c, 1) != 1)
+		gt_die("sync");
+	exit(0);
+}
+
+static void run(const char *setup, int procs, const uint8_t *peer_mac,
+		bool starve)
+{
+	struct ids *ids = mmap(NULL, sizeof(*ids), PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	/* One pipe per barrier: a fast worker must not eat a slow one's go. */
+	int ready[2], go[3][2], gor[3], res[2], p, i, bad = 0, lost = 0;
+	int errs = 0;
+	long starved_ok = 0;
+	char name[64], c;
+
+	if (ids == MAP_FAILED || pipe(ready) || pipe(res) || pipe(go[0]) ||
+	    pipe(go[1]) || pipe(go[2]))
+		gt_die("setup");
+	for (i = 0; i < 3; i++)
+		gor[i] = go[i][0];
+	for (p = 0; p < procs; p++) {
+		pid_t pid = fork();
+
+		if (pid < 0)
+			gt_die("fork");
+		if (!pid)
+			worker(p, procs, ids, ready[1], gor, res[1],
+			       peer_mac, starve);
+	}
+	/* Two rounds: endpoints made, then channels made. */
+	for (i = 0; i < 2; i++) {
+		for (p = 0; p < procs; p++)
+			if (read(ready[0], &c, 1) != 1)
+				gt_die("a worker failed");
+		for (p = 0; p < procs; p++)
+			if (write(go[i][1], "g", 1) != 1)
+				gt_die("go");
+	}
+	for (p = 0; p < procs; p++) {
+		struct result r;
+
+		if (read(res[0], &r, sizeof(r)) != sizeof(r))
+			gt_die("a worker died");
+		bad += r.bad;
+		lost += r.lost;
+		errs += r.send_errors;
+		if (starve)
+			starved_ok += r.starved_ok;
+	}
+	for (p = 0; p < procs; p++)
+		if (write(go[2][1], "x", 1) != 1)
+			gt_die("release");
+	while (wait(NULL) > 0)
+		;
+	snprintf(name, sizeof(name), "load-%s-%dx%d%s", setup, procs, EPS,
+		 starve ? "-starved" : "");
+	gt_result(!bad && !lost && !errs, name,
+		  "%d wrong, %d lost with buffers posted, %d send errors",
+		  bad, lost, errs);
+	if (starve) {
+		snprintf(name, sizeof(name), "load-%s-starved-counted", setup);
+		gt_result(starved_ok == procs, name,
+			  "%ld of %d starved endpoints got exactly what their %d buffers held, the rest counted as rx_drop_no_bufs",
+			  starved_ok, procs, SHORT_BUFS);
+	}
+	munmap(ids, sizeof(*ids));
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "loopback")) {
+		run("loopback", PROCS_LOCAL, NULL, false);
+		run("loopback", PROCS_LOCAL, NULL, true);
+		return gt_exit();
+	}
+	fprintf(stderr, "usage: load loopback\n");
+	return 2;
+}
