@@ -28,6 +28,7 @@ PROCS = [1, 2, 4, 8, 16, 32, 64]
 MIB = 1.048576          # perftest and sockperf report MB as 2^20 bytes
 
 notes = []              # why a value is missing, shown in the report
+WIRE_VCPUS = ["?"]      # read from the wire guests' raw outputs
 
 
 def read(path):
@@ -258,6 +259,7 @@ def main():
     loop_raw, wire1_raw, wire2_raw, out = sys.argv[1:]
     os.makedirs(out, exist_ok=True)
     merge_wire(wire2_raw, wire1_raw)
+    WIRE_VCPUS[0] = (read(f"{wire1_raw}/vcpus.txt") or "?").strip()
 
     accel = (read("build/guest/accel") or "tcg").split()[0]
     kernel = (read(f"{loop_raw}/kernel.txt") or "").strip() or None
@@ -391,7 +393,9 @@ def report_md(res, plots):
     e = res["env"]
     L = ["# U-Net/MM evaluation", "",
          f"Run {e['date']}: guests on **{e['accel'].upper()}** "
-         f"(kernel {e['guest_kernel']}, {e['vcpus_per_guest']} vCPUs per guest). "
+         f"(kernel {e['guest_kernel']}; {e['vcpus_per_guest']} vCPUs in the loopback guest, "
+         f"{WIRE_VCPUS[0]} in each wire guest, so that two guests of busy-polling vCPUs do "
+         "not oversubscribe the host's cores). "
          "Every peer ran in the same guests in the same run.  Under TCG every "
          "instruction is emulated: absolute times are many times those of real "
          "hardware, so read the ratios, not the microseconds.", "",
