@@ -81,6 +81,7 @@ static void __exit unet_exit(void)
 	unet_chardev_exit();
 	unet_nics_exit();
 	debugfs_remove_recursive(unet_debugfs_root);
+	rcu_barrier();		/* endpoints are freed by RCU callbacks */
 }
 
 module_init(unet_init);

@@ -199,9 +199,9 @@ static int serve_miss(struct unet_nic *nic, struct unet_miss *m)
 	unsigned int gup = FOLL_LONGTERM | (m->write ? FOLL_WRITE : 0);
 	int tries, status = 0;
 
-	/* The address space is exiting: nobody will use the answer. */
+	/* The address space is gone: fail the use rather than retry it. */
 	if (!mmget_not_zero(mm))
-		return 0;
+		return UNET_ST_BAD_ADDR;
 	for (tries = 0; tries < FILL_RETRIES; tries++) {
 		struct unet_tlb_entry *e;
 		struct page *page;
@@ -214,8 +214,10 @@ static int serve_miss(struct unet_nic *nic, struct unet_miss *m)
 		stale = ctx->inval_active || ctx->dying;
 		spin_unlock_bh(&ctx->inval_lock);
 		if (stale) {
-			if (READ_ONCE(ctx->dying))
+			if (READ_ONCE(ctx->dying)) {
+				status = UNET_ST_BAD_ADDR;
 				break;
+			}
 			usleep_range(20, 100);
 			continue;
 		}
@@ -285,9 +287,8 @@ static void miss_work(struct work_struct *work)
 
 	for (;;) {
 		struct unet_miss *m;
-		int status;
-
 		bool prefetch = false;
+		int status;
 
 		spin_lock_bh(&nic->miss_lock);
 		m = list_first_entry_or_null(&nic->misses, struct unet_miss,
@@ -295,7 +296,7 @@ static void miss_work(struct work_struct *work)
 		if (!m) {
 			m = list_first_entry_or_null(&nic->prefetches,
 						     struct unet_miss, node);
-			prefetch = m;
+			prefetch = m != NULL;
 			if (m)
 				nic->nr_prefetches--;
 		}
@@ -309,7 +310,11 @@ static void miss_work(struct work_struct *work)
 		status = 0;
 		if (!READ_ONCE(m->waiter->dead))
 			status = serve_miss(nic, m);
-		if (status) {
+		/*
+		 * A prefetch's fault is not reported: the buffer may never be
+		 * used, and the demand miss will find the fault itself.
+		 */
+		if (status && !prefetch) {
 			unet_nic_count(nic, UNET_NIC_tlb_faults, 1);
 			record_fault(m->waiter, m->ctx->asid, m->vpn, status);
 		}
@@ -356,16 +361,27 @@ void unet_agent_forget_ep(struct unet_endpoint *ep)
 	purge_misses(ep->nic, NULL, ep);
 }
 
+static bool range_busy(struct unet_nic *nic, struct unet_context *ctx,
+		       u64 vpn_start, u64 vpn_end)
+{
+	u32 busy;
+
+	spin_lock_bh(&nic->tlb_lock);
+	busy = unet_tlb_busy(&nic->tlb, ctx->asid, vpn_start, vpn_end);
+	spin_unlock_bh(&nic->tlb_lock);
+	return busy;
+}
+
 /*
  * Removes the entries of [start, end) of @ctx from every NIC's TLB and, if
- * allowed to block, waits until no DMA uses them.  Returns -EAGAIN if it
- * would have to wait but may not.
+ * allowed to block, waits until no DMA copy uses them.  When it may not
+ * block (the OOM reaper), entries in use are left dead: their pages stay
+ * pinned, so nothing can reuse them, until the copy ends.
  */
-static int invalidate_range(struct unet_context *ctx, u64 vpn_start,
-			    u64 vpn_end, int cause, bool blockable)
+static void invalidate_range(struct unet_context *ctx, u64 vpn_start,
+			     u64 vpn_end, int cause, bool blockable)
 {
 	u32 i, n, busy;
-	int ret = 0;
 
 	for (i = 0; i < unet_nr_nics(); i++) {
 		struct unet_nic *nic = unet_nic_by_index(i);
@@ -376,26 +392,10 @@ static int invalidate_range(struct unet_context *ctx, u64 vpn_start,
 		spin_unlock_bh(&nic->tlb_lock);
 		if (n)
 			unet_nic_count(nic, cause, n);
-		if (!busy)
-			continue;
-		if (!blockable) {
-			ret = -EAGAIN;
-			continue;
-		}
-		/* Dead entries go when their last DMA copy ends. */
-		wait_event(nic->tlb_drain, ({
-			u32 left;
-
-			spin_lock_bh(&nic->tlb_lock);
-			left = 0;
-			unet_tlb_invalidate(&nic->tlb, ctx->asid, vpn_start,
-					    vpn_end, entry_release, nic,
-					    &left);
-			spin_unlock_bh(&nic->tlb_lock);
-			!left;
-		}));
+		if (busy && blockable)
+			wait_event(nic->tlb_drain,
+				   !range_busy(nic, ctx, vpn_start, vpn_end));
 	}
-	return ret;
 }
 
 static int event_cause(enum mmu_notifier_event event)
@@ -420,24 +420,18 @@ static int unet_mn_invalidate_start(struct mmu_notifier *mn,
 				    const struct mmu_notifier_range *range)
 {
 	struct unet_context *ctx = container_of(mn, struct unet_context, mn);
-	int ret;
 
 	spin_lock_bh(&ctx->inval_lock);
 	ctx->inval_active++;
 	ctx->inval_seq++;
 	spin_unlock_bh(&ctx->inval_lock);
 
-	ret = invalidate_range(ctx, range->start >> PAGE_SHIFT,
-			       (range->end + PAGE_SIZE - 1) >> PAGE_SHIFT,
-			       event_cause(range->event),
-			       mmu_notifier_range_blockable(range));
-	if (ret) {
-		/* The core will not call invalidate_range_end for us. */
-		spin_lock_bh(&ctx->inval_lock);
-		ctx->inval_active--;
-		spin_unlock_bh(&ctx->inval_lock);
-	}
-	return ret;
+	/* Never -EAGAIN: with invalidate_range_end that is a WARN in 6.1. */
+	invalidate_range(ctx, range->start >> PAGE_SHIFT,
+			 DIV_ROUND_UP_ULL(range->end, PAGE_SIZE),
+			 event_cause(range->event),
+			 mmu_notifier_range_blockable(range));
+	return 0;
 }
 
 static void unet_mn_invalidate_end(struct mmu_notifier *mn,

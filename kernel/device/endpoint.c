@@ -173,6 +173,9 @@ int unet_ep_create(struct unet_context *ctx, struct unet_ep_create *req)
 	ret = unet_nic_add_endpoint(nic, ep);
 	if (ret) {
 		xa_erase(&ctx->endpoints, handle);
+		mutex_unlock(&ctx->lock);
+		synchronize_rcu();	/* poll() may have seen it */
+		mutex_lock(&ctx->lock);
 		goto err_unlock;
 	}
 	mutex_unlock(&ctx->lock);

@@ -319,11 +319,22 @@ void unet_nics_exit(void)
 		nic_destroy(nics[--nr_nics]);
 }
 
+/* Queues an engine's work; the queued work holds a reference. */
+void unet_ep_queue_work(struct unet_endpoint *ep, struct work_struct *work)
+{
+	unet_ep_get(ep);
+	if (!queue_work(ep->nic->wq, work))
+		unet_ep_put(ep);
+}
+
+/*
+ * Both engines retry: the translation may be for either, and the receive
+ * backlog may be filled only after the miss was posted (and served).
+ */
 void unet_nic_translation_ready(struct unet_endpoint *ep)
 {
 	if (READ_ONCE(ep->dead))
 		return;
-	queue_work(ep->nic->wq, &ep->tx_work);
-	if (unet_rx_pending(ep))
-		queue_work(ep->nic->wq, &ep->rx_work);
+	unet_ep_queue_work(ep, &ep->tx_work);
+	unet_ep_queue_work(ep, &ep->rx_work);
 }

@@ -34,7 +34,6 @@ void unet_rx_work(struct work_struct *work);
 void unet_rx_stop(struct unet_endpoint *ep);
 void unet_rx_abort_channel(struct unet_endpoint *ep, u32 channel);
 void unet_rx_reasm_timer(struct timer_list *t);
-bool unet_rx_pending(struct unet_endpoint *ep);
 
 /*
  * dma.c: the DMA engine, the only code that touches process buffers.
@@ -68,6 +67,8 @@ int unet_dma_copy(struct unet_span *dst, u32 doff, struct unet_span *src,
 int unet_dma_check_sge(struct unet_endpoint *ep, const struct unet_sge *sge);
 u32 unet_dma_prefetch(struct unet_endpoint *ep, const struct unet_sge *sge,
 		      u32 nsge, bool write, u32 max_pages);
+
+void unet_ep_queue_work(struct unet_endpoint *ep, struct work_struct *work);
 
 /* Called by the agent when a translation an endpoint waited for is ready. */
 void unet_nic_translation_ready(struct unet_endpoint *ep);

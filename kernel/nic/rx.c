@@ -68,13 +68,14 @@ static struct unet_rx_desc *rx_slot(struct unet_endpoint *ep)
 	return &ep->rxq[unet_ring_slot(ep->rx_prod, ep->rx_entries)];
 }
 
-static void rx_commit(struct unet_endpoint *ep, struct unet_rx_desc *d)
+/* Counts from the arguments: the slot is the process's to scribble on. */
+static void rx_commit(struct unet_endpoint *ep, int status, u32 length)
 {
-	if (d->status == UNET_ST_OK) {
+	if (status == UNET_ST_OK) {
 		unet_ep_count(ep, UNET_CTR_rx_msgs, 1);
-		unet_ep_count(ep, UNET_CTR_rx_bytes, d->length);
+		unet_ep_count(ep, UNET_CTR_rx_bytes, length);
 		unet_nic_count(ep->nic, UNET_NIC_rx_msgs, 1);
-		unet_nic_count(ep->nic, UNET_NIC_rx_bytes, d->length);
+		unet_nic_count(ep->nic, UNET_NIC_rx_bytes, length);
 	}
 	ep->rx_prod++;
 	smp_store_release(&ep->ctrl->rx.prod, ep->rx_prod);
@@ -99,7 +100,7 @@ static void reasm_finish(struct unet_endpoint *ep, struct unet_reasm *r,
 	d->nbuf = r->nbuf;
 	d->flags = 0;
 	d->status = status;
-	rx_commit(ep, d);
+	rx_commit(ep, status, status == UNET_ST_OK ? r->msg_len : 0);
 }
 
 void unet_rx_abort_channel(struct unet_endpoint *ep, u32 channel)
@@ -204,7 +205,7 @@ static int rx_inline(struct unet_endpoint *ep, int ch, struct unet_frag *f)
 	d->nbuf = 0;
 	d->flags = UNET_RX_INLINE;
 	d->status = UNET_ST_OK;
-	rx_commit(ep, d);
+	rx_commit(ep, UNET_ST_OK, f->msg_len);
 	return 0;
 }
 
@@ -434,6 +435,12 @@ int unet_rx_frame(struct sk_buff *skb, struct net_device *dev,
 		goto free;
 	}
 
+	/* Our own address on the wire is a spoof: local traffic never is. */
+	if (unet_nic_is_local(nic, eth_hdr(skb)->h_source)) {
+		unet_nic_count(nic, UNET_NIC_drop_bad_header, 1);
+		goto free;
+	}
+
 	rcu_read_lock();
 	ep = xa_load(&nic->endpoints, h.dst_ep);
 	if (!ep || READ_ONCE(ep->dead)) {
@@ -461,11 +468,6 @@ free:
 	return NET_RX_SUCCESS;
 }
 
-bool unet_rx_pending(struct unet_endpoint *ep)
-{
-	return !skb_queue_empty_lockless(&ep->backlog);
-}
-
 /* Retries the backlog in order once the agent has answered. */
 void unet_rx_work(struct work_struct *work)
 {
@@ -487,13 +489,15 @@ void unet_rx_work(struct work_struct *work)
 		ep->backlog_done = 0;
 	}
 	spin_unlock_bh(&ep->rx_lock);
+	unet_ep_put(ep);	/* the queued work's reference */
 }
 
 void unet_rx_stop(struct unet_endpoint *ep)
 {
 	int i;
 
-	cancel_work_sync(&ep->rx_work);
+	if (cancel_work_sync(&ep->rx_work))
+		unet_ep_put(ep);
 	spin_lock_bh(&ep->rx_lock);
 	unet_nic_count(ep->nic, UNET_NIC_backlog_frames,
 		       -(s64)skb_queue_len(&ep->backlog));

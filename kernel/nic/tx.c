@@ -12,17 +12,19 @@
  */
 #include <linux/etherdevice.h>
 #include <linux/if_ether.h>
+#include <linux/module.h>
 #include <linux/netdevice.h>
 
 #include "nic.h"
 #include "ring.h"
 
-static void tx_reset(struct unet_endpoint *ep)
+/* @aborted: the head message did not complete; free what it holds. */
+static void tx_reset(struct unet_endpoint *ep, bool aborted)
 {
 	struct unet_tx_state *tx = &ep->tx;
 
 	/* A local message left half way must not hold the receiver's buffers. */
-	if (tx->peer && tx->active && tx->done)
+	if (aborted && tx->peer)
 		unet_rx_local_abort(tx->peer, ep, tx, ep->nic->mac);
 	kfree_skb(tx->skb);
 	tx->skb = NULL;
@@ -47,8 +49,7 @@ static void tx_complete(struct unet_endpoint *ep, int status)
 		unet_ep_count(ep, UNET_CTR_tx_errors, 1);
 		unet_nic_count(ep->nic, UNET_NIC_tx_errors, 1);
 	}
-	ep->tx.active = false;
-	tx_reset(ep);
+	tx_reset(ep, status != UNET_ST_OK);
 	ep->tx_cons++;
 	/* The status is visible before the slot is handed back. */
 	smp_store_release(&ep->ctrl->tx.cons, ep->tx_cons);
@@ -126,9 +127,10 @@ static void tx_frame_freed(struct sk_buff *skb)
 	    READ_ONCE(ep->tx_throttled)) {
 		WRITE_ONCE(ep->tx_throttled, false);
 		if (!READ_ONCE(ep->dead))
-			queue_work(ep->nic->wq, &ep->tx_work);
+			unet_ep_queue_work(ep, &ep->tx_work);
 	}
 	unet_ep_put(ep);
+	module_put(THIS_MODULE);
 }
 
 /* True when the endpoint must wait for the netdev to drain. */
@@ -180,7 +182,11 @@ static struct sk_buff *tx_frame(struct unet_endpoint *ep,
 		kfree_skb(skb);
 		return NULL;
 	}
-	/* The frame pins the endpoint until the driver is done with it. */
+	/*
+	 * The frame pins the endpoint, and the module its destructor lives
+	 * in, until the driver is done with it.
+	 */
+	__module_get(THIS_MODULE);
 	unet_ep_get(ep);
 	atomic_inc(&ep->tx_inflight);
 	skb_shinfo(skb)->destructor_arg = ep;
@@ -367,12 +373,14 @@ void unet_tx_work(struct work_struct *work)
 	mutex_lock(&ep->tx_mutex);
 	tx_service(ep);
 	mutex_unlock(&ep->tx_mutex);
+	unet_ep_put(ep);	/* the queued work's reference */
 }
 
 void unet_tx_stop(struct unet_endpoint *ep)
 {
-	cancel_work_sync(&ep->tx_work);
+	if (cancel_work_sync(&ep->tx_work))
+		unet_ep_put(ep);
 	mutex_lock(&ep->tx_mutex);
-	tx_reset(ep);
+	tx_reset(ep, true);
 	mutex_unlock(&ep->tx_mutex);
 }

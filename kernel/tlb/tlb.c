@@ -277,6 +277,26 @@ u32 unet_tlb_evict_cold(struct unet_tlb *tlb, u32 nr,
 	return n;
 }
 
+/*
+ * Dead entries of @asid in [vpn_start, vpn_end) that a DMA copy still
+ * uses: an invalidation may return only when there are none.
+ */
+u32 unet_tlb_busy(const struct unet_tlb *tlb, u32 asid, u64 vpn_start,
+		  u64 vpn_end)
+{
+	u32 total = unet_tlb_entries(tlb), i, n = 0;
+
+	for (i = 0; i < total; i++) {
+		const struct unet_tlb_entry *e = &tlb->entry[i];
+
+		if ((e->flags & (UNET_TLB_VALID | UNET_TLB_DEAD)) ==
+		    (UNET_TLB_VALID | UNET_TLB_DEAD) && e->users &&
+		    e->asid == asid && e->vpn >= vpn_start && e->vpn < vpn_end)
+			n++;
+	}
+	return n;
+}
+
 /* Entries holding a pinned page, dead ones included (all spaces if asid 0). */
 u32 unet_tlb_count(const struct unet_tlb *tlb, u32 asid)
 {

@@ -73,6 +73,8 @@ u32 unet_tlb_invalidate(struct unet_tlb *tlb, u32 asid, u64 vpn_start,
 u32 unet_tlb_evict_cold(struct unet_tlb *tlb, u32 nr,
 			unet_tlb_release_fn release, void *arg);
 u32 unet_tlb_count(const struct unet_tlb *tlb, u32 asid);
+u32 unet_tlb_busy(const struct unet_tlb *tlb, u32 asid, u64 vpn_start,
+		  u64 vpn_end);
 
 static inline u32 unet_tlb_entries(const struct unet_tlb *tlb)
 {

@@ -1308,3 +1308,32 @@ TEST(tlb_make_room)
 	CHECK_EQ(rel.total, 1);
 	INVARIANT(&t);
 }
+
+/*
+ * unet_tlb_busy counts the dead entries a copy still uses, in range and
+ * address space, and nothing else: the notifier waits on it.
+ */
+TEST(tlb_busy_counts_dead_in_use)
+{
+	struct unet_tlb t;
+	struct unet_tlb_entry *e;
+	u32 busy;
+	bool ev;
+
+	setup(&t, 16, 4);
+	REQUIRE(ins(&t, 1, 10, 0, false, &ev) != NULL);
+	REQUIRE(ins(&t, 1, 11, 1, false, &ev) != NULL);
+	REQUIRE(ins(&t, 2, 10, 2, false, &ev) != NULL);
+	e = unet_tlb_lookup(&t, 1, 10, false);
+	REQUIRE(e != NULL);
+	CHECK_EQ(unet_tlb_busy(&t, 1, 0, 100), 0);	/* in use, not dead */
+	CHECK_EQ(inval(&t, 1, 10, 12, &busy), 2);
+	CHECK_EQ(busy, 1);
+	CHECK_EQ(unet_tlb_busy(&t, 1, 0, 100), 1);
+	CHECK_EQ(unet_tlb_busy(&t, 1, 11, 100), 0);	/* out of range */
+	CHECK_EQ(unet_tlb_busy(&t, 2, 0, 100), 0);	/* other space */
+	unet_tlb_put(&t, e, release_cb, &rel);
+	CHECK_EQ(unet_tlb_busy(&t, 1, 0, 100), 0);
+	CHECK_EQ(rel.count[0], 1);
+	INVARIANT(&t);
+}
