@@ -41,6 +41,7 @@ MODULE_PARM_DESC(reasm_timeout_ms,
 		 "drop a message whose fragments have not all arrived after this long (default 1000)");
 
 struct dentry *unet_debugfs_root;
+struct workqueue_struct *unet_free_wq;
 
 static int __init unet_init(void)
 {
@@ -58,6 +59,9 @@ static int __init unet_init(void)
 		return -EINVAL;
 	}
 
+	unet_free_wq = alloc_workqueue("unetmm-free", 0, 0);
+	if (!unet_free_wq)
+		return -ENOMEM;
 	unet_debugfs_root = debugfs_create_dir("unetmm", NULL);
 	ret = unet_nics_init(netdev);
 	if (ret)
@@ -73,12 +77,15 @@ err_nics:
 	unet_nics_exit();
 err_debugfs:
 	debugfs_remove_recursive(unet_debugfs_root);
+	destroy_workqueue(unet_free_wq);
 	return ret;
 }
 
 static void __exit unet_exit(void)
 {
 	unet_chardev_exit();
+	/* Endpoints' last frees still reach their NIC's counters. */
+	destroy_workqueue(unet_free_wq);
 	unet_nics_exit();
 	debugfs_remove_recursive(unet_debugfs_root);
 	rcu_barrier();		/* endpoints are freed by RCU callbacks */

@@ -113,7 +113,9 @@ struct unet_endpoint {
 	/* Base-level mode: the pinned communication segment. */
 	void *seg;
 	u32 seg_size;
-	unsigned long seg_pages_charged;
+	unsigned long seg_pages_charged;	/* until the memory is freed */
+	struct mm_struct *mm;		/* charged; mmgrab'ed */
+	struct work_struct free_work;
 
 	/* Send engine. tx_mutex serialises it; it may sleep. */
 	struct mutex tx_mutex;
@@ -189,6 +191,8 @@ static inline void unet_nic_count(struct unet_nic *nic, int c, s64 v)
 {
 	atomic64_add(v, &nic->ctr[c]);
 }
+
+extern struct workqueue_struct *unet_free_wq;
 
 /* device/ */
 int unet_chardev_init(void);

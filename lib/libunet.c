@@ -181,10 +181,11 @@ int unet_ep_destroy(struct unet_ep *ep)
 
 	if (!ep)
 		return 0;
-	ret = xioctl(ep->u->fd, UNET_IOC_EP_DESTROY, &ep->handle);
+	/* Unmapped first, so the segment's memlock charge goes back at once. */
 	if (ep->seg)
 		munmap(ep->seg, ep->seg_size);
 	munmap(ep->qmem, ep->qsize);
+	ret = xioctl(ep->u->fd, UNET_IOC_EP_DESTROY, &ep->handle);
 	free(ep->shadow);
 	free(ep);
 	return ret;

@@ -44,12 +44,33 @@ static void ep_free_rcu(struct rcu_head *head)
 	kfree(ep);
 }
 
+/*
+ * The segment stays charged to RLIMIT_MEMLOCK for as long as it exists,
+ * mappings included, or destroying a mapped endpoint would let a process
+ * pin without limit.  account_locked_vm() takes the mmap lock, which the
+ * last put may hold (munmap), hence a work item.
+ */
+static void ep_free_work(struct work_struct *work)
+{
+	struct unet_endpoint *ep = container_of(work, struct unet_endpoint,
+						free_work);
+
+	if (ep->seg_pages_charged) {
+		account_locked_vm(ep->mm, ep->seg_pages_charged, false);
+		unet_nic_count(ep->nic, UNET_NIC_segment_pages,
+			       -(s64)ep->seg_pages_charged);
+	}
+	mmdrop(ep->mm);
+	call_rcu(&ep->rcu, ep_free_rcu);
+}
+
 static void ep_release(struct kref *ref)
 {
 	struct unet_endpoint *ep = container_of(ref, struct unet_endpoint,
 						ref);
 
-	call_rcu(&ep->rcu, ep_free_rcu);
+	INIT_WORK(&ep->free_work, ep_free_work);
+	queue_work(unet_free_wq, &ep->free_work);
 }
 
 void unet_ep_put(struct unet_endpoint *ep)
@@ -150,6 +171,8 @@ int unet_ep_create(struct unet_context *ctx, struct unet_ep_create *req)
 		return -ENOMEM;
 	ep_init_engines(ep);
 	ep->ctx = ctx;
+	ep->mm = ctx->mm;
+	mmgrab(ep->mm);		/* the segment's charge outlives the context */
 	ep->nic = nic;
 	ep->mode = req->mode;
 
@@ -194,6 +217,7 @@ err_unlock:
 			       -(s64)ep->seg_pages_charged);
 	}
 err_free:
+	mmdrop(ep->mm);
 	vfree(ep->seg);
 	vfree(ep->qmem);
 	kfree(ep);
@@ -229,7 +253,11 @@ static void ep_drain(struct unet_context *ctx, struct unet_endpoint *ep)
 	unet_agent_forget_ep(ep);	/* the agent will not wake it */
 	unet_tx_stop(ep);
 	unet_rx_stop(ep);
-	if (ep->seg_pages_charged) {
+	/*
+	 * Unmapped (the context's is the only reference, and no new mapping
+	 * can find it): give the charge back now rather than from the work.
+	 */
+	if (ep->seg_pages_charged && kref_read(&ep->ref) == 1) {
 		account_locked_vm(ctx->mm, ep->seg_pages_charged, false);
 		unet_nic_count(ep->nic, UNET_NIC_segment_pages,
 			       -(s64)ep->seg_pages_charged);
