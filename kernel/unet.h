@@ -39,7 +39,6 @@ struct unet_context {
 	struct mutex lock;		/* endpoints, notifier registration */
 	struct xarray endpoints;	/* handle -> endpoint */
 	wait_queue_head_t wait;		/* poll(): rx or tx progress */
-	atomic_t events;		/* bumped on every wake, for poll */
 
 	/* Kernel agent state for this address space. */
 	struct mmu_notifier mn;
@@ -64,9 +63,7 @@ struct unet_channel {
 struct unet_reasm {
 	bool active;
 	bool local;			/* fed by a sender on this NIC */
-	u32 src_ep;
-	u8 src_mac[ETH_ALEN];
-	u32 channel;
+	u32 channel;			/* names the source: (MAC, endpoint) */
 	u32 msg_id;
 	u32 msg_len;
 	u32 frag_size;

@@ -24,7 +24,6 @@ static DEFINE_IDA(asid_ida);
 
 void unet_ctx_wake(struct unet_context *ctx)
 {
-	atomic_inc(&ctx->events);
 	if (wq_has_sleeper(&ctx->wait))
 		wake_up_interruptible_poll(&ctx->wait, EPOLLIN | EPOLLOUT);
 }

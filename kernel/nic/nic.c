@@ -161,9 +161,8 @@ static void nic_detach(struct unet_nic *nic)
 
 	if (!dev)
 		return;
-	dev_remove_pack(&nic->ptype);	/* waits for receivers in flight */
 	RCU_INIT_POINTER(nic->netdev, NULL);
-	synchronize_net();
+	dev_remove_pack(&nic->ptype);	/* waits for receivers and senders */
 	netdev_put(dev, &nic->dev_tracker);
 	pr_info("nic%u: detached from %s\n", nic->index, dev->name);
 }

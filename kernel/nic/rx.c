@@ -227,8 +227,6 @@ static int reasm_start(struct unet_endpoint *ep, int ch, struct unet_reasm *r,
 	r->active = true;
 	r->local = f->local;
 	r->channel = ch;
-	r->src_ep = f->src_ep;
-	ether_addr_copy(r->src_mac, f->src_mac);
 	r->msg_id = f->msg_id;
 	r->msg_len = f->msg_len;
 	r->frag_size = f->frag_size;
