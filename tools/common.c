@@ -1409,3 +1409,11 @@ int perf_main(const struct perf_tool *tool, int argc, char **argv)
 	unet_close(u);
 	return ret;
 }
+
+void perf_report_problems(const char *who, const struct perf_result *r)
+{
+	if (r->lost || r->errors || r->mismatches)
+		fprintf(stderr, "%s: %s: %" PRIu64 " lost, %" PRIu64
+			" send errors, %" PRIu64 " mismatches\n", prog, who,
+			r->lost, r->errors, r->mismatches);
+}

@@ -162,6 +162,8 @@ int perf_main(const struct perf_tool *tool, int argc, char **argv);
  * sends to a client it refuses; returns -1 for tail calls.
  */
 int perf_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Says on stderr what went wrong on one side (@who), if anything did. */
+void perf_report_problems(const char *who, const struct perf_result *r);
 /* The same, but quiet after a few: per-message failures can be many. */
 void perf_error_limited(struct perf_ctx *pc, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

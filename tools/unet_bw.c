@@ -341,14 +341,6 @@ static struct rate tx_rate(const struct perf_result *r, uint32_t size)
 	return x;
 }
 
-static void report_problems(const char *who, const struct perf_result *r)
-{
-	if (r->lost || r->errors || r->mismatches)
-		fprintf(stderr, "unet_bw: %s: %" PRIu64 " lost, %" PRIu64
-			" send errors, %" PRIu64 " mismatches\n", who, r->lost,
-			r->errors, r->mismatches);
-}
-
 static void bw_report(struct perf_ctx *pc, const struct perf_result *mine,
 		      const struct perf_result *peer)
 {
@@ -390,8 +382,8 @@ static void bw_report(struct perf_ctx *pc, const struct perf_result *mine,
 		       PRIu64 "  %s\n", o->size, o->count, r.mbps, r.msg_rate,
 		       s.mbps, s.msg_rate, rx->lost, modes);
 	}
-	report_problems(pc->server ? "server" : "client", mine);
-	report_problems(pc->server ? "client" : "server", peer);
+	perf_report_problems(pc->server ? "server" : "client", mine);
+	perf_report_problems(pc->server ? "client" : "server", peer);
 }
 
 int main(int argc, char **argv)

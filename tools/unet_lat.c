@@ -325,14 +325,6 @@ static void json_counters(const struct perf_result *r)
 	       ",\"mismatches\":%" PRIu64, r->lost, r->errors, r->mismatches);
 }
 
-static void report_problems(const char *who, const struct perf_result *r)
-{
-	if (r->lost || r->errors || r->mismatches)
-		fprintf(stderr, "unet_lat: %s: %" PRIu64 " lost, %" PRIu64
-			" send errors, %" PRIu64 " mismatches\n", who, r->lost,
-			r->errors, r->mismatches);
-}
-
 static void lat_report(struct perf_ctx *pc, const struct perf_result *mine,
 		       const struct perf_result *peer)
 {
@@ -357,8 +349,8 @@ static void lat_report(struct perf_ctx *pc, const struct perf_result *mine,
 			       " bytes to %s (mode %s, client %s)\n", mine->msgs,
 			       o->size, pc->peer_name, mode, peer_mode);
 		}
-		report_problems("server", mine);
-		report_problems("client", peer);
+		perf_report_problems("server", mine);
+		perf_report_problems("client", peer);
 		return;
 	}
 
@@ -393,8 +385,8 @@ static void lat_report(struct perf_ctx *pc, const struct perf_result *mine,
 		       o->size, o->count, s->median, s->p99, s->avg, s->min,
 		       s->max, modes);
 	}
-	report_problems("client", mine);
-	report_problems("server", peer);
+	perf_report_problems("client", mine);
+	perf_report_problems("server", peer);
 }
 
 static struct lat_stats stats;
