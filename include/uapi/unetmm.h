@@ -57,7 +57,7 @@ enum unet_status {
 	UNET_ST_BAD_LENGTH	= 3,	/* too long, or inline length too big */
 	UNET_ST_BAD_GATHER	= 4,	/* too many gather entries */
 	UNET_ST_BAD_ADDR	= 5,	/* buffer outside segment/address space */
-	UNET_ST_NO_ACCESS	= 6,	/* receive buffer not writable */
+	UNET_ST_NO_ACCESS	= 6,	/* receive buffer not writable by the NIC */
 	UNET_ST_NO_ROUTE	= 7,	/* NIC has no netdev or it is down */
 	UNET_ST_DROPPED		= 8,	/* rx: message lost, buffers returned */
 	UNET_ST_NO_BUFS		= 9,	/* rx: free queue could not hold it */

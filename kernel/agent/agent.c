@@ -16,11 +16,13 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/backing-dev.h>
 #include <linux/delay.h>
 #include <linux/ktime.h>
 #include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
+#include <linux/pagemap.h>
 #include <linux/sched/mm.h>
 #include <linux/shrinker.h>
 #include <linux/slab.h>
@@ -41,19 +43,27 @@ struct unet_miss {
 	ktime_t posted;
 };
 
-/* Release of an entry by the TLB: called under tlb_lock, never sleeps. */
-static void entry_release(struct unet_tlb_entry *e, void *arg)
+static void unpin_uncharge(struct unet_nic *nic, struct unet_context *ctx,
+			   struct page *page)
 {
-	struct unet_nic *nic = arg;
-	struct unet_context *ctx = e->owner;
-	struct page *page = e->page;
-
-	if (e->flags & UNET_TLB_WRITABLE)
-		set_page_dirty(page);
 	unpin_user_page(page);
 	atomic_long_dec(&ctx->pinned);
 	atomic64_dec(&ctx->mm->pinned_vm);
 	unet_nic_count(nic, UNET_NIC_pinned_pages, -1);
+}
+
+/*
+ * Release of an entry by the TLB: called under tlb_lock, never sleeps.
+ * Writable entries are anonymous or writeback-free memory (nic_may_write),
+ * whose dirty bit needs no lock.
+ */
+static void entry_release(struct unet_tlb_entry *e, void *arg)
+{
+	struct unet_nic *nic = arg;
+
+	if (e->flags & UNET_TLB_WRITABLE)
+		set_page_dirty(e->page);
+	unpin_uncharge(nic, e->owner, e->page);
 }
 
 void unet_agent_tlb_put(struct unet_nic *nic, struct unet_tlb_entry *e)
@@ -190,6 +200,25 @@ static void note_pinned(struct unet_nic *nic)
 		;
 }
 
+/*
+ * Whether the NIC may write into @page and mark it dirty when it lets go,
+ * from any context.  Anonymous memory and file systems without writeback
+ * (tmpfs, shmem, hugetlbfs) need only the dirty bit.  Page cache that is
+ * written back to a disk must not be a receive buffer: a long-term pin
+ * races with writeback (Linux 6.5 refuses such pins outright), and
+ * dirtying it takes file system locks that the DMA engine, in softirq,
+ * cannot take.
+ */
+static bool nic_may_write(struct page *page)
+{
+	struct address_space *mapping;
+
+	if (PageAnon(page))
+		return true;
+	mapping = page_mapping(page);
+	return !mapping || !mapping_can_writeback(mapping);
+}
+
 /* Pins one page and installs it; returns 0 or an enum unet_status. */
 static int serve_miss(struct unet_nic *nic, struct unet_miss *m)
 {
@@ -253,6 +282,11 @@ static int serve_miss(struct unet_nic *nic, struct unet_miss *m)
 		atomic_long_inc(&ctx->pinned);
 		atomic64_inc(&mm->pinned_vm);
 		note_pinned(nic);
+		if (m->write && !nic_may_write(page)) {
+			unpin_uncharge(nic, ctx, page);
+			status = UNET_ST_NO_ACCESS;
+			break;
+		}
 
 		spin_lock_bh(&nic->tlb_lock);
 		spin_lock(&ctx->inval_lock);
@@ -271,10 +305,7 @@ static int serve_miss(struct unet_nic *nic, struct unet_miss *m)
 			break;
 		}
 		/* Raced with an invalidation, or every way is busy. */
-		unpin_user_page(page);
-		atomic_long_dec(&ctx->pinned);
-		atomic64_dec(&mm->pinned_vm);
-		unet_nic_count(nic, UNET_NIC_pinned_pages, -1);
+		unpin_uncharge(nic, ctx, page);
 		usleep_range(20, 100);
 	}
 	mmput(mm);

@@ -5,7 +5,8 @@
  * mapped into unmapped memory complete with UNET_ST_BAD_ADDR; receive
  * buffers at such addresses come back on the receive queue with
  * BAD_ADDR, a read-only one with NO_ACCESS; sending from read-only memory
- * works.  After every case the endpoints still deliver correct messages
+ * works.  Page cache of a block device (a disk's, written back) is refused
+ * as a receive buffer with NO_ACCESS and is fine to send from.  After every case the endpoints still deliver correct messages
  * (and the guest must not oops: the harness fails the run if it does).
  */
 #include "mm_common.h"
@@ -160,6 +161,56 @@ static void recv_bad1(const char *name, uint64_t addr, uint32_t len, int want)
 	recv_bad(name, &b, 1, len, want);
 }
 
+/*
+ * A 1 MiB zram disk mapped shared: page cache that the kernel writes back
+ * to a device, unlike anonymous memory or tmpfs.
+ */
+static uint8_t *map_block_device(size_t len)
+{
+	uint8_t *p;
+	int fd;
+
+	if (access("/sys/block/zram0", F_OK) &&
+	    system("modprobe zram num_devices=1"))
+		gt_die("modprobe zram");
+	fd = open("/sys/block/zram0/disksize", O_WRONLY);
+	if (fd < 0 || write(fd, "1M", 2) != 2)
+		gt_die("zram0 disksize");
+	close(fd);
+	fd = open("/dev/zram0", O_RDWR);
+	if (fd < 0)
+		gt_die("open /dev/zram0");
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		gt_die("mmap /dev/zram0");
+	close(fd);
+	return p;
+}
+
+static void block_device_buffers(void)
+{
+	uint8_t *disk = map_block_device(4 * MM_PAGE);
+	uint32_t got = 0;
+	int st;
+
+	gt_fill(disk, 4 * MM_PAGE, 4242);
+	recv_bad1("badaddr-recv-block-device-page-cache", (uintptr_t)disk,
+		  4 * MM_PAGE, UNET_ST_NO_ACCESS);
+	/* Reading it is harmless: a send pins it read-only. */
+	post_pool();
+	st = mm_send(&P, disk, 4 * MM_PAGE);
+	if (st == UNET_ST_OK) {
+		st = mm_recv_msg(P.rx, scratch, UNET_MAX_MSG, &got, false,
+				 NULL, 0, NULL);
+		pool_posted = false;
+	}
+	gt_result(st == UNET_ST_OK && got == 4 * MM_PAGE &&
+		  gt_verify(scratch, got, 4242) < 0,
+		  "badaddr-send-block-device-page-cache", "status %s, %u bytes",
+		  mm_st(st), got);
+	munmap(disk, 4 * MM_PAGE);
+}
+
 int main(void)
 {
 	struct unet_nic_stats s0, s1;
@@ -300,6 +351,8 @@ int main(void)
 		recv_bad("badaddr-recv-second-buffer-readonly", r2, 2, 5000,
 			 UNET_ST_NO_ACCESS);
 	}
+
+	block_device_buffers();
 
 	/* Read-only made writable again receives normally. */
 	{
