@@ -82,6 +82,7 @@ struct unet_tx_state {
 	u32 msg_len;
 	u32 msg_id;
 	u32 done;			/* bytes already moved */
+	u32 frag_size;			/* fixed for the message; 0: unset */
 	struct sk_buff *skb;		/* frame being filled (wire) */
 	u32 frame_len;			/* its payload */
 	u32 frame_done;			/* bytes of it filled */
@@ -138,6 +139,7 @@ struct unet_endpoint {
 	spinlock_t fault_lock;
 	u64 fault_vpn;
 	u32 fault_asid;
+	bool fault_write;		/* a read may succeed where it failed */
 	int fault_err;			/* 0: none */
 
 	atomic64_t ctr[UNET_EP_NR_COUNTERS];
@@ -147,7 +149,8 @@ struct unet_nic {
 	u32 index;
 	struct net_device __rcu *netdev;	/* NULL: loopback only */
 	netdevice_tracker dev_tracker;
-	u8 mac[ETH_ALEN];
+	seqlock_t mac_lock;		/* the netdev may change it any time */
+	u8 mac[ETH_ALEN];		/* read with unet_nic_mac() */
 	u32 mtu;
 	struct packet_type ptype;
 

@@ -143,11 +143,12 @@ void unet_agent_prefetch(struct unet_nic *nic, struct unet_context *ctx,
 }
 
 static void record_fault(struct unet_endpoint *waiter, u32 asid, u64 vpn,
-			 int status)
+			 bool write, int status)
 {
 	spin_lock_bh(&waiter->fault_lock);
 	waiter->fault_asid = asid;
 	waiter->fault_vpn = vpn;
+	waiter->fault_write = write;
 	waiter->fault_err = status;
 	spin_unlock_bh(&waiter->fault_lock);
 }
@@ -347,7 +348,8 @@ static void miss_work(struct work_struct *work)
 		 */
 		if (status && !prefetch) {
 			unet_nic_count(nic, UNET_NIC_tlb_faults, 1);
-			record_fault(m->waiter, m->ctx->asid, m->vpn, status);
+			record_fault(m->waiter, m->ctx->asid, m->vpn, m->write,
+				     status);
 		}
 		/* Nothing waits on a prefetch: no engine to wake. */
 		if (!prefetch) {

@@ -34,13 +34,14 @@ int unet_dma_check_sge(struct unet_endpoint *ep, const struct unet_sge *sge)
 }
 
 /* A translation the agent failed to make is reported once, to its waiter. */
-static int take_fault(struct unet_endpoint *waiter, u32 asid, u64 vpn)
+static int take_fault(struct unet_endpoint *waiter, u32 asid, u64 vpn,
+		      bool write)
 {
 	int err = 0;
 
 	spin_lock_bh(&waiter->fault_lock);
 	if (waiter->fault_err && waiter->fault_vpn == vpn &&
-	    waiter->fault_asid == asid) {
+	    waiter->fault_asid == asid && waiter->fault_write == write) {
 		err = waiter->fault_err;
 		waiter->fault_err = 0;
 	}
@@ -63,7 +64,7 @@ static int map_mm(struct unet_span *s, u64 addr, u32 avail,
 	e = unet_tlb_lookup(&nic->tlb, ctx->asid, vpn, s->write);
 	spin_unlock_bh(&nic->tlb_lock);
 	if (!e) {
-		err = take_fault(s->waiter, ctx->asid, vpn);
+		err = take_fault(s->waiter, ctx->asid, vpn, s->write);
 		if (err)
 			return err;
 		unet_nic_count(nic, UNET_NIC_tlb_misses, 1);

@@ -34,9 +34,22 @@ struct unet_nic *unet_nic_by_index(u32 index)
 	return index < nr_nics ? nics[index] : NULL;
 }
 
+void unet_nic_mac(struct unet_nic *nic, u8 *mac)
+{
+	unsigned int seq;
+
+	do {
+		seq = read_seqbegin(&nic->mac_lock);
+		ether_addr_copy(mac, nic->mac);
+	} while (read_seqretry(&nic->mac_lock, seq));
+}
+
 bool unet_nic_is_local(struct unet_nic *nic, const u8 *mac)
 {
-	return ether_addr_equal(mac, nic->mac);
+	u8 ours[ETH_ALEN] __aligned(2);
+
+	unet_nic_mac(nic, ours);
+	return ether_addr_equal(mac, ours);
 }
 
 void unet_nic_info(struct unet_nic *nic, struct unet_nic_info *info)
@@ -46,7 +59,7 @@ void unet_nic_info(struct unet_nic *nic, struct unet_nic_info *info)
 	info->nr_nics = nr_nics;
 	info->tlb_entries = unet_tlb_entries(&nic->tlb);
 	info->tlb_ways = nic->tlb.ways;
-	ether_addr_copy(info->mac, nic->mac);
+	unet_nic_mac(nic, info->mac);
 	rcu_read_lock();
 	dev = rcu_dereference(nic->netdev);
 	if (dev) {
@@ -176,6 +189,7 @@ static struct unet_nic *nic_create(u32 index, struct net_device *dev)
 	if (!nic)
 		return ERR_PTR(-ENOMEM);
 	nic->index = index;
+	seqlock_init(&nic->mac_lock);
 	xa_init_flags(&nic->endpoints, XA_FLAGS_ALLOC1);
 	nic->wq = alloc_workqueue("unetmm-nic%u", WQ_UNBOUND | WQ_MEM_RECLAIM,
 				  0, index);
@@ -234,7 +248,10 @@ static int nic_netdev_event(struct notifier_block *nb, unsigned long event,
 			WRITE_ONCE(nic->mtu, dev->mtu);
 			break;
 		case NETDEV_CHANGEADDR:
+			/* Readers run in softirq: keep it out meanwhile. */
+			write_seqlock_bh(&nic->mac_lock);
 			ether_addr_copy(nic->mac, dev->dev_addr);
+			write_sequnlock_bh(&nic->mac_lock);
 			break;
 		}
 	}

@@ -15,6 +15,7 @@ u32 unet_nr_nics(void);
 struct unet_nic *unet_nic_by_index(u32 index);
 int unet_nic_add_endpoint(struct unet_nic *nic, struct unet_endpoint *ep);
 void unet_nic_remove_endpoint(struct unet_nic *nic, struct unet_endpoint *ep);
+void unet_nic_mac(struct unet_nic *nic, u8 *mac);
 bool unet_nic_is_local(struct unet_nic *nic, const u8 *mac);
 void unet_nic_info(struct unet_nic *nic, struct unet_nic_info *info);
 

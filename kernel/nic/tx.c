@@ -24,13 +24,18 @@ static void tx_reset(struct unet_endpoint *ep, bool aborted)
 	struct unet_tx_state *tx = &ep->tx;
 
 	/* A local message left half way must not hold the receiver's buffers. */
-	if (aborted && tx->peer)
-		unet_rx_local_abort(tx->peer, ep, tx, ep->nic->mac);
+	if (aborted && tx->peer) {
+		u8 mac[ETH_ALEN] __aligned(2);
+
+		unet_nic_mac(ep->nic, mac);
+		unet_rx_local_abort(tx->peer, ep, tx, mac);
+	}
 	kfree_skb(tx->skb);
 	tx->skb = NULL;
 	if (tx->peer)
 		unet_ep_put(tx->peer);
 	tx->peer = NULL;
+	tx->frag_size = 0;
 	tx->active = false;
 }
 
@@ -201,7 +206,7 @@ static int tx_wire(struct unet_endpoint *ep, const struct unet_channel *chan)
 	struct unet_nic *nic = ep->nic;
 	struct net_device *dev;
 	struct unet_span src, dst = { .kind = UNET_SPAN_KERNEL };
-	u32 frag_size, copied;
+	u32 mtu, copied;
 	int ret = 0;
 
 	rcu_read_lock();
@@ -215,9 +220,16 @@ static int tx_wire(struct unet_endpoint *ep, const struct unet_channel *chan)
 		unet_nic_count(nic, UNET_NIC_drop_no_route, 1);
 		return UNET_ST_NO_ROUTE;
 	}
-	frag_size = min_t(u32, READ_ONCE(dev->mtu) - UNET_WIRE_HDR_LEN,
-			  U16_MAX);
-	if (dev->mtu < UNET_WIRE_HDR_LEN + UNET_WIRE_MIN_FRAG) {
+	/*
+	 * Every fragment of a message has the size its first one had: the
+	 * receiver places fragments by it.  An MTU that shrinks below it
+	 * mid-message ends the message; the receiver times its part out.
+	 */
+	mtu = READ_ONCE(dev->mtu);
+	if (!tx->frag_size && mtu >= UNET_WIRE_HDR_LEN + UNET_WIRE_MIN_FRAG)
+		tx->frag_size = min_t(u32, mtu - UNET_WIRE_HDR_LEN, U16_MAX);
+	if (!tx->frag_size || mtu < UNET_WIRE_HDR_LEN + tx->frag_size) {
+		unet_nic_count(nic, UNET_NIC_drop_no_route, 1);
 		ret = UNET_ST_NO_ROUTE;
 		goto out;
 	}
@@ -229,9 +241,10 @@ static int tx_wire(struct unet_endpoint *ep, const struct unet_channel *chan)
 				ret = -EAGAIN;
 				goto out;
 			}
-			tx->frame_len = min(frag_size, tx->msg_len - tx->done);
+			tx->frame_len = min(tx->frag_size,
+					    tx->msg_len - tx->done);
 			tx->frame_done = 0;
-			tx->skb = tx_frame(ep, dev, chan, frag_size,
+			tx->skb = tx_frame(ep, dev, chan, tx->frag_size,
 					   tx->frame_len);
 			if (!tx->skb) {
 				ret = UNET_ST_NO_ROUTE;
@@ -262,6 +275,7 @@ static int tx_local(struct unet_endpoint *ep, const struct unet_channel *chan)
 {
 	struct unet_tx_state *tx = &ep->tx;
 	struct unet_nic *nic = ep->nic;
+	u8 mac[ETH_ALEN] __aligned(2);
 	int ret;
 
 	if (!tx->peer) {
@@ -278,7 +292,8 @@ static int tx_local(struct unet_endpoint *ep, const struct unet_channel *chan)
 		}
 		tx->peer = peer;
 	}
-	ret = unet_rx_local(tx->peer, ep, tx, nic->mac);
+	unet_nic_mac(nic, mac);
+	ret = unet_rx_local(tx->peer, ep, tx, mac);
 	if (!ret)
 		unet_nic_count(nic, UNET_NIC_loopback_msgs, 1);
 	return ret;
