@@ -338,6 +338,9 @@ int unet_send_poll(struct unet_ep *ep, struct unet_send_comp *comps,
 		ep->tx_reaped++;
 		n++;
 	}
+	/* Tells poll() which completions are news (POLLWRBAND). */
+	if (n)
+		store_release(&ep->ctrl->tx_reaped, ep->tx_reaped);
 	return (int)n;
 }
 
@@ -442,7 +445,7 @@ size_t unet_recv_copy(const struct unet_ep *ep, const struct unet_recv *r,
 
 int unet_wait(struct unet *u, int timeout_ms)
 {
-	struct pollfd p = { .fd = u->fd, .events = POLLIN };
+	struct pollfd p = { .fd = u->fd, .events = POLLIN | POLLWRBAND };
 	int n = poll(&p, 1, timeout_ms);
 
 	return n < 0 ? -errno : n;

@@ -122,7 +122,12 @@ size_t unet_recv_copy(const struct unet_ep *ep, const struct unet_recv *r,
 /* Address of a buffer's bytes in this process (segment base applied). */
 void *unet_buf_ptr(const struct unet_ep *ep, const struct unet_sge *buf);
 
-/* Sleeps until some endpoint of @u may have news; ms < 0: forever. */
+/*
+ * Sleeps until some endpoint of @u may have news: a message to receive or
+ * a send completion to take.  Returns 1, 0 on timeout, or -errno; ms < 0:
+ * forever.  For poll()/epoll on unet_fd(): POLLIN a message waits,
+ * POLLOUT a send queue has room, POLLWRBAND a send completion waits.
+ */
 int unet_wait(struct unet *u, int timeout_ms);
 
 const char *unet_status_str(uint32_t status);

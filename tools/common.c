@@ -1050,7 +1050,7 @@ int perf_reap_all(struct perf_ctx *pc, uint64_t *errors)
 		if (perf_reap(pc, errors) < 0)
 			return -1;
 		if (unet_send_outstanding(pc->ep) &&
-		    perf_idle(pc, false, "waiting for send completions") < 0)
+		    perf_idle(pc, "waiting for send completions") < 0)
 			return -1;
 	}
 	return 0;
@@ -1074,7 +1074,7 @@ static int post_send(struct perf_ctx *pc, const void *data, uint32_t len,
 		if (rc != -EAGAIN)
 			break;
 		if (perf_reap(pc, errors) < 0 ||
-		    perf_idle(pc, false, "waiting for room in the send queue") < 0)
+		    perf_idle(pc, "waiting for room in the send queue") < 0)
 			return -1;
 	}
 	if (rc)
@@ -1144,18 +1144,13 @@ static int perf_watch(struct perf_ctx *pc, const char *what)
 	return 1;
 }
 
-int perf_idle(struct perf_ctx *pc, bool for_rx, const char *what)
+int perf_idle(struct perf_ctx *pc, const char *what)
 {
 	if (pc->o->block) {
-		if (for_rx) {
-			int rc = unet_wait(pc->u, PERF_SLEEP_MS);
+		int rc = unet_wait(pc->u, PERF_SLEEP_MS);
 
-			if (rc < 0 && rc != -EINTR)
-				return perf_error("unet_wait: %s", strerror(-rc));
-		} else {
-			/* unet_wait() wakes for arrivals only. */
-			sched_yield();
-		}
+		if (rc < 0 && rc != -EINTR)
+			return perf_error("unet_wait: %s", strerror(-rc));
 		return perf_watch(pc, what);
 	}
 #if defined(__x86_64__) || defined(__i386__)

@@ -215,9 +215,8 @@ int perf_reap_all(struct perf_ctx *pc, uint64_t *errors);
 /*
  * Waiting.  Call perf_watch_start() before a test's loop, perf_progress()
  * whenever something happened, and perf_idle() when a poll found nothing:
- * it spins or sleeps (--block; @for_rx says an arrival is awaited, the only
- * event unet_wait() sleeps for), and every so often checks the clock and
- * the TCP socket.  Returns 0 after a plain spin, 1 after such a check, -1
+ * it spins or sleeps (--block: in unet_wait(), until a message or a send
+ * completion), and every so often checks the clock and the TCP socket.  Returns 0 after a plain spin, 1 after such a check, -1
  * when the peer left or nothing happened for --timeout seconds.
  */
 void perf_watch_start(struct perf_ctx *pc);
@@ -225,7 +224,7 @@ static inline void perf_progress(struct perf_ctx *pc)
 {
 	pc->wd_progress = true;
 }
-int perf_idle(struct perf_ctx *pc, bool for_rx, const char *what);
+int perf_idle(struct perf_ctx *pc, const char *what);
 
 /* JSON helpers: numbers that are finite, and strings escaped. */
 void perf_json_double(double v);

@@ -178,7 +178,7 @@ static int bw_client(struct perf_ctx *pc, struct perf_result *res)
 		if (!busy) {
 			bool credit_bound = sent < n && sent - acked >= credits;
 
-			if (perf_idle(pc, credit_bound, credit_bound ?
+			if (perf_idle(pc, credit_bound ?
 				      "waiting for credit from the receiver" :
 				      "waiting for send completions") < 0)
 				goto out;
@@ -233,7 +233,7 @@ static int bw_server(struct perf_ctx *pc, struct perf_result *res)
 		if (rc < 0)
 			goto out;
 		if (!rc) {
-			rc = perf_idle(pc, true, "waiting for messages");
+			rc = perf_idle(pc, "waiting for messages");
 			if (rc < 0) {
 				fprintf(stderr, "unet_bw: received %" PRIu64
 					" of %" PRIu64 " messages\n", received,

@@ -113,7 +113,7 @@ static int wait_msg(struct perf_ctx *pc, struct perf_msg *m, uint64_t *errors,
 
 		if (rc)
 			return rc;
-		if (perf_reap(pc, errors) < 0 || perf_idle(pc, true, what) < 0)
+		if (perf_reap(pc, errors) < 0 || perf_idle(pc, what) < 0)
 			return -1;
 	}
 }

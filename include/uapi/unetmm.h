@@ -110,6 +110,7 @@ struct unet_ctrl {
 	struct unet_ring_idx fq;
 	__u32 nic_idle;		/* nonzero: post, then UNET_IOC_KICK */
 	__u32 error;		/* sticky: last control-path error seen */
+	__u32 tx_reaped;	/* process: send completions it has taken */
 };
 
 /* UNET_IOC_NIC_INFO */

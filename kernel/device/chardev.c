@@ -25,7 +25,8 @@ static DEFINE_IDA(asid_ida);
 void unet_ctx_wake(struct unet_context *ctx)
 {
 	if (wq_has_sleeper(&ctx->wait))
-		wake_up_interruptible_poll(&ctx->wait, EPOLLIN | EPOLLOUT);
+		wake_up_interruptible_poll(&ctx->wait,
+					   EPOLLIN | EPOLLOUT | EPOLLWRBAND);
 }
 
 static int unet_open(struct inode *inode, struct file *file)
@@ -232,8 +233,10 @@ static int unet_mmap(struct file *file, struct vm_area_struct *vma)
 
 /*
  * Readable when an endpoint has a message the process has not consumed,
- * writable when an endpoint's send queue has room.  Only NIC-owned indices
- * are trusted; the process's are compared against them.
+ * writable when an endpoint's send queue has room, EPOLLWRBAND when a send
+ * completed that the process has not taken yet (by the count it publishes
+ * in tx_reaped).  Only NIC-owned indices are trusted; the process's are
+ * compared against them and can only confuse its own poll.
  */
 static __poll_t unet_poll(struct file *file, poll_table *wait)
 {
@@ -254,6 +257,8 @@ static __poll_t unet_poll(struct file *file, poll_table *wait)
 			mask |= EPOLLIN | EPOLLRDNORM;
 		if (used >= 0 && used < ep->tx_entries)
 			mask |= EPOLLOUT | EPOLLWRNORM;
+		if (READ_ONCE(ep->tx_cons) != READ_ONCE(ep->ctrl->tx_reaped))
+			mask |= EPOLLWRBAND;
 	}
 	rcu_read_unlock();
 	return mask;

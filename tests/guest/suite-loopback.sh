@@ -11,6 +11,7 @@ run_test errors $BIN/errors
 run_test memlock $BIN/memlock
 run_test killed $BIN/killed
 run_test load $BIN/load loopback
+run_test wait $BIN/wait
 
 # The module must stay while any process holds /dev/unet open.
 sleep 30 </dev/unet &
