@@ -99,7 +99,7 @@ struct unet_endpoint {
 	u32 mode;
 	bool dead;			/* closing: engines stop touching it */
 
-	/* Queue memory, vmalloc_user()ed and mapped by the process. */
+	/* Queue memory, vmalloc()ed, charged to the memcg, mapped. */
 	void *qmem;
 	size_t qsize;
 	struct unet_ctrl *ctrl;

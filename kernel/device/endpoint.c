@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Endpoints and channels.  An endpoint's queues live in vmalloc_user()
+ * Endpoints and channels.  An endpoint's queues live in vmalloc()
  * memory that the process maps; a base-level endpoint also owns a pinned
  * communication segment charged to RLIMIT_MEMLOCK.  Only this file creates
  * channels, so a process can send only where the kernel let it.
@@ -83,6 +83,17 @@ static size_t ring_bytes(u32 entries, size_t desc)
 	return PAGE_ALIGN((size_t)entries * desc);
 }
 
+/*
+ * Memory the process maps: zeroed, and charged to its memory cgroup like
+ * the page tables and sockets it owns (kernel memory a process can ask
+ * for again and again must have an owner).  vmalloc_user() cannot charge,
+ * so unet_ep_mmap() maps these pages itself.
+ */
+static void *alloc_shared(size_t size)
+{
+	return __vmalloc(size, GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+}
+
 static int ep_alloc_queues(struct unet_endpoint *ep, struct unet_ep_create *req)
 {
 	size_t tx = ring_bytes(req->tx_entries, sizeof(struct unet_tx_desc));
@@ -94,7 +105,7 @@ static int ep_alloc_queues(struct unet_endpoint *ep, struct unet_ep_create *req)
 	BUILD_BUG_ON(sizeof(struct unet_rx_desc) != UNET_DESC_SIZE);
 
 	ep->qsize = PAGE_SIZE + tx + rx + fq;
-	ep->qmem = vmalloc_user(ep->qsize);
+	ep->qmem = alloc_shared(ep->qsize);
 	if (!ep->qmem)
 		return -ENOMEM;
 	ep->ctrl = ep->qmem;
@@ -125,7 +136,7 @@ static int ep_alloc_segment(struct unet_endpoint *ep, struct mm_struct *mm,
 	ret = account_locked_vm(mm, pages, true);
 	if (ret)
 		return ret;
-	ep->seg = vmalloc_user(size);
+	ep->seg = alloc_shared(size);
 	if (!ep->seg) {
 		account_locked_vm(mm, pages, false);
 		return -ENOMEM;
@@ -166,7 +177,7 @@ int unet_ep_create(struct unet_context *ctx, struct unet_ep_create *req)
 	if (req->mode == UNET_MODE_MM && req->segment_size)
 		return -EINVAL;
 
-	ep = kzalloc(sizeof(*ep), GFP_KERNEL);
+	ep = kzalloc(sizeof(*ep), GFP_KERNEL_ACCOUNT);
 	if (!ep)
 		return -ENOMEM;
 	ep_init_engines(ep);
@@ -315,6 +326,20 @@ static const struct vm_operations_struct ep_vm_ops = {
 	.close = ep_vma_close,
 };
 
+static int map_shared(struct vm_area_struct *vma, u8 *mem)
+{
+	unsigned long addr;
+	int ret;
+
+	for (addr = vma->vm_start; addr < vma->vm_end; addr += PAGE_SIZE) {
+		ret = vm_insert_page(vma, addr, vmalloc_to_page(mem));
+		if (ret)
+			return ret;	/* mmap's failure path unmaps the rest */
+		mem += PAGE_SIZE;
+	}
+	return 0;
+}
+
 int unet_ep_mmap(struct unet_context *ctx, struct vm_area_struct *vma)
 {
 	u64 off = (u64)vma->vm_pgoff << PAGE_SHIFT;
@@ -337,7 +362,7 @@ int unet_ep_mmap(struct unet_context *ctx, struct vm_area_struct *vma)
 		goto out;
 	/* A child must open its own context: the queues are not inherited. */
 	vma->vm_flags |= VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP;
-	ret = remap_vmalloc_range(vma, mem, 0);
+	ret = map_shared(vma, mem);
 	if (ret)
 		goto out;
 	vma->vm_ops = &ep_vm_ops;
@@ -366,7 +391,7 @@ int unet_chan_create(struct unet_context *ctx, struct unet_chan_create *req)
 	if (!req->remote_ep || !chan_mac_ok(ep->nic, req->remote_mac))
 		goto out_put;
 	/* Allocated up front: the slot is chosen under a spinlock. */
-	reasm = kzalloc(sizeof(*reasm), GFP_KERNEL);
+	reasm = kzalloc(sizeof(*reasm), GFP_KERNEL_ACCOUNT);
 	ret = -ENOMEM;
 	if (!reasm)
 		goto out_put;

@@ -4,11 +4,15 @@
  * process's locked_vm, VmLck in /proc/self/status).  An unprivileged
  * process (no CAP_IPC_LOCK) is refused beyond its limit with ENOMEM, what
  * account_locked_vm() returns in Linux 6.1; a refusal charges nothing.
+ * Every endpoint's kernel memory (queues, segment, bookkeeping) is also
+ * charged to the memory cgroup of the process that made it.
  *
  *   memlock
  */
 #include <grp.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "guest_test.h"
@@ -200,6 +204,78 @@ static void privileged(void)
 	unet_close(u);
 }
 
+#define CG_ROOT	"/tmp/unet-cgroup"
+#define CG	CG_ROOT "/unet-memcg-test"
+/*
+ * 4 kB control page, tx and rx 4096 x 128 B, fq 4096 x 16 B, 1 MiB segment:
+ * 2116 kB, less the 256 kB a CPU may hold as charged in advance.
+ */
+#define CHARGED	((2116 - 256) * (long)KB)
+
+static void cg_write(const char *file, const char *what)
+{
+	FILE *f = fopen(file, "w");
+
+	if (!f || fputs(what, f) < 0 || fclose(f))
+		gt_die(file);
+}
+
+static long cg_current(void)
+{
+	long v = -1;
+	FILE *f = fopen(CG "/memory.current", "r");
+
+	if (!f || fscanf(f, "%ld", &v) != 1)
+		gt_die("read memory.current");
+	fclose(f);
+	return v;
+}
+
+/*
+ * In a fresh memory cgroup: an endpoint with 4096-entry rings (1 MiB of
+ * queues, and a 1 MiB segment in base mode) raises memory.current by at
+ * least that much, and destroying it gives it back.
+ */
+static void memcg(void)
+{
+	struct unet_ep_attr a;
+	struct unet *u;
+	struct unet_ep *ep;
+	long c0, c1, c2;
+	char pid[32];
+
+	mkdir(CG_ROOT, 0755);
+	if (mount("none", CG_ROOT, "cgroup2", 0, NULL) && errno != EBUSY)
+		gt_die("mount cgroup2");
+	cg_write(CG_ROOT "/cgroup.subtree_control", "+memory");
+	if (mkdir(CG, 0755) && errno != EEXIST)
+		gt_die("mkdir cgroup");
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	cg_write(CG "/cgroup.procs", pid);
+
+	u = gt_open();
+	unet_ep_attr_init(&a);
+	a.mode = UNET_MODE_BASE;
+	a.segment_size = 1024 * KB;
+	a.tx_entries = a.rx_entries = a.fq_entries = 4096;
+	c0 = cg_current();
+	ep = unet_ep_create(u, &a);
+	if (!ep)
+		gt_die("create endpoint");
+	c1 = cg_current();
+	unet_ep_destroy(ep);
+	/* The endpoint is freed from a workqueue once its last user left. */
+	for (int i = 0; i < 100 && c1 - (c2 = cg_current()) < CHARGED; i++)
+		usleep(20000);
+	gt_result(c1 - c0 >= CHARGED, "memcg-endpoint-charged",
+		  "memory.current +%ld kB for ~2116 kB of queues and segment",
+		  (c1 - c0) / (long)KB);
+	gt_result(c1 - c2 >= CHARGED, "memcg-destroy-uncharges",
+		  "memory.current fell by %ld kB when the endpoint went",
+		  (c1 - c2) / (long)KB);
+	unet_close(u);
+}
+
 static void in_child(void (*fn)(void), const char *name)
 {
 	pid_t pid;
@@ -230,6 +306,11 @@ int main(void)
 
 	in_child(unprivileged, "memlock-unprivileged");
 	in_child(privileged, "memlock-privileged");
+	in_child(memcg, "memcg");
+	/* The child has exited: its cgroup is empty and can go. */
+	if (rmdir(CG))
+		gt_die("rmdir cgroup");
+	umount(CG_ROOT);
 	gt_result(gt_nic_counter(u, UNET_NIC_segment_pages) == seg0,
 		  "memlock-segment-pages-back", "segment_pages %ld, was %ld",
 		  gt_nic_counter(u, UNET_NIC_segment_pages), seg0);
