@@ -145,6 +145,21 @@ struct unet_endpoint {
 	atomic64_t ctr[UNET_EP_NR_COUNTERS];
 };
 
+/*
+ * The kernel agent's miss workers per NIC.  Each serves one address space
+ * at a time, so up to this many processes whose pins block (page cache of
+ * a slow file system, a userfaultfd) stall the others' misses; more workers
+ * would only contend for the CPUs that run the processes.
+ */
+#define UNET_MISS_WORKERS	4
+
+struct unet_miss_worker {
+	struct work_struct work;
+	struct unet_nic *nic;
+	struct unet_context *serving;	/* under the NIC's miss_lock */
+	struct unet_endpoint *waiter;	/* of the miss being served */
+};
+
 struct unet_nic {
 	u32 index;
 	struct net_device __rcu *netdev;	/* NULL: loopback only */
@@ -167,7 +182,8 @@ struct unet_nic {
 	struct list_head prefetches;	/* served when no demand waits */
 	u32 nr_prefetches;
 	spinlock_t miss_lock;
-	struct work_struct miss_work;
+	struct unet_miss_worker miss_worker[UNET_MISS_WORKERS];
+	wait_queue_head_t miss_idle;	/* a worker finished a miss */
 	struct shrinker shrinker;
 	bool shrinker_registered;
 

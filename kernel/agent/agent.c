@@ -78,6 +78,22 @@ void unet_agent_tlb_put(struct unet_nic *nic, struct unet_tlb_entry *e)
 		wake_up_all(&nic->tlb_drain);
 }
 
+static void kick_miss_workers(struct unet_nic *nic)
+{
+	int w;
+
+	for (w = 0; w < UNET_MISS_WORKERS; w++)
+		queue_work(nic->wq, &nic->miss_worker[w].work);
+}
+
+static void flush_miss_workers(struct unet_nic *nic)
+{
+	int w;
+
+	for (w = 0; w < UNET_MISS_WORKERS; w++)
+		flush_work(&nic->miss_worker[w].work);
+}
+
 static bool miss_queued(struct list_head *list, struct unet_context *ctx,
 			u64 vpn, bool write, struct unet_endpoint *waiter)
 {
@@ -126,7 +142,7 @@ static void queue_miss(struct unet_nic *nic, struct unet_context *ctx,
 	}
 	unet_nic_count(nic, UNET_NIC_misses_queued, 1);
 	spin_unlock_bh(&nic->miss_lock);
-	queue_work(nic->wq, &nic->miss_work);
+	kick_miss_workers(nic);
 }
 
 void unet_agent_post_miss(struct unet_nic *nic, struct unet_context *ctx,
@@ -220,6 +236,21 @@ static bool nic_may_write(struct page *page)
 	return !mapping || !mapping_can_writeback(mapping);
 }
 
+/*
+ * Faults the page in the way a user fault would, allowed to drop mmap_lock
+ * and wait: for a userfaultfd handler, a FUSE server, a slow disk.  A
+ * long-term pin cannot wait like that in 6.1 (it refuses FOLL_LONGTERM
+ * with a retry), so a pin that failed retries after this.  Called and
+ * returns with mmap_lock held for read.
+ */
+static bool fault_in(struct mm_struct *mm, unsigned long addr, bool write)
+{
+	bool unlocked = false;
+
+	return !fixup_user_fault(mm, addr, write ? FAULT_FLAG_WRITE : 0,
+				 &unlocked);
+}
+
 /* Pins one page and installs it; returns 0 or an enum unet_status. */
 static int serve_miss(struct unet_nic *nic, struct unet_miss *m)
 {
@@ -233,9 +264,9 @@ static int serve_miss(struct unet_nic *nic, struct unet_miss *m)
 	if (!mmget_not_zero(mm))
 		return UNET_ST_BAD_ADDR;
 	for (tries = 0; tries < FILL_RETRIES; tries++) {
-		struct unet_tlb_entry *e;
+		struct unet_tlb_entry *slot;
 		struct page *page;
-		bool evicted, stale, room;
+		bool evicted, stale, faulted = false;
 		u64 seq;
 		long n;
 
@@ -254,27 +285,34 @@ static int serve_miss(struct unet_nic *nic, struct unet_miss *m)
 
 		/*
 		 * Another waiter's miss, or a prefetch, may have filled it.
-		 * Otherwise evict first, then pin: pinned pages never exceed
-		 * the TLB's capacity, not even for the page in transit.
+		 * Otherwise hold a way first, then pin: pinned pages never
+		 * exceed the TLB's capacity, not even with pins in flight.
 		 */
 		spin_lock_bh(&nic->tlb_lock);
 		if (unet_tlb_probe(&nic->tlb, ctx->asid, m->vpn, m->write)) {
 			spin_unlock_bh(&nic->tlb_lock);
 			break;
 		}
-		room = unet_tlb_make_room(&nic->tlb, ctx->asid, m->vpn,
-					  entry_release, nic, &evicted);
+		slot = unet_tlb_reserve(&nic->tlb, ctx->asid, m->vpn,
+					entry_release, nic, &evicted);
 		spin_unlock_bh(&nic->tlb_lock);
 		if (evicted)
 			unet_nic_count(nic, UNET_NIC_tlb_evictions, 1);
-		if (!room) {
+		if (!slot) {
 			usleep_range(20, 100);	/* every way busy with DMA */
 			continue;
 		}
 		mmap_read_lock(mm);
 		n = pin_user_pages_remote(mm, addr, 1, gup, &page, NULL, NULL);
+		if (n != 1)
+			faulted = fault_in(mm, addr, m->write);
 		mmap_read_unlock(mm);
 		if (n != 1) {
+			spin_lock_bh(&nic->tlb_lock);
+			unet_tlb_unreserve(&nic->tlb, slot);
+			spin_unlock_bh(&nic->tlb_lock);
+			if (faulted)
+				continue;	/* the page is there now */
 			status = fault_status(mm, addr, m->write);
 			if (!status)
 				unet_nic_count(nic, UNET_NIC_tlb_pin_retries, 1);
@@ -285,6 +323,9 @@ static int serve_miss(struct unet_nic *nic, struct unet_miss *m)
 		note_pinned(nic);
 		if (m->write && !nic_may_write(page)) {
 			unpin_uncharge(nic, ctx, page);
+			spin_lock_bh(&nic->tlb_lock);
+			unet_tlb_unreserve(&nic->tlb, slot);
+			spin_unlock_bh(&nic->tlb_lock);
 			status = UNET_ST_NO_ACCESS;
 			break;
 		}
@@ -294,18 +335,15 @@ static int serve_miss(struct unet_nic *nic, struct unet_miss *m)
 		stale = ctx->inval_active || ctx->inval_seq != seq ||
 			ctx->dying;
 		spin_unlock(&ctx->inval_lock);
-		e = NULL;
-		if (!stale)
-			e = unet_tlb_insert(&nic->tlb, ctx->asid, m->vpn, page,
-					    ctx, m->write, entry_release, nic,
-					    &evicted);
+		if (stale)
+			unet_tlb_unreserve(&nic->tlb, slot);
+		else
+			unet_tlb_fill(&nic->tlb, slot, page, ctx, m->write,
+				      entry_release, nic);
 		spin_unlock_bh(&nic->tlb_lock);
-		if (e) {
-			if (evicted)
-				unet_nic_count(nic, UNET_NIC_tlb_evictions, 1);
+		if (!stale)
 			break;
-		}
-		/* Raced with an invalidation, or every way is busy. */
+		/* Raced with an invalidation: the page may be stale. */
 		unpin_uncharge(nic, ctx, page);
 		usleep_range(20, 100);
 	}
@@ -313,9 +351,37 @@ static int serve_miss(struct unet_nic *nic, struct unet_miss *m)
 	return status;
 }
 
+/*
+ * The next miss a worker may serve: demand misses before prefetches, and
+ * never one of an address space another worker is serving, so that a pin
+ * that blocks (a userfaultfd, a FUSE file) holds up only its own process
+ * and its misses stay in order.  Called under miss_lock.
+ */
+static struct unet_miss *next_miss(struct unet_nic *nic, bool *prefetch)
+{
+	struct list_head *lists[2] = { &nic->misses, &nic->prefetches };
+	struct unet_miss *m;
+	int l, w;
+
+	for (l = 0; l < 2; l++) {
+		list_for_each_entry(m, lists[l], node) {
+			for (w = 0; w < UNET_MISS_WORKERS; w++)
+				if (nic->miss_worker[w].serving == m->ctx)
+					break;
+			if (w < UNET_MISS_WORKERS)
+				continue;
+			*prefetch = l == 1;
+			return m;
+		}
+	}
+	return NULL;
+}
+
 static void miss_work(struct work_struct *work)
 {
-	struct unet_nic *nic = container_of(work, struct unet_nic, miss_work);
+	struct unet_miss_worker *worker =
+		container_of(work, struct unet_miss_worker, work);
+	struct unet_nic *nic = worker->nic;
 
 	for (;;) {
 		struct unet_miss *m;
@@ -323,17 +389,13 @@ static void miss_work(struct work_struct *work)
 		int status;
 
 		spin_lock_bh(&nic->miss_lock);
-		m = list_first_entry_or_null(&nic->misses, struct unet_miss,
-					     node);
-		if (!m) {
-			m = list_first_entry_or_null(&nic->prefetches,
-						     struct unet_miss, node);
-			prefetch = m != NULL;
-			if (m)
-				nic->nr_prefetches--;
-		}
+		m = next_miss(nic, &prefetch);
 		if (m) {
 			list_del(&m->node);
+			if (prefetch)
+				nic->nr_prefetches--;
+			worker->serving = m->ctx;
+			worker->waiter = m->waiter;
 			unet_nic_count(nic, UNET_NIC_misses_queued, -1);
 		}
 		spin_unlock_bh(&nic->miss_lock);
@@ -356,13 +418,36 @@ static void miss_work(struct work_struct *work)
 			count_miss_time(nic, m->posted);
 			unet_nic_translation_ready(m->waiter);
 		}
+		spin_lock_bh(&nic->miss_lock);
+		worker->serving = NULL;
+		worker->waiter = NULL;
+		spin_unlock_bh(&nic->miss_lock);
+		wake_up_all(&nic->miss_idle);
 		unet_ep_put(m->waiter);
 		kfree(m);
 		cond_resched();
 	}
 }
 
-/* Drops queued misses that match, and waits out the one being served. */
+static bool miss_in_service(struct unet_nic *nic, struct unet_context *ctx,
+			    struct unet_endpoint *waiter)
+{
+	bool busy = false;
+	int w;
+
+	spin_lock_bh(&nic->miss_lock);
+	for (w = 0; w < UNET_MISS_WORKERS; w++) {
+		struct unet_miss_worker *mw = &nic->miss_worker[w];
+
+		if ((ctx && mw->serving == ctx) ||
+		    (waiter && mw->waiter == waiter))
+			busy = true;
+	}
+	spin_unlock_bh(&nic->miss_lock);
+	return busy;
+}
+
+/* Drops queued misses that match, and waits out those being served. */
 static void purge_misses(struct unet_nic *nic, struct unet_context *ctx,
 			 struct unet_endpoint *waiter)
 {
@@ -379,7 +464,8 @@ static void purge_misses(struct unet_nic *nic, struct unet_context *ctx,
 			nic->nr_prefetches--;
 		}
 	spin_unlock_bh(&nic->miss_lock);
-	flush_work(&nic->miss_work);
+	/* Only the workers busy for them: another's pin may block long. */
+	wait_event(nic->miss_idle, !miss_in_service(nic, ctx, waiter));
 	list_for_each_entry_safe(m, tmp, &gone, node) {
 		unet_nic_count(nic, UNET_NIC_misses_queued, -1);
 		if (m->waiter != waiter)
@@ -550,7 +636,7 @@ int unet_agent_nic_init(struct unet_nic *nic)
 {
 	struct unet_tlb_entry *mem;
 	u32 sets;
-	int ret;
+	int ret, i;
 
 	if (unet_tlb_geometry(unet_tlb_size, unet_tlb_ways, &sets))
 		return -EINVAL;
@@ -563,7 +649,11 @@ int unet_agent_nic_init(struct unet_nic *nic)
 	INIT_LIST_HEAD(&nic->misses);
 	INIT_LIST_HEAD(&nic->prefetches);
 	spin_lock_init(&nic->miss_lock);
-	INIT_WORK(&nic->miss_work, miss_work);
+	init_waitqueue_head(&nic->miss_idle);
+	for (i = 0; i < UNET_MISS_WORKERS; i++) {
+		nic->miss_worker[i].nic = nic;
+		INIT_WORK(&nic->miss_worker[i].work, miss_work);
+	}
 
 	nic->shrinker.count_objects = unet_shrink_count;
 	nic->shrinker.scan_objects = unet_shrink_scan;
@@ -581,7 +671,7 @@ void unet_agent_nic_exit(struct unet_nic *nic)
 {
 	if (nic->shrinker_registered)
 		unregister_shrinker(&nic->shrinker);
-	flush_work(&nic->miss_work);
+	flush_miss_workers(nic);
 	WARN_ON(!list_empty(&nic->misses) || !list_empty(&nic->prefetches));
 	WARN_ON(nic->tlb.valid);
 	kvfree(nic->tlb.entry);

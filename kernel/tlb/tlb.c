@@ -110,87 +110,87 @@ void unet_tlb_put(struct unet_tlb *tlb, struct unet_tlb_entry *e,
 }
 
 /*
- * Installs a translation, replacing any entry for the same page (an
- * upgrade to writable) or the least recently used idle way.  Returns NULL
- * when every way of the set is busy with DMA; the caller retries later.
- * The new entry is returned without a user reference.
+ * Holds a way of the page's set for a translation about to be pinned, so
+ * that pinned pages never exceed the capacity, not even while several
+ * pins are in flight: the page's own idle entry (an upgrade to writable),
+ * else a free way, else the least recently used idle one, evicted now.
+ * Returns NULL when every way is busy, dead or reserved.  The slot is
+ * invisible to lookups until unet_tlb_fill(), or freed by
+ * unet_tlb_unreserve() if the pin fails.
  */
-struct unet_tlb_entry *unet_tlb_insert(struct unet_tlb *tlb, u32 asid,
-				       u64 vpn, void *page, void *owner,
-				       bool writable, unet_tlb_release_fn release, void *arg,
-				       bool *evicted)
+struct unet_tlb_entry *unet_tlb_reserve(struct unet_tlb *tlb, u32 asid,
+					u64 vpn, unet_tlb_release_fn release,
+					void *arg, bool *evicted)
 {
 	struct unet_tlb_entry *e = set_base(tlb, set_of(tlb, asid, vpn));
-	struct unet_tlb_entry *victim = NULL;
+	struct unet_tlb_entry *victim = NULL, *lru = NULL;
 	u32 w;
 
 	*evicted = false;
 	for (w = 0; w < tlb->ways; w++) {
 		struct unet_tlb_entry *c = &e[w];
 
-		if (matches(c, asid, vpn)) {
-			if (c->users)
-				return NULL;
+		if (matches(c, asid, vpn) && !c->users) {
 			victim = c;
 			break;
 		}
-		if (!(c->flags & UNET_TLB_VALID)) {
-			if (!victim || (victim->flags & UNET_TLB_VALID))
+		if (!c->flags) {
+			if (!victim)
 				victim = c;
 			continue;
 		}
-		if (c->users || (c->flags & UNET_TLB_DEAD))
+		if (c->users || (c->flags & (UNET_TLB_DEAD | UNET_TLB_RESERVED)))
 			continue;
-		if (!victim || ((victim->flags & UNET_TLB_VALID) &&
-				c->stamp < victim->stamp))
-			victim = c;
+		if (!lru || c->stamp < lru->stamp)
+			lru = c;
 	}
-	if (!victim)
-		return NULL;
-	if (victim->flags & UNET_TLB_VALID) {
-		*evicted = !matches(victim, asid, vpn);
+	if (!victim) {
+		victim = lru;
+		if (!victim)
+			return NULL;
+		*evicted = true;
+	}
+	if (victim->flags & UNET_TLB_VALID)
 		release_entry(tlb, victim, release, arg);
-	}
+	victim->flags = UNET_TLB_RESERVED;
 	victim->asid = asid;
 	victim->vpn = vpn;
-	victim->page = page;
-	victim->owner = owner;
-	victim->flags = UNET_TLB_VALID | (writable ? UNET_TLB_WRITABLE : 0);
-	victim->stamp = ++tlb->clock;
-	victim->users = 0;
-	tlb->valid++;
 	return victim;
 }
 
 /*
- * Frees a way in the set of (asid, vpn) ahead of an insert, so that the
- * page about to be pinned never makes the pinned count exceed the TLB's
- * capacity.  Returns true if the set has (or now has) a free way or
- * already holds the page.
+ * Installs the pinned page in its reserved slot.  An older entry for the
+ * same page (read-only, busy when the slot was reserved) must no longer
+ * answer lookups: released if idle, else dead until its last user.
  */
-bool unet_tlb_make_room(struct unet_tlb *tlb, u32 asid, u64 vpn,
-			unet_tlb_release_fn release, void *arg, bool *evicted)
+void unet_tlb_fill(struct unet_tlb *tlb, struct unet_tlb_entry *slot,
+		   void *page, void *owner, bool writable,
+		   unet_tlb_release_fn release, void *arg)
 {
-	struct unet_tlb_entry *e = set_base(tlb, set_of(tlb, asid, vpn));
-	struct unet_tlb_entry *victim = NULL;
+	struct unet_tlb_entry *e = set_base(tlb, set_of(tlb, slot->asid,
+						      slot->vpn));
 	u32 w;
 
-	*evicted = false;
 	for (w = 0; w < tlb->ways; w++) {
-		struct unet_tlb_entry *c = &e[w];
-
-		if (!(c->flags & UNET_TLB_VALID) || matches(c, asid, vpn))
-			return true;
-		if (c->users || (c->flags & UNET_TLB_DEAD))
+		if (&e[w] == slot || !matches(&e[w], slot->asid, slot->vpn))
 			continue;
-		if (!victim || c->stamp < victim->stamp)
-			victim = c;
+		if (e[w].users)
+			e[w].flags |= UNET_TLB_DEAD;
+		else
+			release_entry(tlb, &e[w], release, arg);
 	}
-	if (!victim)
-		return false;
-	release_entry(tlb, victim, release, arg);
-	*evicted = true;
-	return true;
+	slot->page = page;
+	slot->owner = owner;
+	slot->flags = UNET_TLB_VALID | (writable ? UNET_TLB_WRITABLE : 0);
+	slot->stamp = ++tlb->clock;
+	slot->users = 0;
+	tlb->valid++;
+}
+
+void unet_tlb_unreserve(struct unet_tlb *tlb, struct unet_tlb_entry *slot)
+{
+	(void)tlb;
+	slot->flags = 0;
 }
 
 static u32 invalidate_entry(struct unet_tlb *tlb, struct unet_tlb_entry *e,

@@ -26,6 +26,8 @@ enum {
 	UNET_TLB_WRITABLE	= 1u << 1,
 	/* Invalidated while a DMA was using it: lookups skip it, last user frees. */
 	UNET_TLB_DEAD		= 1u << 2,
+	/* Held for a page being pinned: not valid, not free, not evictable. */
+	UNET_TLB_RESERVED	= 1u << 3,
 };
 
 struct unet_tlb_entry {
@@ -58,13 +60,14 @@ void unet_tlb_init(struct unet_tlb *tlb, struct unet_tlb_entry *mem,
 		   u32 sets, u32 ways);
 struct unet_tlb_entry *unet_tlb_lookup(struct unet_tlb *tlb, u32 asid,
 				       u64 vpn, bool write);
-struct unet_tlb_entry *unet_tlb_insert(struct unet_tlb *tlb, u32 asid,
-				       u64 vpn, void *page, void *owner,
-				       bool writable, unet_tlb_release_fn release, void *arg,
-				       bool *evicted);
 bool unet_tlb_probe(struct unet_tlb *tlb, u32 asid, u64 vpn, bool write);
-bool unet_tlb_make_room(struct unet_tlb *tlb, u32 asid, u64 vpn,
-			unet_tlb_release_fn release, void *arg, bool *evicted);
+struct unet_tlb_entry *unet_tlb_reserve(struct unet_tlb *tlb, u32 asid,
+					u64 vpn, unet_tlb_release_fn release,
+					void *arg, bool *evicted);
+void unet_tlb_fill(struct unet_tlb *tlb, struct unet_tlb_entry *slot,
+		   void *page, void *owner, bool writable,
+		   unet_tlb_release_fn release, void *arg);
+void unet_tlb_unreserve(struct unet_tlb *tlb, struct unet_tlb_entry *slot);
 void unet_tlb_put(struct unet_tlb *tlb, struct unet_tlb_entry *entry,
 		  unet_tlb_release_fn release, void *arg);
 u32 unet_tlb_invalidate(struct unet_tlb *tlb, u32 asid, u64 vpn_start,

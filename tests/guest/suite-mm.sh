@@ -10,6 +10,7 @@ run_test mm-buffers $BIN/mm_buffers
 run_test mm-remap $BIN/mm_remap
 run_test mm-fork $BIN/mm_fork
 run_test mm-badaddr $BIN/mm_badaddr
+run_test mm-blocking-pin $BIN/mm_blocking_pin
 run_test mm-exit $BIN/mm_exit
 unload_module
 finish

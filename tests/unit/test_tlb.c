@@ -95,7 +95,9 @@ static bool invariant_at(const struct unet_tlb *t, const char *file, int line)
 					file, line,
 					"entry %u dead with no users", i))
 				return false;
-		} else if (!unit_check(!e->flags && !e->users && !e->page,
+		} else if (!unit_check((!e->flags ||
+					e->flags == UNET_TLB_RESERVED) &&
+				       !e->users && !e->page,
 				       file, line,
 				       "empty entry %u: flags %#x users %u page %p",
 				       i, e->flags, e->users, e->page)) {
@@ -110,10 +112,39 @@ static bool invariant_at(const struct unet_tlb *t, const char *file, int line)
 
 #define INVARIANT(t)	invariant_at(t, __FILE__, __LINE__)
 
+/*
+ * What the agent does for a miss, minus the pinning in between: reserve a
+ * way, then fill it.  A busy entry for the same page refuses (the agent
+ * never gets there: it serves one miss per address space at a time).
+ */
+static struct unet_tlb_entry *tlb_insert(struct unet_tlb *t, u32 asid,
+					 u64 vpn, void *page, void *owner,
+					 bool writable,
+					 unet_tlb_release_fn release, void *arg,
+					 bool *evicted)
+{
+	struct unet_tlb_entry *slot;
+	u32 i;
+
+	*evicted = false;
+	for (i = 0; i < unet_tlb_entries(t); i++) {
+		const struct unet_tlb_entry *e = &t->entry[i];
+
+		if ((e->flags & (UNET_TLB_VALID | UNET_TLB_DEAD)) ==
+		    UNET_TLB_VALID && e->asid == asid && e->vpn == vpn &&
+		    e->users)
+			return NULL;
+	}
+	slot = unet_tlb_reserve(t, asid, vpn, release, arg, evicted);
+	if (slot)
+		unet_tlb_fill(t, slot, page, owner, writable, release, arg);
+	return slot;
+}
+
 static struct unet_tlb_entry *ins(struct unet_tlb *t, u32 asid, u64 vpn,
 				  int page, bool writable, bool *evicted)
 {
-	return unet_tlb_insert(t, asid, vpn, PAGE(page), NULL, writable,
+	return tlb_insert(t, asid, vpn, PAGE(page), NULL, writable,
 			       release_cb, &rel, evicted);
 }
 
@@ -225,7 +256,7 @@ TEST(tlb_insert_then_hit)
 	int owner;
 
 	setup(&t, 64, 4);
-	e = unet_tlb_insert(&t, 3, 0x1234, PAGE(1), &owner, false,
+	e = tlb_insert(&t, 3, 0x1234, PAGE(1), &owner, false,
 			    release_cb, &rel, &ev);
 	REQUIRE(e != NULL);
 	CHECK(!ev);
@@ -1075,7 +1106,7 @@ static void run_model(u32 entries, u32 ways, unsigned long long seed, int ops)
 					}
 			}
 			m->rec[nr].inserted = true;	/* provisionally */
-			e = unet_tlb_insert(&m->t, asid, vpn, &m->rec[nr], NULL,
+			e = tlb_insert(&m->t, asid, vpn, &m->rec[nr], NULL,
 					    writable, model_release, m, &ev);
 			if (!e) {
 				int distinct = 0, h, j;
@@ -1266,46 +1297,116 @@ TEST(tlb_random_model_shapes)
 }
 
 /*
- * make_room frees the LRU idle way of a full set before the agent pins,
- * so the pinned count never exceeds the capacity; a free way, or the page
- * itself already there, needs no eviction; a set of busy ways has no room.
+ * reserve frees the LRU idle way of a full set before the agent pins, so
+ * the pinned count never exceeds the capacity; a free way, or the page's
+ * own idle entry, needs no eviction.  A reserved way is invisible to
+ * lookups and is neither free nor evictable for the next reservation, so
+ * two pins in flight into one set hold two ways; a set of busy or
+ * reserved ways has no room.
  */
-TEST(tlb_make_room)
+TEST(tlb_reserve)
 {
 	struct unet_tlb t;
-	struct unet_tlb_entry *busy[4];
+	struct unet_tlb_entry *busy[4], *r;
 	bool ev;
 	int i;
 
 	setup(&t, 4, 4);
-	CHECK(unet_tlb_make_room(&t, 1, 100, release_cb, &rel, &ev));
+	r = unet_tlb_reserve(&t, 1, 100, release_cb, &rel, &ev);
+	REQUIRE(r != NULL);
 	CHECK(!ev);
+	CHECK_EQ(r->flags, UNET_TLB_RESERVED);
+	CHECK(!unet_tlb_lookup(&t, 1, 100, false));
+	CHECK_EQ(t.valid, 0);
+	unet_tlb_unreserve(&t, r);
+	INVARIANT(&t);
+
 	for (i = 0; i < 4; i++)
 		REQUIRE(ins(&t, 1, 100 + i, i, false, &ev) != NULL);
-	CHECK(unet_tlb_make_room(&t, 1, 102, release_cb, &rel, &ev));
-	CHECK(!ev);				/* already present */
-	CHECK(touch(&t, 1, 100, false));	/* 101 is now the oldest */
-	CHECK(unet_tlb_make_room(&t, 1, 200, release_cb, &rel, &ev));
-	CHECK(ev);
+	r = unet_tlb_reserve(&t, 1, 102, release_cb, &rel, &ev);
+	REQUIRE(r != NULL);
+	CHECK(!ev);				/* its own entry, reused */
 	CHECK_EQ(rel.total, 1);
+	CHECK_EQ(rel.last, 2);
+	unet_tlb_fill(&t, r, PAGE(7), NULL, true, release_cb, &rel);
+	CHECK_PTR_EQ(touch(&t, 1, 102, true), r);
+	CHECK_EQ(t.valid, 4);
+	INVARIANT(&t);
+
+	CHECK(touch(&t, 1, 100, false));	/* 101 is now the oldest */
+	r = unet_tlb_reserve(&t, 1, 200, release_cb, &rel, &ev);
+	REQUIRE(r != NULL);
+	CHECK(ev);
+	CHECK_EQ(rel.total, 2);
 	CHECK_EQ(rel.last, 1);
 	CHECK_EQ(t.valid, 3);
-	REQUIRE(ins(&t, 1, 200, 9, false, &ev) != NULL);
-	CHECK(!ev);				/* the insert reuses the hole */
+	unet_tlb_fill(&t, r, PAGE(9), NULL, false, release_cb, &rel);
 	CHECK_EQ(t.valid, 4);
 	INVARIANT(&t);
 
 	for (i = 0; i < 4; i++) {
-		u64 vpn = i == 1 ? 200 : 100 + i;
+		static const u64 vpn[4] = { 100, 200, 102, 103 };
 
-		busy[i] = unet_tlb_lookup(&t, 1, vpn, false);
+		busy[i] = unet_tlb_lookup(&t, 1, vpn[i], false);
 		REQUIRE(busy[i] != NULL);
 	}
-	CHECK(!unet_tlb_make_room(&t, 1, 300, release_cb, &rel, &ev));
+	CHECK(!unet_tlb_reserve(&t, 1, 300, release_cb, &rel, &ev));
 	CHECK(!ev);
 	for (i = 0; i < 4; i++)
 		unet_tlb_put(&t, busy[i], release_cb, &rel);
+	CHECK_EQ(rel.total, 2);
+	INVARIANT(&t);
+
+	/*
+	 * Pins in flight into one set each hold their own way: four take
+	 * the four ways (evicting the four idle entries), a fifth finds no
+	 * room and evicts nothing.
+	 */
+	for (i = 0; i < 4; i++) {
+		busy[i] = unet_tlb_reserve(&t, 3, 1000 + i, release_cb, &rel,
+					   &ev);
+		REQUIRE(busy[i] != NULL);
+		CHECK(ev);
+	}
+	CHECK(busy[0] != busy[1] && busy[1] != busy[2] &&
+	      busy[2] != busy[3] && busy[0] != busy[3]);
+	CHECK_EQ(t.valid, 0);
+	CHECK_EQ(rel.total, 6);
+	CHECK(!unet_tlb_reserve(&t, 3, 5000, release_cb, &rel, &ev));
+	CHECK(!ev);
+	INVARIANT(&t);
+	for (i = 0; i < 4; i++)
+		unet_tlb_unreserve(&t, busy[i]);
+	INVARIANT(&t);
+}
+
+/*
+ * An entry for the page that a copy is using when the writable version is
+ * filled in: it stops answering lookups at once and is freed by its last
+ * user, so the page is never mapped twice.
+ */
+TEST(tlb_fill_kills_busy_older_entry)
+{
+	struct unet_tlb t;
+	struct unet_tlb_entry *old, *r;
+	bool ev;
+
+	setup(&t, 16, 4);
+	REQUIRE(ins(&t, 1, 10, 1, false, &ev) != NULL);
+	old = unet_tlb_lookup(&t, 1, 10, false);
+	REQUIRE(old != NULL);
+	r = unet_tlb_reserve(&t, 1, 10, release_cb, &rel, &ev);
+	REQUIRE(r != NULL);
+	CHECK(r != old);
+	unet_tlb_fill(&t, r, PAGE(2), NULL, true, release_cb, &rel);
+	CHECK(old->flags & UNET_TLB_DEAD);
+	CHECK_PTR_EQ(touch(&t, 1, 10, true), r);
+	CHECK_PTR_EQ(touch(&t, 1, 10, false), r);
+	CHECK_EQ(rel.total, 0);
+	unet_tlb_put(&t, old, release_cb, &rel);
 	CHECK_EQ(rel.total, 1);
+	CHECK_EQ(rel.last, 1);
+	CHECK_EQ(t.valid, 1);
 	INVARIANT(&t);
 }
 
