@@ -70,6 +70,9 @@ struct unet_reasm {
 	u32 received;			/* payload bytes placed */
 	u32 first_buf;			/* fq sequence of bufs[0] */
 	u16 nbuf;
+	/* A message refused at its start: its other fragments go quietly. */
+	bool refused;
+	u32 refused_msg_id;
 	unsigned long deadline;		/* jiffies */
 	DECLARE_BITMAP(frags, UNET_WIRE_MAX_FRAGS);
 	struct unet_sge bufs[UNET_MAX_RX_BUFS];
@@ -123,6 +126,7 @@ struct unet_endpoint {
 	struct work_struct tx_work;
 	atomic_t tx_inflight;		/* frames handed to the netdev */
 	bool tx_throttled;		/* waiting for them to drain */
+	atomic_t tx_wait_room;		/* 1: the driver's ring was full */
 
 	/* Receive engine: rx_lock (BH) covers everything below. */
 	spinlock_t rx_lock;
@@ -173,6 +177,7 @@ struct unet_nic {
 	struct workqueue_struct *wq;	/* engines' deferred work */
 	struct timer_list reasm_timer;
 	bool stopping;
+	atomic_t tx_room_waiters;	/* endpoints with tx_wait_room set */
 
 	/* The TLB and the agent's view of it. */
 	spinlock_t tlb_lock;

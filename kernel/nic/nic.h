@@ -23,6 +23,7 @@ void unet_nic_info(struct unet_nic *nic, struct unet_nic_info *info);
 void unet_tx_kick(struct unet_endpoint *ep);
 void unet_tx_work(struct work_struct *work);
 void unet_tx_stop(struct unet_endpoint *ep);
+void unet_tx_wake_room(struct unet_nic *nic);
 
 /* rx.c: the receive engine. */
 int unet_rx_frame(struct sk_buff *skb, struct net_device *dev,

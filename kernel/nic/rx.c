@@ -217,12 +217,12 @@ static int reasm_start(struct unet_endpoint *ep, int ch, struct unet_reasm *r,
 	if (rx_space(ep) <= (int)ep->rx_reserved) {
 		rx_drop(ep, UNET_CTR_rx_drop_queue_full,
 			UNET_NIC_drop_queue_full);
-		return -ENOSPC;
+		goto refused;
 	}
 	status = take_buffers(ep, r, f->msg_len);
 	if (status == UNET_ST_NO_BUFS) {
 		rx_drop(ep, UNET_CTR_rx_drop_no_bufs, UNET_NIC_drop_no_bufs);
-		return -ENOBUFS;
+		goto refused;
 	}
 	r->active = true;
 	r->local = f->local;
@@ -235,12 +235,19 @@ static int reasm_start(struct unet_endpoint *ep, int ch, struct unet_reasm *r,
 	bitmap_zero(r->frags, UNET_WIRE_MAX_FRAGS);
 	ep->rx_reserved++;
 	unet_nic_count(ep->nic, UNET_NIC_reasm_active, 1);
+	r->refused = false;
 	if (status) {
 		rx_drop(ep, UNET_CTR_rx_drop_bad_buf, UNET_NIC_drop_bad_buf);
 		reasm_finish(ep, r, status);
 		return -EFAULT;
 	}
 	return 0;
+
+refused:
+	/* Counted once, as one message: not again for each fragment. */
+	r->refused = true;
+	r->refused_msg_id = f->msg_id;
+	return -ENOBUFS;
 }
 
 /*
@@ -269,6 +276,8 @@ static int rx_place(struct unet_endpoint *ep, struct unet_frag *f,
 		return rx_inline(ep, ch, f);
 	}
 
+	if (!r->active && r->refused && r->refused_msg_id == f->msg_id)
+		return 0;	/* the rest of a message already counted */
 	if (!r->active || r->msg_id != f->msg_id) {
 		if (*progress) {
 			/* Its message was dropped while it waited. */
@@ -543,6 +552,8 @@ void unet_rx_reasm_timer(struct timer_list *t)
 		spin_unlock(&ep->rx_lock);
 	}
 	rcu_read_unlock();
+	/* In case no frame of ours completes to say the ring has room. */
+	unet_tx_wake_room(nic);
 	if (!READ_ONCE(nic->stopping))
 		mod_timer(t, jiffies + HZ / 10);
 }

@@ -134,8 +134,76 @@ static void tx_frame_freed(struct sk_buff *skb)
 		if (!READ_ONCE(ep->dead))
 			unet_ep_queue_work(ep, &ep->tx_work);
 	}
+	unet_tx_wake_room(ep->nic);	/* the ring has room for one more */
 	unet_ep_put(ep);
 	module_put(THIS_MODULE);
+}
+
+/*
+ * The driver's ring is full: the endpoint keeps its frame and waits until
+ * a frame of this NIC completes (or the NIC's 100 ms tick).
+ */
+static void tx_wait_room(struct unet_endpoint *ep)
+{
+	if (!atomic_xchg(&ep->tx_wait_room, 1))
+		atomic_inc(&ep->nic->tx_room_waiters);
+}
+
+static bool tx_stop_waiting_room(struct unet_endpoint *ep)
+{
+	if (!atomic_xchg(&ep->tx_wait_room, 0))
+		return false;
+	atomic_dec(&ep->nic->tx_room_waiters);
+	return true;
+}
+
+/* Resumes the endpoints that found the driver's ring full. */
+void unet_tx_wake_room(struct unet_nic *nic)
+{
+	struct unet_endpoint *ep;
+	unsigned long id;
+
+	if (!atomic_read(&nic->tx_room_waiters))
+		return;
+	rcu_read_lock();
+	xa_for_each(&nic->endpoints, id, ep)
+		if (atomic_read(&ep->tx_wait_room) &&
+		    tx_stop_waiting_room(ep) && !READ_ONCE(ep->dead) &&
+		    kref_get_unless_zero(&ep->ref) &&
+		    !queue_work(nic->wq, &ep->tx_work))
+			unet_ep_put(ep);
+	rcu_read_unlock();
+}
+
+/*
+ * Hands a frame to the driver, bypassing the qdisc: a queueing discipline
+ * may drop a frame after accepting it (fq_codel, the default, does once
+ * frames wait over 5 ms), and a U-Net message must not vanish silently.
+ * One tx queue per endpoint keeps its frames in order.  Returns 0, -EAGAIN
+ * (ring full: frame kept, resumed later) or UNET_ST_NO_ROUTE (dropped).
+ */
+static int tx_xmit(struct unet_endpoint *ep, struct net_device *dev)
+{
+	struct unet_tx_state *tx = &ep->tx;
+	u16 queue = ep->id % dev->real_num_tx_queues;
+	int ret;
+
+	ret = __dev_direct_xmit(tx->skb, queue);
+	if (ret == NETDEV_TX_BUSY) {
+		tx_wait_room(ep);
+		/* Room may have come before we said we wait for it. */
+		ret = __dev_direct_xmit(tx->skb, queue);
+		if (ret == NETDEV_TX_BUSY)
+			return -EAGAIN;
+		tx_stop_waiting_room(ep);
+	}
+	tx->skb = NULL;		/* the driver's, or freed */
+	if (ret != NETDEV_TX_OK) {
+		unet_nic_count(ep->nic, UNET_NIC_tx_errors, 1);
+		return UNET_ST_NO_ROUTE;
+	}
+	unet_nic_count(ep->nic, UNET_NIC_tx_frames, 1);
+	return 0;
 }
 
 /* True when the endpoint must wait for the netdev to drain. */
@@ -258,11 +326,9 @@ static int tx_wire(struct unet_endpoint *ep, const struct unet_channel *chan)
 		tx->frame_done += copied;
 		if (ret)
 			goto out;
-		if (dev_queue_xmit(tx->skb) != NET_XMIT_SUCCESS)
-			unet_nic_count(nic, UNET_NIC_tx_errors, 1);
-		else
-			unet_nic_count(nic, UNET_NIC_tx_frames, 1);
-		tx->skb = NULL;
+		ret = tx_xmit(ep, dev);
+		if (ret)
+			goto out;
 		tx->done += tx->frame_len;
 	} while (tx->done < tx->msg_len);
 out:
@@ -393,6 +459,7 @@ void unet_tx_work(struct work_struct *work)
 
 void unet_tx_stop(struct unet_endpoint *ep)
 {
+	tx_stop_waiting_room(ep);
 	if (cancel_work_sync(&ep->tx_work))
 		unet_ep_put(ep);
 	mutex_lock(&ep->tx_mutex);
