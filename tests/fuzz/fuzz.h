@@ -768,54 +768,12 @@ static inline void fz_pair_wait(struct fz_pair_shm *sh, pid_t pid[2],
 	}
 }
 
-/* Exchanges arrays of ids with the peer guest over one TCP connection. */
+/* Exchanges arrays of ids with the peer guest (a barrier too). */
 static inline void fz_swap_array(bool listener, const char *peer_ip,
 				 int port, const uint32_t *mine,
 				 uint32_t *theirs, int n)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	double end = gt_now_ms() + 120000;
-	uint32_t buf[256];
-	int fd, c = -1, one = 1;
-
-	for (int i = 0; i < n; i++)
-		buf[i] = htonl(mine[i]);
-	sa.sin_port = htons(port);
-	if (listener) {
-		fd = socket(AF_INET, SOCK_STREAM, 0);
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		sa.sin_addr.s_addr = htonl(INADDR_ANY);
-		if (fd < 0 || bind(fd, (void *)&sa, sizeof(sa)) ||
-		    listen(fd, 4))
-			gt_die("listen");
-		c = accept(fd, NULL, NULL);
-		close(fd);
-		if (c < 0)
-			gt_die("accept");
-	} else {
-		inet_pton(AF_INET, peer_ip, &sa.sin_addr);
-		for (;;) {
-			c = socket(AF_INET, SOCK_STREAM, 0);
-			if (!connect(c, (void *)&sa, sizeof(sa)))
-				break;
-			close(c);
-			if (gt_now_ms() > end)
-				gt_die("connect to the peer guest");
-			usleep(100000);
-		}
-	}
-	if (write(c, buf, n * 4) != n * 4)
-		gt_die("swap write");
-	for (int got = 0; got < n * 4;) {
-		ssize_t k = read(c, (uint8_t *)theirs + got, n * 4 - got);
-
-		if (k <= 0)
-			gt_die("swap read");
-		got += k;
-	}
-	for (int i = 0; i < n; i++)
-		theirs[i] = ntohl(theirs[i]);
-	close(c);
+	gt_swap_array(listener, peer_ip, port, mine, theirs, n);
 }
 
 #endif /* FUZZ_H */

@@ -291,32 +291,47 @@ static inline const char *gt_recv_pattern(struct gt_side *s, uint32_t len,
 	return NULL;
 }
 
-/*
- * Swaps endpoint ids with the peer guest over TCP on the test link:
- * guest 1 listens, guest 2 connects.  Any failure of one attempt (the
- * peer not listening yet, a reset) is retried for up to 60 s.
- */
-static inline int gt_swap_once(int c, uint32_t mine, uint32_t *theirs)
+/* One exchange of @n u32s on a connected socket; @mine may be @theirs. */
+static inline int gt_swap_conn(int c, const uint32_t *mine, uint32_t *theirs,
+			       int n)
 {
-	uint32_t net = htonl(mine);
+	uint32_t buf[256];
+	size_t len, got;
+	int i;
 
-	if (write(c, &net, 4) != 4 || read(c, theirs, 4) != 4)
+	if (n <= 0 || n > 256)
 		return -1;
-	*theirs = ntohl(*theirs);
+	len = (size_t)n * 4;
+	for (i = 0; i < n; i++)
+		buf[i] = htonl(mine[i]);
+	if (write(c, buf, len) != (ssize_t)len)
+		return -1;
+	for (got = 0; got < len;) {
+		ssize_t k = read(c, (uint8_t *)buf + got, len - got);
+
+		if (k <= 0)
+			return -1;
+		got += (size_t)k;
+	}
+	for (i = 0; i < n; i++)
+		theirs[i] = ntohl(buf[i]);
 	return 0;
 }
 
-static inline uint32_t gt_swap_ids(bool listener, const char *peer_ip,
-				   uint32_t mine)
+/*
+ * Swaps @n u32s (ids, counts) with the peer guest over TCP on the test
+ * link, port @port: guest 1 listens, guest 2 connects.  Any failure of one
+ * attempt (the peer not listening yet, a reset) is retried for up to
+ * 120 s.  Both guests call it at the same point, so it is also a barrier.
+ */
+static inline void gt_swap_array(bool listener, const char *peer_ip, int port,
+				 const uint32_t *mine, uint32_t *theirs, int n)
 {
-	static int round;
 	struct sockaddr_in sa = { .sin_family = AF_INET };
-	double end = gt_now_ms() + 60000;
-	uint32_t theirs;
+	double end = gt_now_ms() + 120000;
 	int fd, c, one = 1;
 
-	/* A port per round: no stale connection of the last one interferes. */
-	sa.sin_port = htons(18600 + round++);
+	sa.sin_port = htons(port);
 	if (listener) {
 		fd = socket(AF_INET, SOCK_STREAM, 0);
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -328,13 +343,13 @@ static inline uint32_t gt_swap_ids(bool listener, const char *peer_ip,
 			c = accept(fd, NULL, NULL);
 			if (c < 0)
 				gt_die("accept");
-			if (!gt_swap_once(c, mine, &theirs))
+			if (!gt_swap_conn(c, mine, theirs, n))
 				break;
 			close(c);
 		}
 		close(c);
 		close(fd);
-		return theirs;
+		return;
 	}
 	inet_pton(AF_INET, peer_ip, &sa.sin_addr);
 	while (gt_now_ms() < end) {
@@ -342,15 +357,26 @@ static inline uint32_t gt_swap_ids(bool listener, const char *peer_ip,
 		if (c < 0)
 			gt_die("socket");
 		if (!connect(c, (void *)&sa, sizeof(sa)) &&
-		    !gt_swap_once(c, mine, &theirs)) {
+		    !gt_swap_conn(c, mine, theirs, n)) {
 			close(c);
-			return theirs;
+			return;
 		}
 		close(c);
 		usleep(100000);
 	}
-	gt_die("exchange ids with the peer guest");
-	return 0;
+	gt_die("exchange with the peer guest");
+}
+
+/* Swaps one endpoint id; each call uses the next port from 18600. */
+static inline uint32_t gt_swap_ids(bool listener, const char *peer_ip,
+				   uint32_t mine)
+{
+	static int round;
+	uint32_t theirs;
+
+	/* A port per round: no stale connection of the last one interferes. */
+	gt_swap_array(listener, peer_ip, 18600 + round++, &mine, &theirs, 1);
+	return theirs;
 }
 
 /* The peer guest's MAC: the harness gives guest N 52:54:00:88:b5:0N. */
