@@ -13,10 +13,10 @@ pass() { echo "PASS guest/fuzz-$1"; }
 fail() { echo "FAIL guest/fuzz-$1: $2"; rc=1; }
 if [ "$MODE" = full ]; then
 	QCASES=400000; QCHK=3000; CCASES=120000; CCHK=1000
-	FRAMES=130000; FCHK=2000
+	FRAMES=130000; FCHK=2000; FREPS=25
 else
 	QCASES=20000; QCHK=200; CCASES=10000; CCHK=100
-	FRAMES=8000; FCHK=200
+	FRAMES=8000; FCHK=200; FREPS=3
 fi
 echo "# guest-fuzz $MODE seed $SEED guest $G"
 
@@ -83,6 +83,10 @@ if [ "$G" = 1 ]; then
 		faults=$((faults + 1))
 		gauges_zero kill9-$i || fail fault-kill9-$i "gauges $(gauges)"
 	done
+	# Close with frames in flight, munmap under the NIC, fork during
+	# traffic: fuzz_faults counts its own cases (FUZZJSON fault_cases).
+	runf fault-inflight 300 $F/fuzz_faults --reps $FREPS --checked $((QCHK * 4)) --seed $((SEED + 99))
+	gauges_zero inflight || fail fault-inflight "gauges $(gauges)"
 	# eth0 down and up under traffic (loopback checked pair must stay whole).
 	$F/fuzz_queues --cases 1 --procs 1 --checked $((QCHK + 200)) --seed $SEED > /tmp/linkq.log 2>&1 &
 	p=$!
