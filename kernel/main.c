@@ -30,10 +30,10 @@ unsigned int unet_tlb_ways = 4;
 module_param_named(tlb_ways, unet_tlb_ways, uint, 0444);
 MODULE_PARM_DESC(tlb_ways, "TLB associativity, power of two >= 2 (default 4)");
 
-unsigned int unet_backlog_frames = 256;
+unsigned int unet_backlog_frames = 1024;
 module_param_named(backlog_frames, unet_backlog_frames, uint, 0444);
 MODULE_PARM_DESC(backlog_frames,
-		 "frames an endpoint may hold while its receive buffers are translated (default 256)");
+		 "frames an endpoint may hold while its receive buffers are translated (default 1024)");
 
 unsigned int unet_reasm_timeout_ms = 1000;
 module_param_named(reasm_timeout_ms, unet_reasm_timeout_ms, uint, 0444);
