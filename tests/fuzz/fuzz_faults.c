@@ -153,25 +153,83 @@ static void sender_pause(struct sender *s)
 		usleep(1000);
 }
 
+/*
+ * The next message on @ep, or false once @finished (called on every turn,
+ * so it may also act) has said the other side is done and nothing came for
+ * 200 ms: what was still in flight lands first.
+ */
+static bool recv_until_quiet(struct unet_ep *ep, struct unet_recv *r,
+			     bool (*finished)(void *arg), void *arg)
+{
+	double quiet = 0;
+
+	for (;;) {
+		bool done = finished(arg);
+
+		if (unet_recv_poll(ep, r) == 1)
+			return true;
+		if (quiet && gt_now_ms() - quiet > 200)
+			return false;
+		if (done && !quiet)
+			quiet = gt_now_ms();
+		usleep(50);
+	}
+}
+
+/* How a child receiver and the sender find each other (shared memory). */
+struct peers {
+	uint32_t sender_id, receiver_id;
+	volatile int ready;
+};
+
+/*
+ * Makes the sending endpoint, forks @child (which receives, publishes its
+ * endpoint in @p and never returns), connects and starts the sending
+ * thread.  Returns the child's pid.
+ */
+static pid_t start_stream(struct unet *u, struct sender *s,
+			  const uint8_t *src, struct peers *p,
+			  void (*child)(void *shm, uint8_t *mem, int arg),
+			  void *shm, uint8_t *mem, int arg, pthread_t *t)
+{
+	pid_t pid;
+
+	s->ep = gt_ep(u, UNET_MODE_MM, 0);
+	s->src = src;
+	p->sender_id = unet_ep_id(s->ep);
+	pid = fork();
+	if (pid < 0)
+		gt_die("fork");
+	if (!pid)
+		child(shm, mem, arg);
+	while (!fz_ld(&p->ready))
+		usleep(1000);
+	s->ch = unet_chan_create(s->ep, local_mac, p->receiver_id);
+	if (s->ch < 0 || pthread_create(t, NULL, sender_run, s))
+		gt_die("sender");
+	return pid;
+}
+
 /* ------------------------------------------------------------ close ---- */
 
 struct victim_shm {
-	uint32_t sender_id, victim_id;
-	volatile int ready, die;
+	struct peers p;
+	volatile int die;
 };
 
-static void close_victim(struct victim_shm *sh, uint8_t *mem, int how)
+static void close_victim(void *shm, uint8_t *mem, int how)
 {
+	struct victim_shm *sh = shm;
 	struct unet *u = gt_open();
 	struct unet_ep *ep = gt_ep(u, UNET_MODE_MM, 0);
 	struct unet_recv r;
 
-	if (unet_chan_create(ep, local_mac, sh->sender_id) < 0)
+	if (unet_chan_create(ep, local_mac, sh->p.sender_id) < 0)
 		gt_die("victim channel");
 	for (int i = 0; i < NBUF; i++)
 		unet_post_free(ep, (uintptr_t)(mem + (size_t)i * LEN), LEN);
-	fz_st(&sh->victim_id, unet_ep_id(ep));
-	fz_st(&sh->ready, 1);
+	fz_st(&sh->p.receiver_id, unet_ep_id(ep));
+	fz_st(&sh->p.ready, 1);
 	while (!fz_ld(&sh->die)) {
 		/* Take what arrives and repost: messages stay in flight. */
 		while (unet_recv_poll(ep, &r) == 1) {
@@ -205,19 +263,8 @@ static void fault_close(int rep)
 	if (!snap || !src)
 		gt_die("alloc");
 	gt_fill(src, LEN, (uint32_t)rep);
-	s.ep = gt_ep(u, UNET_MODE_MM, 0);
-	s.src = src;
-	sh->sender_id = unet_ep_id(s.ep);
-	v = fork();
-	if (v < 0)
-		gt_die("fork");
-	if (!v)
-		close_victim(sh, mem, rep % 3);
-	while (!fz_ld(&sh->ready))
-		usleep(1000);
-	s.ch = unet_chan_create(s.ep, local_mac, sh->victim_id);
-	if (s.ch < 0 || pthread_create(&t, NULL, sender_run, &s))
-		gt_die("sender");
+	v = start_stream(u, &s, src, &sh->p, close_victim, sh, mem, rep % 3,
+			 &t);
 	usleep(2000 + fz_below(30000));
 	fz_st(&sh->die, 1);
 	waitpid(v, &st, 0);
@@ -247,45 +294,51 @@ static void fault_close(int rep)
 /* ----------------------------------------------------------- munmap ---- */
 
 struct munmap_shm {
-	uint32_t sender_id, receiver_id;
-	volatile int ready, unmap, stop, unmapped;
+	struct peers p;
+	volatile int unmap, stop, unmapped;
 	uint64_t ok, err, drops, wrong, view_changed;
 };
 
-/* The receiver: posts buffers in a memfd mapping it unmaps on request. */
-static void munmap_receiver(struct munmap_shm *sh)
+static uint8_t *sh_buf, *sh_view, *sh_snap;	/* the receiver child's */
+
+/* Unmaps the buffers when told to; true once the sender is done. */
+static bool receiver_turn(void *arg)
 {
+	struct munmap_shm *sh = arg;
+
+	if (fz_ld(&sh->unmap) && !sh->unmapped) {
+		munmap(sh_buf, REGION);
+		memcpy(sh_snap, sh_view, REGION);
+		fz_st(&sh->unmapped, 1);
+	}
+	return fz_ld(&sh->stop);
+}
+
+/* The receiver: posts buffers in a memfd mapping it unmaps on request. */
+static void munmap_receiver(void *shm, uint8_t *unused, int arg)
+{
+	struct munmap_shm *sh = shm;
 	struct unet *u = gt_open();
 	struct unet_ep *ep = gt_ep(u, UNET_MODE_MM, 0);
 	uint8_t *buf, *view, *snap = malloc(REGION);
-	double quiet = 0;
 
 	memfd_twice(REGION, &buf, &view);
-	if (!snap || unet_chan_create(ep, local_mac, sh->sender_id) < 0)
+	(void)unused;
+	(void)arg;
+	if (!snap || unet_chan_create(ep, local_mac, sh->p.sender_id) < 0)
 		gt_die("receiver setup");
 	for (int i = 0; i < NBUF; i++)
 		unet_post_free(ep, (uintptr_t)(buf + (size_t)i * LEN), LEN);
-	fz_st(&sh->receiver_id, unet_ep_id(ep));
-	fz_st(&sh->ready, 1);
+	fz_st(&sh->p.receiver_id, unet_ep_id(ep));
+	fz_st(&sh->p.ready, 1);
+	sh_view = view;
+	sh_buf = buf;
+	sh_snap = snap;
 	for (;;) {
 		struct unet_recv r;
 
-		if (fz_ld(&sh->unmap) && !sh->unmapped) {
-			munmap(buf, REGION);
-			memcpy(snap, view, REGION);
-			fz_st(&sh->unmapped, 1);
-		}
-		if (unet_recv_poll(ep, &r) != 1) {
-			if (fz_ld(&sh->stop)) {
-				if (!quiet)
-					quiet = gt_now_ms();
-				else if (gt_now_ms() - quiet > 200)
-					break;
-			}
-			usleep(50);
-			continue;
-		}
-		quiet = 0;
+		if (!recv_until_quiet(ep, &r, receiver_turn, sh))
+			break;
 		if (r.status == UNET_ST_OK) {
 			uint64_t off = unet_recv_buf(ep, &r, 0)->addr -
 				       (uintptr_t)buf;
@@ -327,19 +380,7 @@ static void fault_munmap_recv(int rep)
 	if (!src)
 		gt_die("alloc");
 	gt_fill(src, LEN, 0x5eed);
-	s.ep = gt_ep(u, UNET_MODE_MM, 0);
-	s.src = src;
-	sh->sender_id = unet_ep_id(s.ep);
-	r = fork();
-	if (r < 0)
-		gt_die("fork");
-	if (!r)
-		munmap_receiver(sh);
-	while (!fz_ld(&sh->ready))
-		usleep(1000);
-	s.ch = unet_chan_create(s.ep, local_mac, sh->receiver_id);
-	if (s.ch < 0 || pthread_create(&t, NULL, sender_run, &s))
-		gt_die("sender");
+	r = start_stream(u, &s, src, &sh->p, munmap_receiver, sh, NULL, 0, &t);
 	usleep(2000 + fz_below(30000));
 	fz_st(&sh->unmap, 1);
 	while (!fz_ld(&sh->unmapped))
@@ -370,6 +411,16 @@ static void fault_munmap_recv(int rep)
 	free(src);
 }
 
+static bool sender_exited(void *arg)
+{
+	pid_t *pid = arg;
+	int st;
+
+	if (*pid > 0 && waitpid(*pid, &st, WNOHANG) == *pid)
+		*pid = 0;
+	return *pid == 0;
+}
+
 /* The sender unmaps the memory it sends from; the receiver checks all. */
 static void fault_munmap_send(int rep)
 {
@@ -378,15 +429,13 @@ static void fault_munmap_send(int rep)
 	struct unet_ep *rx = gt_ep(u, UNET_MODE_MM, 0);
 	uint8_t *pool = malloc(REGION), *copy = malloc(LEN);
 	uint64_t ok = 0, wrong = 0, errs = 0;
-	double quiet = 0;
 	pid_t s;
-	int st;
 
 	if (!pool || !copy)
 		gt_die("alloc");
 	for (int i = 0; i < NBUF; i++)
 		unet_post_free(rx, (uintptr_t)(pool + (size_t)i * LEN), LEN);
-	sh->receiver_id = unet_ep_id(rx);
+	sh->p.receiver_id = unet_ep_id(rx);
 	s = fork();
 	if (s < 0)
 		gt_die("fork");
@@ -400,11 +449,11 @@ static void fault_munmap_send(int rep)
 		gt_fill(view, LEN, 0x5eed);
 		snd.ep = gt_ep(su, UNET_MODE_MM, 0);
 		snd.src = buf;
-		fz_st(&sh->sender_id, unet_ep_id(snd.ep));
-		fz_st(&sh->ready, 1);
+		fz_st(&sh->p.sender_id, unet_ep_id(snd.ep));
+		fz_st(&sh->p.ready, 1);
 		while (!fz_ld(&sh->unmap))	/* here: the receiver is ready */
 			usleep(1000);
-		snd.ch = unet_chan_create(snd.ep, local_mac, sh->receiver_id);
+		snd.ch = unet_chan_create(snd.ep, local_mac, sh->p.receiver_id);
 		if (snd.ch < 0 || pthread_create(&t, NULL, sender_run, &snd))
 			gt_die("sender");
 		usleep(2000 + fz_below(20000));
@@ -417,25 +466,17 @@ static void fault_munmap_send(int rep)
 		sh->err = snd.err;
 		_exit(0);
 	}
-	while (!fz_ld(&sh->ready))
+	while (!fz_ld(&sh->p.ready))
 		usleep(1000);
-	if (unet_chan_create(rx, local_mac, sh->sender_id) < 0)
+	if (unet_chan_create(rx, local_mac, sh->p.sender_id) < 0)
 		gt_die("receiver channel");
 	fz_st(&sh->unmap, 1);
 	for (;;) {
 		struct unet_recv r;
 		uint64_t a;
 
-		if (unet_recv_poll(rx, &r) != 1) {
-			if (waitpid(s, &st, WNOHANG) == s || quiet) {
-				if (!quiet)
-					quiet = gt_now_ms();
-				else if (gt_now_ms() - quiet > 200)
-					break;
-			}
-			usleep(50);
-			continue;
-		}
+		if (!recv_until_quiet(rx, &r, sender_exited, &s))
+			break;
 		a = r.nbuf ? unet_recv_buf(rx, &r, 0)->addr : 0;
 		if (r.status == UNET_ST_OK) {
 			ok++;
