@@ -11,6 +11,11 @@
  * B's round trips, and B's teardown of its endpoints, finish long before
  * A's page exists.
  *
+ * Then a process whose fault nobody will ever resolve (no handler thread)
+ * goes away while the agent may be waiting for it: by exiting, and by
+ * closing /dev/unet first.  Either must finish at once, and the NIC must
+ * end up holding nothing of it.
+ *
  *   mm_blocking_pin
  */
 #include <linux/userfaultfd.h>
@@ -102,6 +107,67 @@ static void process_b(int go_fd, double ms[2])
 	ms[1] = gt_now_ms() - t0;
 }
 
+/*
+ * A child posts a receive buffer in userfaultfd memory nobody serves, sends
+ * itself a message so the agent waits on the fault, then closes /dev/unet
+ * (@close_first) and/or exits.  Returns ms until it was reaped, or -1.
+ */
+static double abandon_fault(bool close_first)
+{
+	double t0;
+	int go[2], st;
+	pid_t pid;
+	char c;
+
+	if (pipe(go))
+		gt_die("pipe");
+	pid = fork();
+	if (pid < 0)
+		gt_die("fork");
+	if (!pid) {
+		struct uffdio_api api = { .api = UFFD_API };
+		struct uffdio_register reg;
+		/* Its file closes after /dev/unet's when the process exits. */
+		int uffd = (int)syscall(__NR_userfaultfd, O_CLOEXEC);
+		struct unet *u = gt_open();
+		struct mm_pair p;
+		uint8_t *area, msg[A_LEN];
+
+		area = mmap(NULL, MM_PAGE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api) ||
+		    area == MAP_FAILED)
+			_exit(2);
+		reg.range.start = (uintptr_t)area;
+		reg.range.len = MM_PAGE;
+		reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+		if (ioctl(uffd, UFFDIO_REGISTER, &reg))
+			_exit(2);
+		mm_pair_init(&p, u, 0);
+		if (unet_post_free(p.rx, (uintptr_t)area, MM_PAGE))
+			_exit(2);
+		gt_fill(msg, A_LEN, 1);
+		unet_send_buf(p.tx, p.ch, msg, A_LEN, 0);
+		usleep(300000);		/* the agent is waiting on it now */
+		if (write(go[1], "x", 1) != 1)
+			_exit(2);
+		if (close_first)
+			unet_close(u);
+		_exit(0);
+	}
+	if (read(go[0], &c, 1) != 1)
+		return -1;
+	t0 = gt_now_ms();
+	while (waitpid(pid, &st, WNOHANG) != pid) {
+		if (gt_now_ms() - t0 > 20000)
+			return -1;	/* stuck: the test will say so */
+		usleep(10000);
+	}
+	close(go[0]);
+	close(go[1]);
+	return WIFEXITED(st) && !WEXITSTATUS(st) ? gt_now_ms() - t0 : -1;
+}
+
 int main(void)
 {
 	struct uffdio_api api = { .api = UFFD_API };
@@ -180,6 +246,24 @@ int main(void)
 		  "B was done after %.0f ms while A's fault was held %d ms",
 		  b_ms[1], HOLD_MS);
 	mm_pair_destroy(&p);
+
+	for (int close_first = 0; close_first < 2; close_first++) {
+		const char *how = close_first ? "close" : "exit";
+		double ms = abandon_fault(close_first);
+		char name[64];
+
+		snprintf(name, sizeof(name), "mm-unresolved-fault-%s", how);
+		gt_result(ms >= 0 && ms < 5000, name,
+			  "the process took %.0f ms to %s (-1: stuck or failed)",
+			  ms, how);
+		snprintf(name, sizeof(name), "mm-unresolved-fault-%s-released",
+			 how);
+		gt_result(mm_wait_ctr_le(u, UNET_NIC_misses_queued, 0, 10000) == 0 &&
+			  mm_wait_ctr_le(u, UNET_NIC_endpoints, 0, 10000) == 0,
+			  name, "misses_queued %ld, endpoints %ld afterwards",
+			  mm_ctr(u, UNET_NIC_misses_queued),
+			  mm_ctr(u, UNET_NIC_endpoints));
+	}
 	unet_close(u);
 	return gt_exit();
 }
