@@ -95,6 +95,18 @@ static void starved_expect(int sender, int *got, int *dropped)
 	*dropped = big > SHORT_BUFS ? big - SHORT_BUFS : 0;
 }
 
+/* Messages @ep has dropped for any reason; fills @st. */
+static uint64_t ep_drops(struct unet_ep *ep, struct unet_ep_stats *st)
+{
+	if (unet_ep_stats(ep, st))
+		gt_die("endpoint stats");
+	return st->ctr[UNET_CTR_rx_drop_no_bufs] +
+	       st->ctr[UNET_CTR_rx_drop_queue_full] +
+	       st->ctr[UNET_CTR_rx_drop_bad_buf] +
+	       st->ctr[UNET_CTR_rx_drop_reasm] +
+	       st->ctr[UNET_CTR_rx_drop_backlog];
+}
+
 /*
  * One process: EPS endpoints receive from the partner process's endpoints
  * and send to the next process's.  Endpoint 0 is starved when @starve.
@@ -220,19 +232,28 @@ static void worker(int p, const struct plan *pl, struct ids *ids,
 			usleep(100);
 		}
 	}
-	/* Let stragglers land, then count what is missing. */
-	usleep(200000);
+	/*
+	 * Count only once every message the partner sent has landed or been
+	 * dropped: a starved endpoint has all it will get before the partner's
+	 * last, dropped, messages arrive, and a fixed pause would bet on how
+	 * soon they come.  Only a message lost without trace runs the clock.
+	 */
+	end += 10000;
 	for (e = 0; e < EPS; e++) {
 		struct unet_ep_stats st;
 		struct unet_recv r;
 		int expect = MSGS, dropped = 0;
 
-		while (unet_recv_poll(ep[e], &r) == 1) {
-			got[e]++;
-			unet_recv_done(ep[e], &r);
+		for (;;) {
+			while (unet_recv_poll(ep[e], &r) == 1) {
+				got[e]++;
+				unet_recv_done(ep[e], &r);
+			}
+			if (got[e] + ep_drops(ep[e], &st) >= MSGS ||
+			    gt_now_ms() > end)
+				break;
+			usleep(1000);
 		}
-		if (unet_ep_stats(ep[e], &st))
-			gt_die("endpoint stats");
 		if (starve && e == 0) {
 			starved_expect(src, &expect, &dropped);
 			res.starved_ok = got[e] == expect &&
