@@ -161,7 +161,6 @@ struct unet_miss_worker {
 	struct work_struct work;
 	struct unet_nic *nic;
 	struct unet_context *serving;	/* under the NIC's miss_lock */
-	struct unet_endpoint *waiter;	/* of the miss being served */
 };
 
 struct unet_nic {

@@ -443,12 +443,22 @@ size_t unet_recv_copy(const struct unet_ep *ep, const struct unet_recv *r,
 	return done;
 }
 
-int unet_wait(struct unet *u, int timeout_ms)
+static int wait_for(struct unet *u, short events, int timeout_ms)
 {
-	struct pollfd p = { .fd = u->fd, .events = POLLIN | POLLWRBAND };
+	struct pollfd p = { .fd = u->fd, .events = events };
 	int n = poll(&p, 1, timeout_ms);
 
 	return n < 0 ? -errno : n;
+}
+
+int unet_wait(struct unet *u, int timeout_ms)
+{
+	return wait_for(u, POLLIN, timeout_ms);
+}
+
+int unet_wait_send(struct unet *u, int timeout_ms)
+{
+	return wait_for(u, POLLIN | POLLWRBAND, timeout_ms);
 }
 
 const char *unet_status_str(uint32_t status)

@@ -123,12 +123,18 @@ size_t unet_recv_copy(const struct unet_ep *ep, const struct unet_recv *r,
 void *unet_buf_ptr(const struct unet_ep *ep, const struct unet_sge *buf);
 
 /*
- * Sleeps until some endpoint of @u may have news: a message to receive or
- * a send completion to take.  Returns 1, 0 on timeout, or -errno; ms < 0:
- * forever.  For poll()/epoll on unet_fd(): POLLIN a message waits,
- * POLLOUT a send queue has room, POLLWRBAND a send completion waits.
+ * Sleeps until some endpoint of @u has a message to receive (1), or the
+ * time runs out (0), or -errno; ms < 0: forever.  Send completions do not
+ * wake it: a program that never reaps them would otherwise never sleep.
  */
 int unet_wait(struct unet *u, int timeout_ms);
+/*
+ * The same, also woken by a send completion not yet taken with
+ * unet_send_poll(): for a sender waiting for its sends, which reaps them.
+ * For poll()/epoll on unet_fd(): POLLIN a message waits, POLLWRBAND a
+ * completion waits, POLLOUT a send queue has room.
+ */
+int unet_wait_send(struct unet *u, int timeout_ms);
 
 const char *unet_status_str(uint32_t status);
 

@@ -1147,10 +1147,11 @@ static int perf_watch(struct perf_ctx *pc, const char *what)
 int perf_idle(struct perf_ctx *pc, const char *what)
 {
 	if (pc->o->block) {
-		int rc = unet_wait(pc->u, PERF_SLEEP_MS);
+		/* The perf loops reap completions as they go. */
+		int rc = unet_wait_send(pc->u, PERF_SLEEP_MS);
 
 		if (rc < 0 && rc != -EINTR)
-			return perf_error("unet_wait: %s", strerror(-rc));
+			return perf_error("unet_wait_send: %s", strerror(-rc));
 		return perf_watch(pc, what);
 	}
 #if defined(__x86_64__) || defined(__i386__)

@@ -215,8 +215,8 @@ int perf_reap_all(struct perf_ctx *pc, uint64_t *errors);
 /*
  * Waiting.  Call perf_watch_start() before a test's loop, perf_progress()
  * whenever something happened, and perf_idle() when a poll found nothing:
- * it spins or sleeps (--block: in unet_wait(), until a message or a send
- * completion), and every so often checks the clock and the TCP socket.  Returns 0 after a plain spin, 1 after such a check, -1
+ * it spins or sleeps (--block: in unet_wait_send(), until a message or a
+ * send completion), and every so often checks the clock and the TCP socket.  Returns 0 after a plain spin, 1 after such a check, -1
  * when the peer left or nothing happened for --timeout seconds.
  */
 void perf_watch_start(struct perf_ctx *pc);

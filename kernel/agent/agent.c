@@ -258,6 +258,7 @@ static int serve_miss(struct unet_nic *nic, struct unet_miss *m)
 	struct mm_struct *mm = ctx->mm;
 	unsigned long addr = m->vpn << PAGE_SHIFT;
 	unsigned int gup = FOLL_LONGTERM | (m->write ? FOLL_WRITE : 0);
+	bool faulted = false;
 	int tries, status = 0;
 
 	/* The address space is gone: fail the use rather than retry it. */
@@ -266,7 +267,7 @@ static int serve_miss(struct unet_nic *nic, struct unet_miss *m)
 	for (tries = 0; tries < FILL_RETRIES; tries++) {
 		struct unet_tlb_entry *slot;
 		struct page *page;
-		bool evicted, stale, faulted = false;
+		bool evicted, stale;
 		u64 seq;
 		long n;
 
@@ -304,18 +305,28 @@ static int serve_miss(struct unet_nic *nic, struct unet_miss *m)
 		}
 		mmap_read_lock(mm);
 		n = pin_user_pages_remote(mm, addr, 1, gup, &page, NULL, NULL);
-		if (n != 1)
-			faulted = fault_in(mm, addr, m->write);
 		mmap_read_unlock(mm);
 		if (n != 1) {
+			/* No way held while a fault-in may sleep. */
 			spin_lock_bh(&nic->tlb_lock);
 			unet_tlb_unreserve(&nic->tlb, slot);
 			spin_unlock_bh(&nic->tlb_lock);
-			if (faulted)
-				continue;	/* the page is there now */
 			status = fault_status(mm, addr, m->write);
-			if (!status)
-				unet_nic_count(nic, UNET_NIC_tlb_pin_retries, 1);
+			if (status)
+				break;
+			/*
+			 * A mapping that allows the access: fault the page in
+			 * once (it may wait, for a userfaultfd say) and pin
+			 * again; if that does not help, the engine asks later.
+			 */
+			if (!faulted) {
+				mmap_read_lock(mm);
+				faulted = fault_in(mm, addr, m->write);
+				mmap_read_unlock(mm);
+				if (faulted)
+					continue;
+			}
+			unet_nic_count(nic, UNET_NIC_tlb_pin_retries, 1);
 			break;
 		}
 		atomic_long_inc(&ctx->pinned);
@@ -335,16 +346,21 @@ static int serve_miss(struct unet_nic *nic, struct unet_miss *m)
 		stale = ctx->inval_active || ctx->inval_seq != seq ||
 			ctx->dying;
 		spin_unlock(&ctx->inval_lock);
-		if (stale)
-			unet_tlb_unreserve(&nic->tlb, slot);
-		else
+		if (!stale)
 			unet_tlb_fill(&nic->tlb, slot, page, ctx, m->write,
 				      entry_release, nic);
 		spin_unlock_bh(&nic->tlb_lock);
 		if (!stale)
 			break;
-		/* Raced with an invalidation: the page may be stale. */
+		/*
+		 * Raced with an invalidation: the page may be stale.  Unpin
+		 * before giving the way back, or another pin could take it
+		 * while this page still counts.
+		 */
 		unpin_uncharge(nic, ctx, page);
+		spin_lock_bh(&nic->tlb_lock);
+		unet_tlb_unreserve(&nic->tlb, slot);
+		spin_unlock_bh(&nic->tlb_lock);
 		usleep_range(20, 100);
 	}
 	mmput(mm);
@@ -365,9 +381,15 @@ static struct unet_miss *next_miss(struct unet_nic *nic, bool *prefetch)
 
 	for (l = 0; l < 2; l++) {
 		list_for_each_entry(m, lists[l], node) {
-			for (w = 0; w < UNET_MISS_WORKERS; w++)
-				if (nic->miss_worker[w].serving == m->ctx)
+			for (w = 0; w < UNET_MISS_WORKERS; w++) {
+				struct unet_context *c =
+					nic->miss_worker[w].serving;
+
+				/* Per address space: opening more /dev/unet
+				 * must not buy more workers. */
+				if (c && c->mm == m->ctx->mm)
 					break;
+			}
 			if (w < UNET_MISS_WORKERS)
 				continue;
 			*prefetch = l == 1;
@@ -395,7 +417,6 @@ static void miss_work(struct work_struct *work)
 			if (prefetch)
 				nic->nr_prefetches--;
 			worker->serving = m->ctx;
-			worker->waiter = m->waiter;
 			unet_nic_count(nic, UNET_NIC_misses_queued, -1);
 		}
 		spin_unlock_bh(&nic->miss_lock);
@@ -420,7 +441,6 @@ static void miss_work(struct work_struct *work)
 		}
 		spin_lock_bh(&nic->miss_lock);
 		worker->serving = NULL;
-		worker->waiter = NULL;
 		spin_unlock_bh(&nic->miss_lock);
 		wake_up_all(&nic->miss_idle);
 		unet_ep_put(m->waiter);
@@ -429,25 +449,20 @@ static void miss_work(struct work_struct *work)
 	}
 }
 
-static bool miss_in_service(struct unet_nic *nic, struct unet_context *ctx,
-			    struct unet_endpoint *waiter)
+static bool miss_in_service(struct unet_nic *nic, struct unet_context *ctx)
 {
 	bool busy = false;
 	int w;
 
 	spin_lock_bh(&nic->miss_lock);
-	for (w = 0; w < UNET_MISS_WORKERS; w++) {
-		struct unet_miss_worker *mw = &nic->miss_worker[w];
-
-		if ((ctx && mw->serving == ctx) ||
-		    (waiter && mw->waiter == waiter))
+	for (w = 0; w < UNET_MISS_WORKERS; w++)
+		if (nic->miss_worker[w].serving == ctx)
 			busy = true;
-	}
 	spin_unlock_bh(&nic->miss_lock);
 	return busy;
 }
 
-/* Drops queued misses that match, and waits out those being served. */
+/* Drops queued misses that match; for a context, waits out those served. */
 static void purge_misses(struct unet_nic *nic, struct unet_context *ctx,
 			 struct unet_endpoint *waiter)
 {
@@ -464,8 +479,14 @@ static void purge_misses(struct unet_nic *nic, struct unet_context *ctx,
 			nic->nr_prefetches--;
 		}
 	spin_unlock_bh(&nic->miss_lock);
-	/* Only the workers busy for them: another's pin may block long. */
-	wait_event(nic->miss_idle, !miss_in_service(nic, ctx, waiter));
+	/*
+	 * A context's teardown waits for the workers busy with it (the miss
+	 * uses the context).  An endpoint's need not, and must not: its miss
+	 * holds its own reference, the engines it would wake are dead, and
+	 * the fault it waits on may be one only this process can resolve.
+	 */
+	if (ctx)
+		wait_event(nic->miss_idle, !miss_in_service(nic, ctx));
 	list_for_each_entry_safe(m, tmp, &gone, node) {
 		unet_nic_count(nic, UNET_NIC_misses_queued, -1);
 		if (m->waiter != waiter)

@@ -276,7 +276,9 @@ static int rx_place(struct unet_endpoint *ep, struct unet_frag *f,
 		return rx_inline(ep, ch, f);
 	}
 
-	if (!r->active && r->refused && r->refused_msg_id == f->msg_id)
+	/* (A first fragment is a new message, whatever its id.) */
+	if (!r->active && r->refused && r->refused_msg_id == f->msg_id &&
+	    f->frag_off)
 		return 0;	/* the rest of a message already counted */
 	if (!r->active || r->msg_id != f->msg_id) {
 		if (*progress) {

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
- * Sleeping instead of spinning: unet_wait() and poll() on the device fd.
+ * Sleeping instead of spinning: unet_wait(), unet_wait_send() and poll()
+ * on the device fd.
  * A sender and a receiver in separate contexts (two opens of /dev/unet),
  * so each fd sees only its own events:
  *  - nothing pending: unet_wait() times out;
- *  - a send completes: the sender's fd reports POLLWRBAND and unet_wait()
+ *  - a send completes: the sender's fd reports POLLWRBAND, unet_wait_send()
+ *    returns at once while unet_wait() (messages only) still sleeps;
  *    returns at once; once the completion is taken it sleeps again;
  *  - a message arrives: the receiver's fd reports POLLIN;
- *  - a waiter asleep in unet_wait() is woken by a completion or an arrival
+ *  - a waiter asleep in unet_wait_send() is woken by a completion or an arrival
  *    made by another thread, well before its timeout.
  */
 #include <poll.h>
@@ -50,7 +52,7 @@ static void *send_later(void *arg)
 	return NULL;
 }
 
-/* Sleeps in unet_wait(@u) while another thread sends after 300 ms. */
+/* Sleeps in unet_wait_send(@u) while another thread sends after 300 ms. */
 static void woken(const char *name, struct unet *u)
 {
 	pthread_t t;
@@ -60,11 +62,12 @@ static void woken(const char *name, struct unet *u)
 	if (pthread_create(&t, NULL, send_later, NULL))
 		gt_die("thread");
 	t0 = gt_now_ms();
-	rc = unet_wait(u, 10000);
+	rc = unet_wait_send(u, 10000);
 	ms = gt_now_ms() - t0;
 	pthread_join(t, NULL);
 	gt_result(rc == 1 && ms < 8000, name,
-		  "unet_wait returned %d after %.0f ms (timeout 10000)", rc, ms);
+		  "unet_wait_send returned %d after %.0f ms (timeout 10000)", rc,
+		  ms);
 }
 
 int main(void)
@@ -104,7 +107,7 @@ int main(void)
 	gt_result(!(revents(ru, POLLIN) & POLLIN), "wait-drained-not-readable",
 		  "POLLIN after every message was taken");
 
-	/* A completion not yet taken is news for unet_wait(). */
+	/* A completion not yet taken is news for unet_wait_send() only. */
 	if (unet_send_buf(sep, ch, msg, LEN, 0))
 		gt_die("send");
 	t0 = gt_now_ms();
@@ -114,15 +117,18 @@ int main(void)
 	gt_result(revents(su, POLLWRBAND) & POLLWRBAND,
 		  "wait-completion-pollwrband",
 		  "no POLLWRBAND within 5 s of a send");
-	rc = unet_wait(su, 5000);
+	rc = unet_wait(su, 200);
+	gt_result(rc == 0, "wait-completion-not-a-message",
+		  "unet_wait returned %d for an unreaped completion", rc);
+	rc = unet_wait_send(su, 5000);
 	gt_result(rc == 1 && gt_now_ms() - t0 < 4000,
-		  "wait-completion-wakes", "unet_wait returned %d", rc);
+		  "wait-completion-wakes", "unet_wait_send returned %d", rc);
 	if (unet_send_poll(sep, &c, 1) != 1 || c.status != UNET_ST_OK)
 		gt_die("completion");
 	t0 = gt_now_ms();
-	rc = unet_wait(su, 200);
+	rc = unet_wait_send(su, 200);
 	gt_result(rc == 0, "wait-taken-completion-sleeps",
-		  "unet_wait returned %d after %.0f ms with nothing new", rc,
+		  "unet_wait_send returned %d after %.0f ms with nothing new", rc,
 		  gt_now_ms() - t0);
 	drain_receiver();
 
