@@ -768,6 +768,69 @@ static inline void fz_pair_wait(struct fz_pair_shm *sh, pid_t pid[2],
 	}
 }
 
+/*
+ * A checked loopback pair in the background, round after round of @count
+ * messages each way, until stopped: it overlaps every fault of a run
+ * whatever the run's pace, where one fixed-count pair may finish first.
+ * Each round is a fresh fz_pair_start() (new processes, new endpoints);
+ * the tally of all rounds lands in @bg, which must be shared memory
+ * (fz_shared).  Only a round with something wrong is printed.
+ */
+struct fz_bg {
+	volatile int stop;
+	uint32_t rounds;
+	struct fz_tally t;
+	struct fz_pair_shm pair;
+};
+
+static inline pid_t fz_bg_start(struct fz_bg *bg, uint32_t sid,
+				uint32_t count)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		gt_die("fork");
+	if (pid)
+		return pid;
+	while (!fz_ld(&bg->stop)) {
+		pid_t p[2];
+
+		fz_pair_start(&bg->pair, sid + 2 * bg->rounds, count, p);
+		for (int side = 0; side < 2; side++) {
+			struct fz_stream_res *r = &bg->pair.res[side];
+			int st;
+
+			waitpid(p[side], &st, 0);
+			if (!r->done) {
+				printf("# background pair round %u side %d did not finish (status %#x)\n",
+				       bg->rounds, side, st);
+				bg->t.failures++;
+				bg->t.lost_unaccounted++;
+				continue;
+			}
+			if (r->lost || r->misdelivered || r->unaccounted)
+				fz_stream_print("background", r);
+			bg->t.misdelivered += r->misdelivered;
+			bg->t.lost_unaccounted += r->unaccounted;
+			bg->t.checked_msgs += r->received;
+			bg->t.checked_lost += r->lost;
+		}
+		bg->rounds++;
+	}
+	_exit(0);
+}
+
+/* Stops the background pair after its current round; returns its tally. */
+static inline struct fz_tally fz_bg_stop(struct fz_bg *bg, pid_t pid)
+{
+	int st;
+
+	fz_st(&bg->stop, 1);
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+		bg->t.failures++;
+	return bg->t;
+}
+
 /* Exchanges arrays of ids with the peer guest (a barrier too). */
 static inline void fz_swap_array(bool listener, const char *peer_ip,
 				 int port, const uint32_t *mine,
