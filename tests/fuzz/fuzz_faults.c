@@ -852,6 +852,30 @@ static void rx_take(struct rxside *x, struct unet_recv *r)
 	}
 }
 
+/*
+ * One pass of a receive loop: takes a message if one is there; false once
+ * the sender is done and nothing came for 300 ms (what was still in flight
+ * lands first).
+ */
+static bool rx_step(struct rxside *x, double *quiet)
+{
+	struct unet_recv r;
+
+	if (unet_recv_poll(x->ep, &r) == 1) {
+		rx_take(x, &r);
+		*quiet = 0;
+		return true;
+	}
+	if (fz_ld(&x->sh->done)) {
+		if (!*quiet)
+			*quiet = gt_now_ms();
+		else if (gt_now_ms() - *quiet > 300)
+			return false;
+	}
+	usleep(50);
+	return true;
+}
+
 static void rx_books(struct rxside *x)
 {
 	struct unet_ep_stats st;
@@ -897,8 +921,6 @@ static void munmap_receiver(struct munmap_shm *sh, uint32_t stream)
 	fz_st(&sh->b_id, unet_ep_id(x.ep));
 	fz_st(&sh->ready, 1);
 	for (;;) {
-		struct unet_recv r;
-
 		if (fz_ld(&sh->go) && !x.unmapped) {
 			munmap(x.mbuf, len);
 			/* From here on the NIC must leave these pages be. */
@@ -906,18 +928,8 @@ static void munmap_receiver(struct munmap_shm *sh, uint32_t stream)
 			x.unmapped = true;
 			fz_st(&sh->unmapped, 1);
 		}
-		if (unet_recv_poll(x.ep, &r) == 1) {
-			rx_take(&x, &r);
-			quiet = 0;
-			continue;
-		}
-		if (fz_ld(&sh->done)) {
-			if (!quiet)
-				quiet = gt_now_ms();
-			else if (gt_now_ms() - quiet > 300)
-				break;
-		}
-		usleep(50);
+		if (!rx_step(&x, &quiet))
+			break;
 	}
 	if (x.unmapped) {
 		long bad = first_diff(snap, x.mview, len);
@@ -1156,22 +1168,8 @@ static void munmap_send(int rep)
 		goto out;
 	}
 	fz_st(&sh->go, 1);
-	while (!late(end)) {
-		struct unet_recv r;
-
-		if (unet_recv_poll(x.ep, &r) == 1) {
-			rx_take(&x, &r);
-			quiet = 0;
-			continue;
-		}
-		if (fz_ld(&sh->done)) {
-			if (!quiet)
-				quiet = gt_now_ms();
-			else if (gt_now_ms() - quiet > 300)
-				break;
-		}
-		usleep(50);
-	}
+	while (!late(end) && rx_step(&x, &quiet))
+		;
 	if (!reap_child(s, REP_MS, "munmap sender") || !sh->done) {
 		fault_fail(NULL, "munmap-send rep %d: sender failed", rep);
 		goto out;
