@@ -442,7 +442,9 @@ static void miss_work(struct work_struct *work)
 		spin_lock_bh(&nic->miss_lock);
 		worker->serving = NULL;
 		spin_unlock_bh(&nic->miss_lock);
-		wake_up_all(&nic->miss_idle);
+		/* Only a context's teardown ever waits here. */
+		if (wq_has_sleeper(&nic->miss_idle))
+			wake_up_all(&nic->miss_idle);
 		unet_ep_put(m->waiter);
 		kfree(m);
 		cond_resched();
