@@ -187,15 +187,50 @@ static uint8_t *map_block_device(size_t len)
 	return p;
 }
 
+/* Write I/Os the zram disk has done (and the device file's mtime). */
+static long zram_writes(struct timespec *mtime)
+{
+	unsigned long f[5] = { 0 };
+	struct stat st;
+	FILE *fp = fopen("/sys/block/zram0/stat", "r");
+
+	if (!fp || fscanf(fp, "%lu %lu %lu %lu %lu", &f[0], &f[1], &f[2],
+			  &f[3], &f[4]) != 5)
+		gt_die("read /sys/block/zram0/stat");
+	fclose(fp);
+	if (stat("/dev/zram0", &st))
+		gt_die("stat /dev/zram0");
+	*mtime = st.st_mtim;
+	return (long)f[4];
+}
+
 static void block_device_buffers(void)
 {
 	uint8_t *disk = map_block_device(4 * MM_PAGE);
 	uint32_t got = 0;
 	int st;
 
+	struct timespec mt0, mt1;
+	long w0, w1;
+
 	gt_fill(disk, 4 * MM_PAGE, 4242);
+	/* Clean and write-protected: the next write would call page_mkwrite. */
+	if (msync(disk, 4 * MM_PAGE, MS_SYNC))
+		gt_die("msync");
+	w0 = zram_writes(&mt0);
+	usleep(20000);		/* a file time update would now show */
 	recv_bad1("badaddr-recv-block-device-page-cache", (uintptr_t)disk,
 		  4 * MM_PAGE, UNET_ST_NO_ACCESS);
+	if (msync(disk, 4 * MM_PAGE, MS_SYNC))
+		gt_die("msync");
+	w1 = zram_writes(&mt1);
+	gt_result(w1 == w0 && mt1.tv_sec == mt0.tv_sec &&
+		  mt1.tv_nsec == mt0.tv_nsec,
+		  "badaddr-recv-block-device-not-dirtied",
+		  "refusing it wrote %ld blocks to the disk and %s the file's "
+		  "mtime (a write fault ran before the refusal)", w1 - w0,
+		  mt1.tv_nsec == mt0.tv_nsec && mt1.tv_sec == mt0.tv_sec ?
+		  "kept" : "changed");
 	/* Reading it is harmless: a send pins it read-only. */
 	post_pool();
 	st = mm_send(&P, disk, 4 * MM_PAGE);
