@@ -17,6 +17,7 @@ TOOL_BINS := $(addprefix $(BUILD)/bin/,$(TOOLS))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/*.c))
 EVAL_BINS := $(patsubst eval/%.c,$(BUILD)/eval/%,$(wildcard eval/*.c))
 GUEST_TESTS := $(patsubst tests/guest/%.c,$(BUILD)/tests/%,$(wildcard tests/guest/*.c))
+TEST_LIB  := $(BUILD)/tests/lib/raw_ep.o
 UNIT_SRC  := tests/unit/test_main.c tests/unit/test_tlb.c \
 	     tests/unit/test_wire.c tests/unit/test_ring.c \
 	     kernel/tlb/tlb.c kernel/nic/wire.c
@@ -46,9 +47,9 @@ eval: $(EVAL_BINS)
 
 fuzzers: $(FUZZ_BINS)
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) tests/guest/guest_test.h $(BUILD)/lib/libunet.a
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(wildcard tests/guest/*.h) $(TEST_LIB) $(BUILD)/lib/libunet.a
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CFLAGS) $(INC) -Itests/guest -Itests/fuzz $< $(BUILD)/lib/libunet.a -lpthread -o $@
+	$(CC) $(WARN) $(CFLAGS) $(INC) -Itests/guest -Itests/fuzz -Itests/lib $< $(TEST_LIB) $(BUILD)/lib/libunet.a -lpthread -o $@
 
 $(BUILD)/eval/%: eval/%.c $(BUILD)/lib/libunet.a
 	@mkdir -p $(@D)
@@ -56,9 +57,14 @@ $(BUILD)/eval/%: eval/%.c $(BUILD)/lib/libunet.a
 
 tests: $(GUEST_TESTS) $(BUILD)/tests/unit $(BUILD)/tests/unit-san
 
-$(BUILD)/tests/%: tests/guest/%.c tests/guest/guest_test.h $(BUILD)/lib/libunet.a
+# One raw-ABI helper library for the tests that bypass libunet.
+$(TEST_LIB): tests/lib/raw_ep.c tests/lib/raw_ep.h include/uapi/unetmm.h
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CFLAGS) $(INC) -Itests/guest $< $(BUILD)/lib/libunet.a -lpthread -o $@
+	$(CC) $(WARN) $(CFLAGS) $(INC) -c $< -o $@
+
+$(BUILD)/tests/%: tests/guest/%.c $(wildcard tests/guest/*.h) $(TEST_LIB) $(BUILD)/lib/libunet.a
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $(INC) -Itests/guest -Itests/lib $< $(TEST_LIB) $(BUILD)/lib/libunet.a -lpthread -o $@
 
 # Host unit tests compile the module's own pure-logic sources.
 $(BUILD)/tests/unit: $(UNIT_SRC) tests/unit/unit.h

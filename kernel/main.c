@@ -9,6 +9,7 @@
 #include <linux/module.h>
 
 #include "unet.h"
+#include "agent/agent.h"
 #include "nic/nic.h"
 #include "tlb/tlb.h"
 
@@ -35,10 +36,30 @@ module_param_named(backlog_frames, unet_backlog_frames, uint, 0444);
 MODULE_PARM_DESC(backlog_frames,
 		 "frames an endpoint may hold while its receive buffers are translated (default 1024)");
 
+/*
+ * 8 MiB holds a 60 ms translation at 1 Gb/s with room to spare, and the
+ * 2.3 MiB a single endpoint's backlog_frames of 1500-byte frames take
+ * three times over; see docs/ARCHITECTURE.md.
+ */
+unsigned int unet_backlog_kib = 8192;
+module_param_named(backlog_kib, unet_backlog_kib, uint, 0444);
+MODULE_PARM_DESC(backlog_kib,
+		 "KiB of frames a NIC may hold for all its endpoints together while buffers are translated (default 8192)");
+
 unsigned int unet_reasm_timeout_ms = 1000;
 module_param_named(reasm_timeout_ms, unet_reasm_timeout_ms, uint, 0444);
 MODULE_PARM_DESC(reasm_timeout_ms,
-		 "drop a message whose fragments have not all arrived after this long (default 1000)");
+		 "drop a message whose fragments, or parked frames, have not moved for this long (default 1000)");
+
+unsigned int unet_max_endpoints = 65535;
+module_param_named(max_endpoints, unet_max_endpoints, uint, 0444);
+MODULE_PARM_DESC(max_endpoints,
+		 "endpoints a NIC serves at once, 1..65535 (default 65535); ids cycle through this many slots");
+
+int unet_wire_group = -1;
+module_param_named(wire_group, unet_wire_group, int, 0444);
+MODULE_PARM_DESC(wire_group,
+		 "group id whose members may send on the wire without CAP_NET_RAW (default -1: none)");
 
 struct dentry *unet_debugfs_root;
 struct workqueue_struct *unet_free_wq;
@@ -54,18 +75,28 @@ static int __init unet_init(void)
 		       unet_tlb_size, unet_tlb_ways);
 		return -EINVAL;
 	}
-	if (!unet_backlog_frames || !unet_reasm_timeout_ms) {
-		pr_err("backlog_frames and reasm_timeout_ms must be positive\n");
+	if (!unet_backlog_frames || !unet_backlog_kib ||
+	    !unet_reasm_timeout_ms) {
+		pr_err("backlog_frames, backlog_kib and reasm_timeout_ms must be positive\n");
+		return -EINVAL;
+	}
+	if (!unet_max_endpoints ||
+	    unet_max_endpoints >= 1u << UNET_EP_SLOT_BITS) {
+		pr_err("max_endpoints=%u: need 1..%u\n", unet_max_endpoints,
+		       (1u << UNET_EP_SLOT_BITS) - 1);
 		return -EINVAL;
 	}
 
 	unet_free_wq = alloc_workqueue("unetmm-free", 0, 0);
 	if (!unet_free_wq)
 		return -ENOMEM;
+	ret = unet_agent_init();
+	if (ret)
+		goto err_free_wq;
 	unet_debugfs_root = debugfs_create_dir("unetmm", NULL);
 	ret = unet_nics_init(netdev);
 	if (ret)
-		goto err_debugfs;
+		goto err_agent;
 	ret = unet_chardev_init();
 	if (ret)
 		goto err_nics;
@@ -74,21 +105,30 @@ static int __init unet_init(void)
 	return 0;
 
 err_nics:
-	unet_nics_exit();
-err_debugfs:
+	unet_nics_stop();
+	unet_nics_free();
+err_agent:
 	debugfs_remove_recursive(unet_debugfs_root);
+	unet_agent_exit();
+err_free_wq:
 	destroy_workqueue(unet_free_wq);
 	return ret;
 }
 
+/*
+ * No context is left (each holds a module reference), but the last
+ * frees may still be running: the engines first, then the agent, then the
+ * frees they queue, whose counters reach the NICs, then the NICs.
+ */
 static void __exit unet_exit(void)
 {
 	unet_chardev_exit();
-	/* Endpoints' last frees still reach their NIC's counters. */
+	unet_nics_stop();
+	unet_agent_exit();
 	destroy_workqueue(unet_free_wq);
-	unet_nics_exit();
-	debugfs_remove_recursive(unet_debugfs_root);
 	rcu_barrier();		/* endpoints are freed by RCU callbacks */
+	unet_nics_free();
+	debugfs_remove_recursive(unet_debugfs_root);
 }
 
 module_init(unet_init);

@@ -7,14 +7,16 @@
  *   tlb/     translation cache logic                   (the NIC's TLB)
  *   agent/   miss service, VM coherence, shrinker      (the kernel agent)
  *
- * The NIC talks to the agent only through nic/nic.h and agent/agent.h.
+ * The NIC talks to the agent only through agent/agent.h and the agent to
+ * the NIC only through nic/nic.h; each keeps its own state behind a
+ * pointer that the other never follows.
  */
 #ifndef UNET_H
 #define UNET_H
 
 #include <linux/atomic.h>
 #include <linux/kref.h>
-#include <linux/mmu_notifier.h>
+#include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/netdevice.h>
 #include <linux/skbuff.h>
@@ -31,27 +33,38 @@
 #define UNET_MAX_NICS		8
 
 struct unet_endpoint;
+struct unet_agent_ctx;
+struct unet_agent_nic;
+struct unet_miss;
 
-/* One open of /dev/unet: an address space and the endpoints it owns. */
+/*
+ * One open of /dev/unet: an address space and the endpoints it owns.  The
+ * open file holds one reference, every endpoint one, and the agent one
+ * while it has a miss of this address space queued or in service, so that
+ * closing the file never waits for a page fault (which only this process
+ * might be able to resolve).
+ */
 struct unet_context {
+	struct kref ref;
 	struct mm_struct *mm;		/* mmgrab'ed at open */
-	u32 asid;			/* TLB key, unique while open */
-	struct mutex lock;		/* endpoints, notifier registration */
+	u32 asid;			/* TLB key, unique while it exists */
+	bool wire_ok;			/* opener may put frames on the wire */
+	struct mutex lock;		/* endpoints */
 	struct xarray endpoints;	/* handle -> endpoint */
 	wait_queue_head_t wait;		/* poll(): rx or tx progress */
-
-	/* Kernel agent state for this address space. */
-	struct mmu_notifier mn;
-	bool mn_registered;
-	spinlock_t inval_lock;		/* nests inside a NIC's tlb_lock */
-	u64 inval_seq;			/* bumped by every invalidation */
-	u32 inval_active;		/* invalidations in progress */
-	bool dying;			/* no new translations */
-	atomic_long_t pinned;		/* TLB pages charged to mm->pinned_vm */
+	struct unet_agent_ctx *agent;	/* the agent's view of this space */
+	struct work_struct free_work;
 };
 
+/*
+ * A channel: where an endpoint may send and whom it hears.  A local
+ * channel goes through the NIC (its remote endpoint is on this NIC), and
+ * stays local whatever happens to the NIC's MAC later; a wire channel
+ * names a remote NIC by MAC.
+ */
 struct unet_channel {
 	bool used;
+	bool local;
 	u8 mac[ETH_ALEN];
 	u32 remote_ep;
 };
@@ -63,14 +76,14 @@ struct unet_channel {
 struct unet_reasm {
 	bool active;
 	bool local;			/* fed by a sender on this NIC */
-	u32 channel;			/* names the source: (MAC, endpoint) */
+	u32 channel;			/* names the source */
 	u32 msg_id;
 	u32 msg_len;
 	u32 frag_size;
 	u32 received;			/* payload bytes placed */
 	u32 first_buf;			/* fq sequence of bufs[0] */
 	u16 nbuf;
-	/* A message refused at its start: its other fragments go quietly. */
+	/* A refused message: its other fragments go quietly. */
 	bool refused;
 	u32 refused_msg_id;
 	unsigned long deadline;		/* jiffies */
@@ -78,10 +91,26 @@ struct unet_reasm {
 	struct unet_sge bufs[UNET_MAX_RX_BUFS];
 };
 
+/* The two engines of an endpoint, each of which may wait for the agent. */
+enum unet_engine {
+	UNET_ENGINE_TX,
+	UNET_ENGINE_RX,
+	UNET_ENGINES
+};
+
+/* A translation the agent could not make: the engine's next use fails. */
+struct unet_fault {
+	u64 vpn;
+	u32 asid;
+	bool write;
+	int status;			/* enum unet_status; 0: none */
+};
+
 /* Progress of the message at the head of the send queue across misses. */
-struct unet_tx_state {
+struct unet_tx_msg {
 	bool active;
 	struct unet_tx_desc desc;	/* checked copy of the shared one */
+	struct unet_channel chan;	/* the route, fixed when it started */
 	u32 msg_len;
 	u32 msg_id;
 	u32 done;			/* bytes already moved */
@@ -89,13 +118,41 @@ struct unet_tx_state {
 	struct sk_buff *skb;		/* frame being filled (wire) */
 	u32 frame_len;			/* its payload */
 	u32 frame_done;			/* bytes of it filled */
-	struct unet_endpoint *peer;	/* loopback destination */
+	struct unet_endpoint *peer;	/* loopback destination, referenced */
+};
+
+/* The send engine's state.  mutex serialises it; it may sleep. */
+struct unet_ep_tx {
+	struct mutex mutex;
+	u32 cons;
+	u32 next_msg_id;
+	struct unet_tx_msg msg;
+	struct work_struct work;
+	atomic_t inflight;		/* frames handed to the netdev */
+	bool throttled;			/* waiting for them to drain */
+	struct list_head room_node;	/* on nic->room_waiters, room_lock */
+};
+
+/* The receive engine's state: lock (BH) covers everything here. */
+struct unet_ep_rx {
+	spinlock_t lock;
+	u32 prod;
+	u32 reserved;			/* rx slots promised to reassemblies */
+	u32 fq_cons;
+	struct unet_channel chan[UNET_MAX_CHANNELS];
+	struct unet_reasm *reasm[UNET_MAX_CHANNELS];
+	u32 wire_reasms;		/* active reassemblies fed by the wire */
+	struct sk_buff_head backlog;	/* frames waiting for translations */
+	u32 backlog_done;		/* bytes of the head frame placed */
+	u32 backlog_bytes;		/* their truesize */
+	unsigned long backlog_moved;	/* jiffies: head last made progress */
+	struct work_struct work;
 };
 
 struct unet_endpoint {
 	struct kref ref;
 	struct rcu_head rcu;
-	struct unet_context *ctx;
+	struct unet_context *ctx;	/* referenced */
 	struct unet_nic *nic;
 	u32 handle;
 	u32 id;				/* address on the NIC (wire tag) */
@@ -110,57 +167,34 @@ struct unet_endpoint {
 	struct unet_rx_desc *rxq;
 	struct unet_sge *fq;
 	u32 tx_entries, rx_entries, fq_entries;
+	atomic_t mappings;		/* live vmas of queues and segment */
 
-	/* Base-level mode: the pinned communication segment. */
+	/*
+	 * Base-level mode: the pinned communication segment.  It goes as
+	 * soon as the endpoint is drained and unmapped, whoever still holds
+	 * a reference to the endpoint itself.
+	 */
 	void *seg;
 	u32 seg_size;
-	unsigned long seg_pages_charged;	/* until the memory is freed */
+	unsigned long seg_pages_charged;
 	struct mm_struct *mm;		/* charged; mmgrab'ed */
+	struct work_struct seg_work;
 	struct work_struct free_work;
 
-	/* Send engine. tx_mutex serialises it; it may sleep. */
-	struct mutex tx_mutex;
-	u32 tx_cons;
-	u32 tx_msg_id;
-	struct unet_tx_state tx;
-	struct work_struct tx_work;
-	atomic_t tx_inflight;		/* frames handed to the netdev */
-	bool tx_throttled;		/* waiting for them to drain */
-	atomic_t tx_wait_room;		/* 1: the driver's ring was full */
+	/* The NIC's 100 ms poll visits only endpoints with something to do. */
+	struct list_head active_node;	/* on nic->active, active_lock */
+	bool on_active;
+	unsigned long last_active;	/* jiffies */
 
-	/* Receive engine: rx_lock (BH) covers everything below. */
-	spinlock_t rx_lock;
-	u32 rx_prod;
-	u32 rx_reserved;		/* rx slots promised to reassemblies */
-	u32 fq_cons;
-	struct unet_channel chan[UNET_MAX_CHANNELS];
-	struct unet_reasm *reasm[UNET_MAX_CHANNELS];
-	struct sk_buff_head backlog;	/* frames waiting for translations */
-	u32 backlog_done;		/* bytes of the head frame placed */
-	struct work_struct rx_work;
+	struct unet_ep_tx tx;
+	struct unet_ep_rx rx;
 
-	/* A translation the agent could not make: the next use fails. */
+	/* The agent's: a miss each engine may have outstanding, and its end. */
+	struct unet_miss *miss[UNET_ENGINES];
 	spinlock_t fault_lock;
-	u64 fault_vpn;
-	u32 fault_asid;
-	bool fault_write;		/* a read may succeed where it failed */
-	int fault_err;			/* 0: none */
+	struct unet_fault fault[UNET_ENGINES];
 
 	atomic64_t ctr[UNET_EP_NR_COUNTERS];
-};
-
-/*
- * The kernel agent's miss workers per NIC.  Each serves one address space
- * at a time, so up to this many processes whose pins block (page cache of
- * a slow file system, a userfaultfd) stall the others' misses; more workers
- * would only contend for the CPUs that run the processes.
- */
-#define UNET_MISS_WORKERS	4
-
-struct unet_miss_worker {
-	struct work_struct work;
-	struct unet_nic *nic;
-	struct unet_context *serving;	/* under the NIC's miss_lock */
 };
 
 struct unet_nic {
@@ -172,24 +206,29 @@ struct unet_nic {
 	u32 mtu;
 	struct packet_type ptype;
 
-	struct xarray endpoints;	/* id -> endpoint, RCU for rx */
+	/* Endpoints by slot; ids are slot | generation << 16. */
+	struct mutex ep_lock;		/* allocation */
+	struct xarray endpoints;	/* slot -> endpoint, RCU for rx */
+	u32 next_slot;
+	u16 generation;
 	struct workqueue_struct *wq;	/* engines' deferred work */
-	struct timer_list reasm_timer;
+	struct timer_list poll_timer;
 	bool stopping;
-	atomic_t tx_room_waiters;	/* endpoints with tx_wait_room set */
 
-	/* The TLB and the agent's view of it. */
+	/* Endpoints the poll must visit, and senders waiting for ring room. */
+	spinlock_t active_lock;
+	struct list_head active;
+	spinlock_t room_lock;
+	struct list_head room_waiters;
+
+	/* Frames parked for translations, NIC-wide: truesize bytes. */
+	atomic_long_t backlog_bytes;
+
+	/* The TLB, which the agent fills and the DMA engine reads. */
 	spinlock_t tlb_lock;
 	struct unet_tlb tlb;
 	wait_queue_head_t tlb_drain;	/* invalidations waiting for DMA */
-	struct list_head misses;	/* demand misses, under miss_lock */
-	struct list_head prefetches;	/* served when no demand waits */
-	u32 nr_prefetches;
-	spinlock_t miss_lock;
-	struct unet_miss_worker miss_worker[UNET_MISS_WORKERS];
-	wait_queue_head_t miss_idle;	/* a worker finished a miss */
-	struct shrinker shrinker;
-	bool shrinker_registered;
+	struct unet_agent_nic *agent;
 
 	atomic64_t ctr[UNET_NIC_NR_COUNTERS];
 	atomic64_t miss_hist[UNET_MISS_HIST_BUCKETS];
@@ -200,7 +239,10 @@ struct unet_nic {
 extern unsigned int unet_tlb_size;
 extern unsigned int unet_tlb_ways;
 extern unsigned int unet_backlog_frames;
+extern unsigned int unet_backlog_kib;
 extern unsigned int unet_reasm_timeout_ms;
+extern unsigned int unet_max_endpoints;
+extern int unet_wire_group;
 
 static inline void unet_ep_count(struct unet_endpoint *ep, int c, s64 v)
 {
@@ -219,6 +261,8 @@ int unet_chardev_init(void);
 void unet_chardev_exit(void);
 void unet_ep_get(struct unet_endpoint *ep);
 void unet_ep_put(struct unet_endpoint *ep);
+void unet_ctx_get(struct unet_context *ctx);
+void unet_ctx_put(struct unet_context *ctx);
 void unet_ctx_wake(struct unet_context *ctx);
 
 #endif /* UNET_H */

@@ -51,21 +51,45 @@ struct unet_ep {
 #define load_acquire(p)		__atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define store_release(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELEASE)
 
+/*
+ * A module of another ABI version would misread every structure we pass:
+ * refuse it here, once, with an errno that says so.
+ */
+static int check_abi(int fd)
+{
+	struct unet_dev_info info;
+
+	memset(&info, 0, sizeof(info));
+	if (ioctl(fd, UNET_IOC_DEV_INFO, &info) < 0)
+		return errno == ENOTTY ? -EPROTONOSUPPORT : -errno;
+	if (info.abi_version != UNET_ABI_VERSION)
+		return -EPROTONOSUPPORT;
+	return 0;
+}
+
 struct unet *unet_open(void)
 {
 	struct unet *u = calloc(1, sizeof(*u));
+	int err;
 
 	if (!u)
 		return NULL;
 	u->fd = open(UNET_DEVICE_PATH, O_RDWR | O_CLOEXEC);
 	if (u->fd < 0) {
-		int e = errno;
-
-		free(u);
-		errno = e;
-		return NULL;
+		err = errno;
+		goto err_free;
+	}
+	err = -check_abi(u->fd);
+	if (err) {
+		close(u->fd);
+		goto err_free;
 	}
 	return u;
+
+err_free:
+	free(u);
+	errno = err;
+	return NULL;
 }
 
 void unet_close(struct unet *u)
@@ -93,11 +117,46 @@ int unet_nic_info(struct unet *u, uint32_t nic, struct unet_nic_info *info)
 	return xioctl(u->fd, UNET_IOC_NIC_INFO, info);
 }
 
+int unet_stats_read(struct unet *u, uint32_t scope, uint32_t id,
+		    uint64_t *values, char (*names)[UNET_STAT_NAME_LEN],
+		    uint32_t count)
+{
+	struct unet_stats req;
+	int err;
+
+	memset(&req, 0, sizeof(req));
+	req.scope = scope;
+	req.id = id;
+	req.count = count;
+	req.values = (uintptr_t)values;
+	req.names = (uintptr_t)names;
+	err = xioctl(u->fd, UNET_IOC_STATS, &req);
+	return err ? err : (int)req.count;
+}
+
+/*
+ * Fills @n values; counters this library knows but the module does not
+ * (an older module) read as zero.
+ */
+static int stats_fill(struct unet *u, uint32_t scope, uint32_t id,
+		      uint64_t *values, uint32_t n)
+{
+	int got;
+
+	memset(values, 0, n * sizeof(*values));
+	got = unet_stats_read(u, scope, id, values, NULL, n);
+	return got < 0 ? got : 0;
+}
+
 int unet_nic_stats(struct unet *u, uint32_t nic, struct unet_nic_stats *st)
 {
-	memset(st, 0, sizeof(*st));
-	st->nic = nic;
-	return xioctl(u->fd, UNET_IOC_NIC_STATS, st);
+	int err = stats_fill(u, UNET_STATS_NIC, nic, st->ctr,
+			     UNET_NIC_NR_COUNTERS);
+
+	if (!err)
+		err = stats_fill(u, UNET_STATS_MISS_HIST, nic, st->miss_hist,
+				 UNET_MISS_HIST_BUCKETS);
+	return err;
 }
 
 void unet_ep_attr_init(struct unet_ep_attr *attr)
@@ -210,9 +269,8 @@ void *unet_ep_segment(const struct unet_ep *ep, size_t *size)
 
 int unet_ep_stats(struct unet_ep *ep, struct unet_ep_stats *st)
 {
-	memset(st, 0, sizeof(*st));
-	st->handle = ep->handle;
-	return xioctl(ep->u->fd, UNET_IOC_EP_STATS, st);
+	return stats_fill(ep->u, UNET_STATS_EP, ep->handle, st->ctr,
+			  UNET_EP_NR_COUNTERS);
 }
 
 int unet_chan_create(struct unet_ep *ep, const uint8_t mac[6],
@@ -471,10 +529,11 @@ const char *unet_status_str(uint32_t status)
 		[UNET_ST_BAD_GATHER] = "too many gather entries",
 		[UNET_ST_BAD_ADDR] = "bad address",
 		[UNET_ST_NO_ACCESS] = "buffer not writable",
-		[UNET_ST_NO_ROUTE] = "no route (NIC has no link)",
+		[UNET_ST_NO_ROUTE] = "no route (no link, or no such endpoint)",
 		[UNET_ST_DROPPED] = "message dropped",
 		[UNET_ST_NO_BUFS] = "no free buffers",
 		[UNET_ST_BAD_DESC] = "malformed descriptor",
+		[UNET_ST_NO_MEMORY] = "no memory to make the page resident",
 	};
 
 	if (status < sizeof(names) / sizeof(names[0]) && names[status])

@@ -39,12 +39,32 @@ extern "C" {
 struct unet;
 struct unet_ep;
 
-/* The device and its NICs. */
+/*
+ * The device and its NICs.  unet_open() fails with EPROTONOSUPPORT when
+ * the loaded module speaks another ABI version than this library.
+ */
 struct unet *unet_open(void);
 void unet_close(struct unet *u);
 int unet_fd(const struct unet *u);
 int unet_nic_info(struct unet *u, uint32_t nic, struct unet_nic_info *info);
+
+/*
+ * Counters, as this header knows them (an older module leaves the newer
+ * ones zero).  unet_stats_read() gives any set by count, with names if
+ * @names is not NULL: it fills up to @count and returns how many counters
+ * the set has, so a tool can show counters newer than itself.
+ */
+struct unet_nic_stats {
+	uint64_t ctr[UNET_NIC_NR_COUNTERS];
+	uint64_t miss_hist[UNET_MISS_HIST_BUCKETS];
+};
+struct unet_ep_stats {
+	uint64_t ctr[UNET_EP_NR_COUNTERS];
+};
 int unet_nic_stats(struct unet *u, uint32_t nic, struct unet_nic_stats *st);
+int unet_stats_read(struct unet *u, uint32_t scope, uint32_t id,
+		    uint64_t *values, char (*names)[UNET_STAT_NAME_LEN],
+		    uint32_t count);
 
 /* Endpoints. */
 struct unet_ep_attr {

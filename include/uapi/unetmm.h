@@ -11,6 +11,17 @@
  * status fields of descriptors.  The NIC copies and checks everything it
  * reads from these pages: a wrong value costs the endpoint an error status,
  * never the kernel anything.
+ *
+ * Growing this ABI (Documentation/process/botching-up-ioctls.rst):
+ *  - UNET_IOC_DEV_INFO says which ABI the module speaks (abi_version: an
+ *    incompatible change bumps it) and what it can do (features: bits are
+ *    only ever added).  libunet refuses a module of another ABI version.
+ *  - every reserved field and every unknown flag bit must be zero: the
+ *    kernel refuses the call with EINVAL, so that a later ABI can give them
+ *    a meaning without breaking old programs.
+ *  - counters are read by count, names and values (UNET_IOC_STATS), so a
+ *    counter added later changes no ioctl number and no structure size;
+ *    the enums below only ever grow at their end.
  */
 #ifndef _UAPI_UNETMM_H
 #define _UAPI_UNETMM_H
@@ -18,7 +29,7 @@
 #include <linux/types.h>
 #include <linux/ioctl.h>
 
-#define UNET_ABI_VERSION	1
+#define UNET_ABI_VERSION	2
 #define UNET_DEVICE_PATH	"/dev/unet"
 #define UNET_ETHERTYPE		0x88B5	/* IEEE 802 local experimental 1 */
 
@@ -34,6 +45,16 @@
 #define UNET_MAX_CHANNELS	256	/* per endpoint */
 #define UNET_EP_PER_CTX		64	/* endpoints per context */
 
+/*
+ * An endpoint id is its address on its NIC, the tag frames carry: a slot
+ * of the NIC's endpoint table in the low 16 bits and, above it, the
+ * generation of that slot.  Slots are handed out cyclically and a slot
+ * taken again gets a new generation, so an id names one endpoint only: a
+ * frame or a channel naming a destroyed endpoint never reaches a new one.
+ */
+#define UNET_EP_SLOT_BITS	16
+#define UNET_EP_SLOT(id)	((id) & ((1u << UNET_EP_SLOT_BITS) - 1))
+
 enum unet_mode {
 	UNET_MODE_MM	= 0,	/* buffers are virtual addresses (U-Net/MM) */
 	UNET_MODE_BASE	= 1,	/* buffers are offsets in a pinned segment */
@@ -43,11 +64,12 @@ enum unet_mode {
 struct unet_sge {
 	__u64 addr;
 	__u32 len;
-	__u32 reserved;
+	__u32 reserved;		/* 0: else the descriptor is refused */
 };
 
 /* tx descriptor flags */
 #define UNET_TX_INLINE		(1u << 0)	/* data is in inline_data */
+#define UNET_TX_FLAGS		UNET_TX_INLINE
 
 /* Completion status the NIC writes into tx and rx descriptors. */
 enum unet_status {
@@ -56,18 +78,21 @@ enum unet_status {
 	UNET_ST_BAD_CHANNEL	= 2,	/* channel not owned by this endpoint */
 	UNET_ST_BAD_LENGTH	= 3,	/* too long, or inline length too big */
 	UNET_ST_BAD_GATHER	= 4,	/* too many gather entries */
-	UNET_ST_BAD_ADDR	= 5,	/* buffer outside segment/address space */
+	UNET_ST_BAD_ADDR	= 5,	/* no memory there, or it cannot be
+					 * faulted in (SIGBUS) */
 	UNET_ST_NO_ACCESS	= 6,	/* receive buffer not writable by the NIC */
-	UNET_ST_NO_ROUTE	= 7,	/* NIC has no netdev or it is down */
+	UNET_ST_NO_ROUTE	= 7,	/* no link, or no such local endpoint */
 	UNET_ST_DROPPED		= 8,	/* rx: message lost, buffers returned */
 	UNET_ST_NO_BUFS		= 9,	/* rx: free queue could not hold it */
-	UNET_ST_BAD_DESC	= 10,	/* unknown flags in a descriptor */
+	UNET_ST_BAD_DESC	= 10,	/* unknown flags or reserved bits set */
+	UNET_ST_NO_MEMORY	= 11,	/* the page could not be made resident:
+					 * the system is out of memory */
 };
 
 struct unet_tx_desc {
 	__u32 channel;		/* channel id from UNET_IOC_CHAN_CREATE */
 	__u32 length;		/* inline: data length; gather: ignored */
-	__u32 cookie;		/* opaque, for the process */
+	__u32 cookie;		/* opaque, for the process; the NIC ignores it */
 	__u16 flags;		/* UNET_TX_* */
 	__u8  nsge;		/* gather entries used */
 	__u8  status;		/* enum unet_status, written by the NIC */
@@ -109,9 +134,24 @@ struct unet_ctrl {
 	struct unet_ring_idx rx;
 	struct unet_ring_idx fq;
 	__u32 nic_idle;		/* nonzero: post, then UNET_IOC_KICK */
-	__u32 error;		/* sticky: last control-path error seen */
+	__u32 reserved;
 	__u32 tx_reaped;	/* process: send completions it has taken */
 };
+
+/* UNET_IOC_DEV_INFO: what the module is; the caller passes zeroes. */
+struct unet_dev_info {
+	__u32 abi_version;	/* out: UNET_ABI_VERSION of the module */
+	__u32 nr_nics;		/* out */
+	__u64 features;		/* out: UNET_FEAT_* */
+	__u32 nic_counters;	/* out: counters in UNET_STATS_NIC */
+	__u32 ep_counters;	/* out: counters in UNET_STATS_EP */
+	__u32 reserved[10];
+};
+#define UNET_FEAT_MODE_MM	(1ull << 0)	/* virtual-address buffers */
+#define UNET_FEAT_MODE_BASE	(1ull << 1)	/* pinned-segment buffers */
+#define UNET_FEAT_WAIT_SEND	(1ull << 2)	/* POLLWRBAND, ctrl.tx_reaped */
+#define UNET_FEAT_STATS_NAMES	(1ull << 3)	/* UNET_IOC_STATS gives names */
+#define UNET_FEAT_EP_GEN	(1ull << 4)	/* ids carry a generation */
 
 /* UNET_IOC_NIC_INFO */
 struct unet_nic_info {
@@ -123,10 +163,12 @@ struct unet_nic_info {
 	__u32 tlb_entries;	/* out */
 	__u32 tlb_ways;		/* out */
 	__u32 nr_nics;		/* out */
-	__u32 reserved;
+	__u32 max_endpoints;	/* out: endpoints the NIC serves at most */
+	__u32 reserved[8];	/* in: 0 */
 };
 #define UNET_NIC_LINK_UP	(1u << 0)
 #define UNET_NIC_WIRE		(1u << 1)	/* attached to a netdev */
+#define UNET_NIC_WIRE_ACCESS	(1u << 2)	/* the caller may use the wire */
 
 /* UNET_IOC_EP_CREATE */
 struct unet_ep_create {
@@ -137,6 +179,8 @@ struct unet_ep_create {
 	__u32 rx_entries;
 	__u32 fq_entries;
 	__u32 segment_size;	/* base mode: bytes, page multiple */
+	__u32 flags;		/* 0 */
+	__u32 reserved0;	/* 0 */
 	/* out */
 	__u32 handle;		/* names the endpoint in this context */
 	__u32 ep_id;		/* the endpoint's address on its NIC */
@@ -146,17 +190,23 @@ struct unet_ep_create {
 	__u32 tx_off;		/* ring offsets inside the queue mapping */
 	__u32 rx_off;
 	__u32 fq_off;
-	__u32 reserved;
+	__u32 reserved1;	/* 0 */
+	__u64 reserved2[4];	/* 0 */
 };
 
-/* UNET_IOC_CHAN_CREATE */
+/*
+ * UNET_IOC_CHAN_CREATE.  A channel to this NIC's own MAC goes through the
+ * NIC without the wire (loopback), and stays so if the MAC changes later.
+ * A channel to any other MAC puts frames on the wire and needs the right
+ * to (CAP_NET_RAW, or the group of the module parameter wire_group): EPERM.
+ */
 struct unet_chan_create {
 	__u32 handle;		/* in: endpoint */
 	__u32 remote_ep;	/* in: endpoint id on the remote NIC */
 	__u8  remote_mac[6];	/* in: remote NIC, or this NIC's for loopback */
-	__u16 reserved;
+	__u16 flags;		/* in: 0 */
 	__u32 channel;		/* out */
-	__u32 reserved2;
+	__u32 reserved;		/* in: 0 */
 };
 
 struct unet_chan_destroy {
@@ -166,11 +216,13 @@ struct unet_chan_destroy {
 
 /*
  * Counters.  Each set is an array of __u64 indexed by these enums; the
- * names below are the ones debugfs and unetstat print.  Most count events
- * since the module was loaded; pinned_pages, segment_pages, endpoints,
- * backlog_frames (frames waiting for translations), reasm_active (messages
+ * names below are the ones UNET_IOC_STATS, debugfs and unetstat give.
+ * Most count events since the module was loaded; pinned_pages,
+ * segment_pages, endpoints, backlog_frames (frames waiting for
+ * translations), backlog_bytes (their memory), reasm_active (messages
  * being reassembled) and misses_queued are gauges of what exists now, so
- * that a leak is visible once every process has gone.
+ * that a leak is visible once every process has gone.  New counters are
+ * added at the end of a list, never in between.
  */
 #define UNET_EP_COUNTERS(X)				\
 	X(tx_msgs)	X(tx_bytes)	X(rx_msgs)	X(rx_bytes)	\
@@ -191,7 +243,9 @@ struct unet_chan_destroy {
 	X(pinned_pages)	X(pinned_peak)	X(segment_pages)	\
 	X(miss_ns_total)	X(miss_ns_max)	X(endpoints)		\
 	X(tlb_pin_retries)	X(backlog_frames)	X(reasm_active)	\
-	X(misses_queued)
+	X(misses_queued)	X(backlog_bytes)	X(drop_backlog_bytes) \
+	X(drop_backlog_stale)	X(drop_not_host)	X(polls)	\
+	X(poll_ns)	X(tlb_fault_transient)
 
 #define UNET_COUNTER_ENUM(name)	UNET_CTR_##name,
 enum unet_ep_counter { UNET_EP_COUNTERS(UNET_COUNTER_ENUM) UNET_EP_NR_COUNTERS };
@@ -203,27 +257,31 @@ enum unet_nic_counter { UNET_NIC_COUNTERS(UNET_COUNTER_ENUM) UNET_NIC_NR_COUNTER
 /* Miss service time histogram: bucket i counts misses < 2^i microseconds. */
 #define UNET_MISS_HIST_BUCKETS	20
 
-struct unet_ep_stats {
-	__u32 handle;		/* in */
-	__u32 reserved;
-	__u64 ctr[UNET_EP_NR_COUNTERS];
+/* UNET_IOC_STATS: one set of counters, by count (and optionally names). */
+struct unet_stats {
+	__u32 scope;		/* in: UNET_STATS_* */
+	__u32 id;		/* in: NIC index, or endpoint handle (EP) */
+	__u32 count;		/* in: room at values (and names);
+				 * out: counters the set has */
+	__u32 flags;		/* in: 0 */
+	__u64 values;		/* in: user pointer to __u64[count], or 0 */
+	__u64 names;		/* in: user pointer to
+				 * char[count][UNET_STAT_NAME_LEN], or 0 */
+	__u64 reserved[2];	/* in: 0 */
 };
+#define UNET_STATS_NIC		0	/* UNET_NIC_COUNTERS of NIC id */
+#define UNET_STATS_MISS_HIST	1	/* miss_us_lt_<2^i> of NIC id */
+#define UNET_STATS_EP		2	/* UNET_EP_COUNTERS of endpoint id */
+#define UNET_STAT_NAME_LEN	32
 
-struct unet_nic_stats {
-	__u32 nic;		/* in */
-	__u32 reserved;
-	__u64 ctr[UNET_NIC_NR_COUNTERS];
-	__u64 miss_hist[UNET_MISS_HIST_BUCKETS];
-};
-
-#define UNET_IOC_MAGIC		0xB5
+#define UNET_IOC_MAGIC		0xB9	/* free in ioctl-number.rst up to 6.18 */
+#define UNET_IOC_DEV_INFO	_IOR(UNET_IOC_MAGIC, 0, struct unet_dev_info)
 #define UNET_IOC_NIC_INFO	_IOWR(UNET_IOC_MAGIC, 1, struct unet_nic_info)
 #define UNET_IOC_EP_CREATE	_IOWR(UNET_IOC_MAGIC, 2, struct unet_ep_create)
 #define UNET_IOC_EP_DESTROY	_IOW(UNET_IOC_MAGIC, 3, __u32)
 #define UNET_IOC_CHAN_CREATE	_IOWR(UNET_IOC_MAGIC, 4, struct unet_chan_create)
 #define UNET_IOC_CHAN_DESTROY	_IOW(UNET_IOC_MAGIC, 5, struct unet_chan_destroy)
 #define UNET_IOC_KICK		_IOW(UNET_IOC_MAGIC, 6, __u32)
-#define UNET_IOC_EP_STATS	_IOWR(UNET_IOC_MAGIC, 7, struct unet_ep_stats)
-#define UNET_IOC_NIC_STATS	_IOWR(UNET_IOC_MAGIC, 8, struct unet_nic_stats)
+#define UNET_IOC_STATS		_IOWR(UNET_IOC_MAGIC, 7, struct unet_stats)
 
 #endif /* _UAPI_UNETMM_H */

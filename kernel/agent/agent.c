@@ -2,13 +2,25 @@
 /*
  * The kernel agent.  It is the only part that touches the VM system:
  *
- *  - it serves the NIC's TLB misses from a workqueue: fault the page in and
- *    pin it (FOLL_LONGTERM, FOLL_WRITE for receive buffers), charge it to
- *    the process, write the translation and wake the waiting endpoint;
+ *  - it serves the NIC's TLB misses: fault the page in and pin it
+ *    (FOLL_LONGTERM, FOLL_WRITE for receive buffers), charge it to the
+ *    process, write the translation and resume the engine that waited;
  *  - an mmu notifier on every address space with a context removes and
  *    unpins the entries of any range the VM unmaps, moves, write-protects,
  *    migrates or zaps, and returns only when no DMA uses them any more;
  *  - a shrinker gives cold entries back under memory pressure.
+ *
+ * Misses are served per context, in the order they came, by a work item of
+ * that context on an unbound workqueue: a fault that blocks (a userfaultfd
+ * nobody serves, a FUSE server that never answers) holds up its own
+ * context and nobody else's, however many of them block at once, and the
+ * context's teardown never waits for it.
+ *
+ * A miss ends in one of three ways: the translation is installed; the
+ * buffer is refused with a status the engine reports (no mapping, no
+ * access, a page that cannot be faulted in); or, for a failure that may
+ * pass (no memory), it is retried a few times with a growing pause and
+ * then refused too.  A refused buffer is never asked for again on its own.
  *
  * A fill races with invalidations the way KVM's does: it samples the
  * address space's invalidation sequence before pinning and installs the
@@ -30,32 +42,78 @@
 #include "agent.h"
 #include "../nic/nic.h"
 
-#define FILL_RETRIES	16
-/* Prefetches queued per NIC: beyond this they would only evict each other. */
-#define MAX_PREFETCHES	64
+/* Retries of a fill that raced with an invalidation. */
+#define FILL_RACE_RETRIES	16
+/* Transient failures (no memory) are retried after 1, 2, 4 .. 64 ms. */
+#define TRANSIENT_RETRIES	7
+/* Prefetches queued per context: beyond this they only evict each other. */
+#define MAX_PREFETCHES		64
 
+/*
+ * A request for one translation.  A demand miss lives in its waiter (each
+ * engine waits for one translation at a time, so it never needs memory
+ * at the moment it misses); a prefetch is allocated.
+ */
 struct unet_miss {
-	struct list_head node;
-	struct unet_context *ctx;	/* owner of the page */
-	struct unet_endpoint *waiter;	/* referenced; woken when done */
+	struct list_head node;		/* on its owner's list */
+	struct unet_agent_ctx *owner;	/* context of the page; referenced */
+	struct unet_nic *nic;
+	struct unet_endpoint *waiter;	/* referenced while queued */
+	enum unet_engine engine;
 	u64 vpn;
 	bool write;
+	bool prefetch;
+	bool queued;			/* on a list or in service */
+	bool in_service;
 	ktime_t posted;
 };
 
-static void unpin_uncharge(struct unet_nic *nic, struct unet_context *ctx,
+/* The agent's side of a context: coherence and the miss queue. */
+struct unet_agent_ctx {
+	struct unet_context *ctx;
+	struct mmu_notifier mn;
+	bool mn_registered;
+
+	spinlock_t inval_lock;		/* nests inside a NIC's tlb_lock */
+	u64 inval_seq;			/* bumped by every invalidation */
+	u32 inval_active;		/* invalidations in progress */
+	bool dying;			/* no new translations */
+	atomic_long_t pinned;		/* TLB pages charged to mm->pinned_vm */
+
+	/* Under agent_lock. */
+	struct list_head misses;	/* demand misses, in order */
+	struct list_head prefetches;	/* served when no demand waits */
+	u32 nr_prefetches;
+	struct work_struct work;
+};
+
+struct unet_agent_nic {
+	struct unet_nic *nic;
+	struct shrinker shrinker;
+	bool shrinker_registered;
+};
+
+/*
+ * One lock for every context's miss queue: misses are rare next to
+ * messages, and one lock lets an endpoint take back its misses from
+ * whichever context they wait on.
+ */
+static DEFINE_SPINLOCK(agent_lock);
+static struct workqueue_struct *agent_wq;
+
+static void unpin_uncharge(struct unet_nic *nic, struct unet_agent_ctx *ac,
 			   struct page *page)
 {
 	unpin_user_page(page);
-	atomic_long_dec(&ctx->pinned);
-	atomic64_dec(&ctx->mm->pinned_vm);
+	atomic_long_dec(&ac->pinned);
+	atomic64_dec(&ac->ctx->mm->pinned_vm);
 	unet_nic_count(nic, UNET_NIC_pinned_pages, -1);
 }
 
 /*
  * Release of an entry by the TLB: called under tlb_lock, never sleeps.
- * Writable entries are anonymous or writeback-free memory (nic_may_write),
- * whose dirty bit needs no lock.
+ * Writable entries are anonymous or writeback-free memory (the VMA check
+ * and nic_may_write() saw to it), whose dirty bit needs no lock.
  */
 static void entry_release(struct unet_tlb_entry *e, void *arg)
 {
@@ -78,103 +136,120 @@ void unet_agent_tlb_put(struct unet_nic *nic, struct unet_tlb_entry *e)
 		wake_up_all(&nic->tlb_drain);
 }
 
-static void kick_miss_workers(struct unet_nic *nic)
-{
-	int w;
+/* ------------------------------------------------------------ misses ---- */
 
-	for (w = 0; w < UNET_MISS_WORKERS; w++)
-		queue_work(nic->wq, &nic->miss_worker[w].work);
+static void kick_ctx(struct unet_agent_ctx *ac)
+{
+	unet_ctx_get(ac->ctx);
+	if (!queue_work(agent_wq, &ac->work))
+		unet_ctx_put(ac->ctx);
 }
 
-static void flush_miss_workers(struct unet_nic *nic)
-{
-	int w;
-
-	for (w = 0; w < UNET_MISS_WORKERS; w++)
-		flush_work(&nic->miss_worker[w].work);
-}
-
-static bool miss_queued(struct list_head *list, struct unet_context *ctx,
-			u64 vpn, bool write, struct unet_endpoint *waiter)
+static bool prefetch_queued(struct unet_agent_ctx *ac, struct unet_nic *nic,
+			    u64 vpn, bool write)
 {
 	struct unet_miss *m;
 
-	list_for_each_entry(m, list, node)
-		if (m->ctx == ctx && m->vpn == vpn && m->write >= write &&
-		    (!waiter || m->waiter == waiter))
+	lockdep_assert_held(&agent_lock);
+	list_for_each_entry(m, &ac->prefetches, node)
+		if (m->nic == nic && m->vpn == vpn && m->write >= write)
 			return true;
 	return false;
 }
 
-static void queue_miss(struct unet_nic *nic, struct unet_context *ctx,
-		       u64 vpn, bool write, struct unet_endpoint *waiter,
-		       bool prefetch)
+static void record_fault(struct unet_endpoint *ep, enum unet_engine engine,
+			 u32 asid, u64 vpn, bool write, int status)
 {
-	struct unet_miss *m;
+	struct unet_fault *f = &ep->fault[engine];
 
-	spin_lock_bh(&nic->miss_lock);
-	if (miss_queued(&nic->misses, ctx, vpn, write, waiter) ||
-	    (prefetch &&
-	     (nic->nr_prefetches >= MAX_PREFETCHES ||
-	      miss_queued(&nic->prefetches, ctx, vpn, write, NULL)))) {
-		spin_unlock_bh(&nic->miss_lock);
-		return;
-	}
-	m = kmalloc(sizeof(*m), GFP_ATOMIC);
-	if (!m) {
-		spin_unlock_bh(&nic->miss_lock);
-		/* No memory for the request: let the engine try again. */
-		if (!prefetch)
-			unet_nic_translation_ready(waiter);
-		return;
-	}
-	m->ctx = ctx;
-	m->waiter = waiter;
-	m->vpn = vpn;
-	m->write = write;
-	m->posted = ktime_get();
-	unet_ep_get(waiter);
-	if (prefetch) {
-		list_add_tail(&m->node, &nic->prefetches);
-		nic->nr_prefetches++;
-	} else {
-		list_add_tail(&m->node, &nic->misses);
-	}
-	unet_nic_count(nic, UNET_NIC_misses_queued, 1);
-	spin_unlock_bh(&nic->miss_lock);
-	kick_miss_workers(nic);
+	spin_lock_bh(&ep->fault_lock);
+	f->asid = asid;
+	f->vpn = vpn;
+	f->write = write;
+	f->status = status;
+	spin_unlock_bh(&ep->fault_lock);
 }
 
 void unet_agent_post_miss(struct unet_nic *nic, struct unet_context *ctx,
-			  u64 vpn, bool write, struct unet_endpoint *waiter)
+			  u64 vpn, bool write, struct unet_endpoint *waiter,
+			  enum unet_engine engine)
 {
-	queue_miss(nic, ctx, vpn, write, waiter, false);
+	struct unet_agent_ctx *ac = ctx->agent;
+	struct unet_miss *m = waiter->miss[engine];
+
+	spin_lock_bh(&agent_lock);
+	/* Asked already: the engine is woken when that one is answered. */
+	if (m->queued) {
+		spin_unlock_bh(&agent_lock);
+		return;
+	}
+	if (ac->dying) {
+		spin_unlock_bh(&agent_lock);
+		record_fault(waiter, engine, ctx->asid, vpn, write,
+			     UNET_ST_BAD_ADDR);
+		unet_nic_translation_ready(waiter, engine);
+		return;
+	}
+	m->owner = ac;
+	m->nic = nic;
+	m->waiter = waiter;
+	m->engine = engine;
+	m->vpn = vpn;
+	m->write = write;
+	m->prefetch = false;
+	m->queued = true;
+	m->in_service = false;
+	m->posted = ktime_get();
+	unet_ep_get(waiter);
+	unet_ctx_get(ctx);
+	list_add_tail(&m->node, &ac->misses);
+	unet_nic_count(nic, UNET_NIC_misses_queued, 1);
+	spin_unlock_bh(&agent_lock);
+	kick_ctx(ac);
 }
 
 /* A translation wanted soon: served only when no demand miss waits. */
 void unet_agent_prefetch(struct unet_nic *nic, struct unet_context *ctx,
 			 u64 vpn, bool write, struct unet_endpoint *waiter)
 {
-	queue_miss(nic, ctx, vpn, write, waiter, true);
-}
+	struct unet_agent_ctx *ac = ctx->agent;
+	struct unet_miss *m;
 
-static void record_fault(struct unet_endpoint *waiter, u32 asid, u64 vpn,
-			 bool write, int status)
-{
-	spin_lock_bh(&waiter->fault_lock);
-	waiter->fault_asid = asid;
-	waiter->fault_vpn = vpn;
-	waiter->fault_write = write;
-	waiter->fault_err = status;
-	spin_unlock_bh(&waiter->fault_lock);
+	m = kmalloc(sizeof(*m), GFP_ATOMIC);
+	if (!m)
+		return;		/* only a hint */
+	spin_lock_bh(&agent_lock);
+	if (ac->dying || ac->nr_prefetches >= MAX_PREFETCHES ||
+	    prefetch_queued(ac, nic, vpn, write)) {
+		spin_unlock_bh(&agent_lock);
+		kfree(m);
+		return;
+	}
+	*m = (struct unet_miss){
+		.owner = ac, .nic = nic, .waiter = waiter, .vpn = vpn,
+		.write = write, .prefetch = true, .queued = true,
+		.posted = ktime_get(),
+	};
+	unet_ep_get(waiter);
+	unet_ctx_get(ctx);
+	list_add_tail(&m->node, &ac->prefetches);
+	ac->nr_prefetches++;
+	unet_nic_count(nic, UNET_NIC_misses_queued, 1);
+	spin_unlock_bh(&agent_lock);
+	kick_ctx(ac);
 }
 
 /*
- * Why a page could not be pinned: no mapping, or one without the access
- * asked for.  0 if the mapping allows it: the failure was transient (no
- * memory, a migration that did not finish) and the engine will ask again.
+ * Why a page may not be translated, judged from its VMA before anything
+ * is faulted or pinned: no mapping, no access, or a receive buffer in page
+ * cache that is written back to a disk.  Such a page must not be a
+ * receive buffer: a long-term pin races with writeback (Linux 6.5 refuses
+ * it outright), dirtying it takes file system locks that the DMA engine,
+ * in softirq, cannot take, and a write fault would already have dirtied
+ * the page and changed the file's times for a buffer the NIC then
+ * refuses.  Returns 0 or an enum unet_status.
  */
-static int fault_status(struct mm_struct *mm, unsigned long addr, bool write)
+static int vma_status(struct mm_struct *mm, unsigned long addr, bool write)
 {
 	struct vm_area_struct *vma;
 	int status = 0;
@@ -186,8 +261,28 @@ static int fault_status(struct mm_struct *mm, unsigned long addr, bool write)
 		status = UNET_ST_BAD_ADDR;
 	else if (write && !(vma->vm_flags & VM_WRITE))
 		status = UNET_ST_NO_ACCESS;
+	else if (write && vma->vm_file && (vma->vm_flags & VM_SHARED) &&
+		 mapping_can_writeback(vma->vm_file->f_mapping))
+		status = UNET_ST_NO_ACCESS;
 	mmap_read_unlock(mm);
 	return status;
+}
+
+/*
+ * Whether the NIC may write into @page and mark it dirty when it lets go,
+ * from any context: a second look, after the pin, at what vma_status()
+ * allowed (the VMA may have changed in between).  Anonymous memory and
+ * file systems without writeback (tmpfs, shmem, hugetlbfs) need only the
+ * dirty bit.
+ */
+static bool nic_may_write(struct page *page)
+{
+	struct address_space *mapping;
+
+	if (PageAnon(page))
+		return true;
+	mapping = page_mapping(page);
+	return !mapping || !mapping_can_writeback(mapping);
 }
 
 static void count_miss_time(struct unet_nic *nic, ktime_t posted)
@@ -217,69 +312,72 @@ static void note_pinned(struct unet_nic *nic)
 		;
 }
 
-/*
- * Whether the NIC may write into @page and mark it dirty when it lets go,
- * from any context.  Anonymous memory and file systems without writeback
- * (tmpfs, shmem, hugetlbfs) need only the dirty bit.  Page cache that is
- * written back to a disk must not be a receive buffer: a long-term pin
- * races with writeback (Linux 6.5 refuses such pins outright), and
- * dirtying it takes file system locks that the DMA engine, in softirq,
- * cannot take.
- */
-static bool nic_may_write(struct page *page)
+/* What an errno of a fault or a pin means for the buffer. */
+static int errno_status(int err)
 {
-	struct address_space *mapping;
-
-	if (PageAnon(page))
-		return true;
-	mapping = page_mapping(page);
-	return !mapping || !mapping_can_writeback(mapping);
+	switch (err) {
+	case -ENOMEM:
+	case -EAGAIN:
+	case -EBUSY:
+	case -EINTR:
+		return -EAGAIN;		/* may pass: try again later */
+	default:
+		return UNET_ST_BAD_ADDR;	/* -EFAULT (SIGBUS), -EHWPOISON,
+						 * a long-term pin refused */
+	}
 }
 
 /*
  * Faults the page in the way a user fault would, allowed to drop mmap_lock
- * and wait: for a userfaultfd handler, a FUSE server, a slow disk.  A
- * long-term pin cannot wait like that in 6.1 (it refuses FOLL_LONGTERM
- * with a retry), so a pin that failed retries after this.  Called and
- * returns with mmap_lock held for read.
+ * and wait: for a userfaultfd handler, a FUSE server, a slow disk.  The
+ * wait is killable, not uninterruptible, so a fault nobody ever answers is
+ * not a hung task.  A long-term pin cannot wait like that in 6.1 (it
+ * refuses FOLL_LONGTERM with a retry), so a failed pin comes here first.
+ * Returns 0 or a negative errno.
  */
-static bool fault_in(struct mm_struct *mm, unsigned long addr, bool write)
+static int fault_in(struct mm_struct *mm, unsigned long addr, bool write)
 {
 	bool unlocked = false;
+	int ret;
 
-	return !fixup_user_fault(mm, addr, write ? FAULT_FLAG_WRITE : 0,
-				 &unlocked);
+	mmap_read_lock(mm);
+	ret = fixup_user_fault(mm, addr, write ? FAULT_FLAG_WRITE : 0,
+			       &unlocked);
+	mmap_read_unlock(mm);
+	return ret;
 }
 
-/* Pins one page and installs it; returns 0 or an enum unet_status. */
-static int serve_miss(struct unet_nic *nic, struct unet_miss *m)
+/*
+ * One attempt to pin the page and install it.  Returns 0 when the
+ * translation is there (or an invalidation kept racing it: the engine
+ * will ask again), a positive enum unet_status for a refusal, or a
+ * negative errno from the pin.
+ */
+static int pin_and_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 {
-	struct unet_context *ctx = m->ctx;
+	struct unet_context *ctx = ac->ctx;
+	struct unet_nic *nic = m->nic;
 	struct mm_struct *mm = ctx->mm;
 	unsigned long addr = m->vpn << PAGE_SHIFT;
 	unsigned int gup = FOLL_LONGTERM | (m->write ? FOLL_WRITE : 0);
-	bool faulted = false;
-	int tries, status = 0;
+	int tries;
 
-	/* The address space is gone: fail the use rather than retry it. */
-	if (!mmget_not_zero(mm))
-		return UNET_ST_BAD_ADDR;
-	for (tries = 0; tries < FILL_RETRIES; tries++) {
+	for (tries = 0; tries < FILL_RACE_RETRIES; tries++) {
 		struct unet_tlb_entry *slot;
 		struct page *page;
 		bool evicted, stale;
 		u64 seq;
 		long n;
 
-		spin_lock_bh(&ctx->inval_lock);
-		seq = ctx->inval_seq;
-		stale = ctx->inval_active || ctx->dying;
-		spin_unlock_bh(&ctx->inval_lock);
+		spin_lock_bh(&ac->inval_lock);
+		seq = ac->inval_seq;
+		stale = ac->inval_active;
+		if (ac->dying) {
+			spin_unlock_bh(&ac->inval_lock);
+			return UNET_ST_BAD_ADDR;
+		}
+		spin_unlock_bh(&ac->inval_lock);
 		if (stale) {
-			if (READ_ONCE(ctx->dying)) {
-				status = UNET_ST_BAD_ADDR;
-				break;
-			}
 			usleep_range(20, 100);
 			continue;
 		}
@@ -292,7 +390,7 @@ static int serve_miss(struct unet_nic *nic, struct unet_miss *m)
 		spin_lock_bh(&nic->tlb_lock);
 		if (unet_tlb_probe(&nic->tlb, ctx->asid, m->vpn, m->write)) {
 			spin_unlock_bh(&nic->tlb_lock);
-			break;
+			return 0;
 		}
 		slot = unet_tlb_reserve(&nic->tlb, ctx->asid, m->vpn,
 					entry_release, nic, &evicted);
@@ -311,197 +409,295 @@ static int serve_miss(struct unet_nic *nic, struct unet_miss *m)
 			spin_lock_bh(&nic->tlb_lock);
 			unet_tlb_unreserve(&nic->tlb, slot);
 			spin_unlock_bh(&nic->tlb_lock);
-			status = fault_status(mm, addr, m->write);
-			if (status)
-				break;
-			/*
-			 * A mapping that allows the access: fault the page in
-			 * once (it may wait, for a userfaultfd say) and pin
-			 * again; if that does not help, the engine asks later.
-			 */
-			if (!faulted) {
-				mmap_read_lock(mm);
-				faulted = fault_in(mm, addr, m->write);
-				mmap_read_unlock(mm);
-				if (faulted)
-					continue;
-			}
-			unet_nic_count(nic, UNET_NIC_tlb_pin_retries, 1);
-			break;
+			return n < 0 ? (int)n : -EFAULT;
 		}
-		atomic_long_inc(&ctx->pinned);
+		atomic_long_inc(&ac->pinned);
 		atomic64_inc(&mm->pinned_vm);
 		note_pinned(nic);
 		if (m->write && !nic_may_write(page)) {
-			unpin_uncharge(nic, ctx, page);
+			unpin_uncharge(nic, ac, page);
 			spin_lock_bh(&nic->tlb_lock);
 			unet_tlb_unreserve(&nic->tlb, slot);
 			spin_unlock_bh(&nic->tlb_lock);
-			status = UNET_ST_NO_ACCESS;
-			break;
+			return UNET_ST_NO_ACCESS;
 		}
 
 		spin_lock_bh(&nic->tlb_lock);
-		spin_lock(&ctx->inval_lock);
-		stale = ctx->inval_active || ctx->inval_seq != seq ||
-			ctx->dying;
-		spin_unlock(&ctx->inval_lock);
+		spin_lock(&ac->inval_lock);
+		stale = ac->inval_active || ac->inval_seq != seq || ac->dying;
+		spin_unlock(&ac->inval_lock);
 		if (!stale)
-			unet_tlb_fill(&nic->tlb, slot, page, ctx, m->write,
+			unet_tlb_fill(&nic->tlb, slot, page, ac, m->write,
 				      entry_release, nic);
 		spin_unlock_bh(&nic->tlb_lock);
 		if (!stale)
-			break;
+			return 0;
 		/*
 		 * Raced with an invalidation: the page may be stale.  Unpin
 		 * before giving the way back, or another pin could take it
 		 * while this page still counts.
 		 */
-		unpin_uncharge(nic, ctx, page);
+		unpin_uncharge(nic, ac, page);
 		spin_lock_bh(&nic->tlb_lock);
 		unet_tlb_unreserve(&nic->tlb, slot);
 		spin_unlock_bh(&nic->tlb_lock);
 		usleep_range(20, 100);
 	}
-	mmput(mm);
-	return status;
+	return 0;
 }
 
 /*
- * The next miss a worker may serve: demand misses before prefetches, and
- * never one of an address space another worker is serving, so that a pin
- * that blocks (a userfaultfd, a FUSE file) holds up only its own process
- * and its misses stay in order.  Called under miss_lock.
+ * Serves one miss.  Returns 0 (translated, or to be asked for again) or
+ * the enum unet_status that refuses the buffer.
  */
-static struct unet_miss *next_miss(struct unet_nic *nic, bool *prefetch)
+static int serve_miss(struct unet_agent_ctx *ac, struct unet_miss *m)
 {
-	struct list_head *lists[2] = { &nic->misses, &nic->prefetches };
-	struct unet_miss *m;
-	int l, w;
+	struct mm_struct *mm = ac->ctx->mm;
+	unsigned long addr = m->vpn << PAGE_SHIFT;
+	bool faulted = false;
+	int attempt = 0, ret, last = 0;
 
-	for (l = 0; l < 2; l++) {
-		list_for_each_entry(m, lists[l], node) {
-			for (w = 0; w < UNET_MISS_WORKERS; w++) {
-				struct unet_context *c =
-					nic->miss_worker[w].serving;
-
-				/* Per address space: opening more /dev/unet
-				 * must not buy more workers. */
-				if (c && c->mm == m->ctx->mm)
-					break;
-			}
-			if (w < UNET_MISS_WORKERS)
+	/* The address space is gone: fail the use rather than retry it. */
+	if (!mmget_not_zero(mm))
+		return UNET_ST_BAD_ADDR;
+	ret = vma_status(mm, addr, m->write);
+	while (!ret) {
+		ret = pin_and_fill(ac, m);
+		if (ret >= 0)
+			break;
+		last = ret;
+		/*
+		 * The mapping allows the access but the pin failed: fault
+		 * the page in once, as the process itself would (it may
+		 * wait), then pin again.  A fault that fails is final
+		 * unless it may pass.
+		 */
+		if (!faulted) {
+			faulted = true;
+			ret = fault_in(mm, addr, m->write);
+			if (!ret)
 				continue;
-			*prefetch = l == 1;
-			return m;
+			last = ret;
 		}
+		ret = errno_status(last);
+		if (ret != -EAGAIN)
+			break;
+		if (attempt == TRANSIENT_RETRIES || READ_ONCE(ac->dying)) {
+			ret = last == -ENOMEM ? UNET_ST_NO_MEMORY :
+						UNET_ST_BAD_ADDR;
+			break;
+		}
+		unet_nic_count(m->nic, UNET_NIC_tlb_fault_transient, 1);
+		msleep(1u << attempt++);
+		faulted = false;
+		ret = 0;
 	}
-	return NULL;
+	mmput(mm);
+	return ret;
 }
 
-static void miss_work(struct work_struct *work)
+/* The next miss of @ac to serve: demand misses first.  Under agent_lock. */
+static struct unet_miss *next_miss(struct unet_agent_ctx *ac)
 {
-	struct unet_miss_worker *worker =
-		container_of(work, struct unet_miss_worker, work);
-	struct unet_nic *nic = worker->nic;
+	struct unet_miss *m;
+
+	m = list_first_entry_or_null(&ac->misses, struct unet_miss, node);
+	if (!m) {
+		m = list_first_entry_or_null(&ac->prefetches,
+					     struct unet_miss, node);
+		if (m)
+			ac->nr_prefetches--;
+	}
+	if (m) {
+		list_del_init(&m->node);
+		m->in_service = true;
+	}
+	return m;
+}
+
+/*
+ * What a miss holds, taken out of it before it is handed back: the moment
+ * it is no longer queued its waiter may post it again.
+ */
+struct miss_refs {
+	struct unet_nic *nic;
+	struct unet_endpoint *waiter;
+	struct unet_context *ctx;
+	enum unet_engine engine;
+	struct unet_miss *prefetch;	/* to free */
+};
+
+static struct miss_refs miss_refs(struct unet_miss *m)
+{
+	return (struct miss_refs){
+		.nic = m->nic, .waiter = m->waiter, .ctx = m->owner->ctx,
+		.engine = m->engine, .prefetch = m->prefetch ? m : NULL,
+	};
+}
+
+static void miss_done(struct miss_refs *r)
+{
+	unet_nic_count(r->nic, UNET_NIC_misses_queued, -1);
+	kfree(r->prefetch);
+	unet_ep_put(r->waiter);
+	unet_ctx_put(r->ctx);
+}
+
+static void agent_work(struct work_struct *work)
+{
+	struct unet_agent_ctx *ac = container_of(work, struct unet_agent_ctx,
+						 work);
+	struct unet_miss *m;
 
 	for (;;) {
-		struct unet_miss *m;
-		bool prefetch = false;
-		int status;
+		struct miss_refs r;
+		int status = 0;
 
-		spin_lock_bh(&nic->miss_lock);
-		m = next_miss(nic, &prefetch);
-		if (m) {
-			list_del(&m->node);
-			if (prefetch)
-				nic->nr_prefetches--;
-			worker->serving = m->ctx;
-			unet_nic_count(nic, UNET_NIC_misses_queued, -1);
-		}
-		spin_unlock_bh(&nic->miss_lock);
+		spin_lock_bh(&agent_lock);
+		m = next_miss(ac);
+		spin_unlock_bh(&agent_lock);
 		if (!m)
 			break;
-		status = 0;
-		if (!READ_ONCE(m->waiter->dead))
-			status = serve_miss(nic, m);
+		r = miss_refs(m);
+		if (!READ_ONCE(r.waiter->dead))
+			status = serve_miss(ac, m);
 		/*
-		 * A prefetch's fault is not reported: the buffer may never be
-		 * used, and the demand miss will find the fault itself.
+		 * A prefetch's refusal is not reported: the buffer may never
+		 * be used, and a demand miss will find the fault itself.
 		 */
-		if (status && !prefetch) {
-			unet_nic_count(nic, UNET_NIC_tlb_faults, 1);
-			record_fault(m->waiter, m->ctx->asid, m->vpn, m->write,
-				     status);
+		if (!r.prefetch) {
+			if (status) {
+				unet_nic_count(r.nic, UNET_NIC_tlb_faults, 1);
+				record_fault(r.waiter, r.engine,
+					     ac->ctx->asid, m->vpn, m->write,
+					     status);
+			}
+			count_miss_time(r.nic, m->posted);
 		}
+		spin_lock_bh(&agent_lock);
+		m->queued = false;
+		m->in_service = false;
+		spin_unlock_bh(&agent_lock);
 		/* Nothing waits on a prefetch: no engine to wake. */
-		if (!prefetch) {
-			count_miss_time(nic, m->posted);
-			unet_nic_translation_ready(m->waiter);
-		}
-		spin_lock_bh(&nic->miss_lock);
-		worker->serving = NULL;
-		spin_unlock_bh(&nic->miss_lock);
-		/* Only a context's teardown ever waits here. */
-		if (wq_has_sleeper(&nic->miss_idle))
-			wake_up_all(&nic->miss_idle);
-		unet_ep_put(m->waiter);
-		kfree(m);
+		if (!r.prefetch)
+			unet_nic_translation_ready(r.waiter, r.engine);
+		miss_done(&r);
 		cond_resched();
 	}
+	unet_ctx_put(ac->ctx);		/* the queued work's reference */
 }
 
-static bool miss_in_service(struct unet_nic *nic, struct unet_context *ctx)
+/* Takes a queued miss (not one in service) off its list.  Under agent_lock. */
+static void unqueue(struct unet_miss *m)
 {
-	bool busy = false;
-	int w;
-
-	spin_lock_bh(&nic->miss_lock);
-	for (w = 0; w < UNET_MISS_WORKERS; w++)
-		if (nic->miss_worker[w].serving == ctx)
-			busy = true;
-	spin_unlock_bh(&nic->miss_lock);
-	return busy;
-}
-
-/* Drops queued misses that match; for a context, waits out those served. */
-static void purge_misses(struct unet_nic *nic, struct unet_context *ctx,
-			 struct unet_endpoint *waiter)
-{
-	struct unet_miss *m, *tmp;
-	LIST_HEAD(gone);
-
-	spin_lock_bh(&nic->miss_lock);
-	list_for_each_entry_safe(m, tmp, &nic->misses, node)
-		if ((ctx && m->ctx == ctx) || (waiter && m->waiter == waiter))
-			list_move(&m->node, &gone);
-	list_for_each_entry_safe(m, tmp, &nic->prefetches, node)
-		if ((ctx && m->ctx == ctx) || (waiter && m->waiter == waiter)) {
-			list_move(&m->node, &gone);
-			nic->nr_prefetches--;
-		}
-	spin_unlock_bh(&nic->miss_lock);
-	/*
-	 * A context's teardown waits for the workers busy with it (the miss
-	 * uses the context).  An endpoint's need not, and must not: its miss
-	 * holds its own reference, the engines it would wake are dead, and
-	 * the fault it waits on may be one only this process can resolve.
-	 */
-	if (ctx)
-		wait_event(nic->miss_idle, !miss_in_service(nic, ctx));
-	list_for_each_entry_safe(m, tmp, &gone, node) {
-		unet_nic_count(nic, UNET_NIC_misses_queued, -1);
-		if (m->waiter != waiter)
-			unet_nic_translation_ready(m->waiter);
-		unet_ep_put(m->waiter);
-		kfree(m);
-	}
+	lockdep_assert_held(&agent_lock);
+	list_del_init(&m->node);
+	if (m->prefetch)
+		m->owner->nr_prefetches--;
+	m->queued = false;
 }
 
 void unet_agent_forget_ep(struct unet_endpoint *ep)
 {
-	purge_misses(ep->nic, NULL, ep);
+	struct unet_agent_ctx *ac = ep->ctx->agent;
+	struct miss_refs g[UNET_ENGINES];
+	struct unet_miss *m, *tmp;
+	LIST_HEAD(prefetches);
+	int e, n = 0;
+
+	spin_lock_bh(&agent_lock);
+	for (e = 0; e < UNET_ENGINES; e++) {
+		m = ep->miss[e];
+		if (m->queued && !m->in_service) {
+			unqueue(m);
+			g[n++] = miss_refs(m);
+		}
+	}
+	list_for_each_entry_safe(m, tmp, &ac->prefetches, node)
+		if (m->waiter == ep && !m->in_service) {
+			unqueue(m);
+			list_add(&m->node, &prefetches);
+		}
+	spin_unlock_bh(&agent_lock);
+	/* Its engines are stopped: nobody to wake. */
+	for (e = 0; e < n; e++)
+		miss_done(&g[e]);
+	list_for_each_entry_safe(m, tmp, &prefetches, node) {
+		struct miss_refs r = miss_refs(m);
+
+		list_del(&m->node);
+		miss_done(&r);
+	}
 }
+
+/* Drops every queued miss of a dying context, waking other waiters. */
+static void purge_ctx(struct unet_agent_ctx *ac)
+{
+	struct unet_miss *m, *tmp;
+	LIST_HEAD(demand);
+	LIST_HEAD(prefetches);
+
+	spin_lock_bh(&agent_lock);
+	list_for_each_entry_safe(m, tmp, &ac->misses, node) {
+		unqueue(m);
+		list_add_tail(&m->node, &demand);
+	}
+	list_for_each_entry_safe(m, tmp, &ac->prefetches, node) {
+		unqueue(m);
+		list_add_tail(&m->node, &prefetches);
+	}
+	/*
+	 * Demand misses of this context have waiters in other contexts
+	 * (senders copying into its pages): they are refused.  Their miss
+	 * structures stay ours until the refusal is recorded, so "queued"
+	 * stays set until then and nobody posts them again meanwhile.
+	 */
+	list_for_each_entry(m, &demand, node)
+		m->queued = true;
+	spin_unlock_bh(&agent_lock);
+
+	list_for_each_entry_safe(m, tmp, &demand, node) {
+		struct miss_refs r = miss_refs(m);
+
+		list_del_init(&m->node);
+		record_fault(r.waiter, r.engine, ac->ctx->asid, m->vpn,
+			     m->write, UNET_ST_BAD_ADDR);
+		spin_lock_bh(&agent_lock);
+		m->queued = false;
+		spin_unlock_bh(&agent_lock);
+		unet_nic_translation_ready(r.waiter, r.engine);
+		miss_done(&r);
+	}
+	list_for_each_entry_safe(m, tmp, &prefetches, node) {
+		struct miss_refs r = miss_refs(m);
+
+		list_del(&m->node);
+		miss_done(&r);
+	}
+}
+
+int unet_agent_ep_init(struct unet_endpoint *ep)
+{
+	int e;
+
+	for (e = 0; e < UNET_ENGINES; e++) {
+		ep->miss[e] = kzalloc(sizeof(*ep->miss[e]), GFP_KERNEL_ACCOUNT);
+		if (!ep->miss[e])
+			return -ENOMEM;
+		INIT_LIST_HEAD(&ep->miss[e]->node);
+	}
+	return 0;
+}
+
+void unet_agent_ep_free(struct unet_endpoint *ep)
+{
+	int e;
+
+	for (e = 0; e < UNET_ENGINES; e++)
+		kfree(ep->miss[e]);
+}
+
+/* ------------------------------------------------------- coherence ---- */
 
 static bool range_busy(struct unet_nic *nic, struct unet_context *ctx,
 		       u64 vpn_start, u64 vpn_end)
@@ -561,15 +757,16 @@ static int event_cause(enum mmu_notifier_event event)
 static int unet_mn_invalidate_start(struct mmu_notifier *mn,
 				    const struct mmu_notifier_range *range)
 {
-	struct unet_context *ctx = container_of(mn, struct unet_context, mn);
+	struct unet_agent_ctx *ac = container_of(mn, struct unet_agent_ctx,
+						 mn);
 
-	spin_lock_bh(&ctx->inval_lock);
-	ctx->inval_active++;
-	ctx->inval_seq++;
-	spin_unlock_bh(&ctx->inval_lock);
+	spin_lock_bh(&ac->inval_lock);
+	ac->inval_active++;
+	ac->inval_seq++;
+	spin_unlock_bh(&ac->inval_lock);
 
 	/* Never -EAGAIN: with invalidate_range_end that is a WARN in 6.1. */
-	invalidate_range(ctx, range->start >> PAGE_SHIFT,
+	invalidate_range(ac->ctx, range->start >> PAGE_SHIFT,
 			 DIV_ROUND_UP_ULL(range->end, PAGE_SIZE),
 			 event_cause(range->event),
 			 mmu_notifier_range_blockable(range));
@@ -579,24 +776,33 @@ static int unet_mn_invalidate_start(struct mmu_notifier *mn,
 static void unet_mn_invalidate_end(struct mmu_notifier *mn,
 				   const struct mmu_notifier_range *range)
 {
-	struct unet_context *ctx = container_of(mn, struct unet_context, mn);
+	struct unet_agent_ctx *ac = container_of(mn, struct unet_agent_ctx,
+						 mn);
 
-	spin_lock_bh(&ctx->inval_lock);
-	ctx->inval_active--;
-	ctx->inval_seq++;
-	spin_unlock_bh(&ctx->inval_lock);
+	spin_lock_bh(&ac->inval_lock);
+	ac->inval_active--;
+	ac->inval_seq++;
+	spin_unlock_bh(&ac->inval_lock);
+}
+
+static void mark_dying(struct unet_agent_ctx *ac)
+{
+	spin_lock_bh(&ac->inval_lock);
+	spin_lock(&agent_lock);
+	ac->dying = true;
+	ac->inval_seq++;
+	spin_unlock(&agent_lock);
+	spin_unlock_bh(&ac->inval_lock);
 }
 
 /* The address space is being torn down: give back everything it had. */
 static void unet_mn_release(struct mmu_notifier *mn, struct mm_struct *mm)
 {
-	struct unet_context *ctx = container_of(mn, struct unet_context, mn);
+	struct unet_agent_ctx *ac = container_of(mn, struct unet_agent_ctx,
+						 mn);
 
-	spin_lock_bh(&ctx->inval_lock);
-	ctx->dying = true;
-	ctx->inval_seq++;
-	spin_unlock_bh(&ctx->inval_lock);
-	invalidate_range(ctx, 0, U64_MAX, UNET_NIC_tlb_inval_other, true);
+	mark_dying(ac);
+	invalidate_range(ac->ctx, 0, U64_MAX, UNET_NIC_tlb_inval_other, true);
 }
 
 static const struct mmu_notifier_ops unet_mn_ops = {
@@ -607,36 +813,68 @@ static const struct mmu_notifier_ops unet_mn_ops = {
 
 int unet_agent_ctx_init(struct unet_context *ctx)
 {
+	struct unet_agent_ctx *ac;
 	int ret;
 
-	spin_lock_init(&ctx->inval_lock);
-	ctx->mn.ops = &unet_mn_ops;
-	ret = mmu_notifier_register(&ctx->mn, ctx->mm);
-	if (ret)
+	ac = kzalloc(sizeof(*ac), GFP_KERNEL_ACCOUNT);
+	if (!ac)
+		return -ENOMEM;
+	ac->ctx = ctx;
+	spin_lock_init(&ac->inval_lock);
+	INIT_LIST_HEAD(&ac->misses);
+	INIT_LIST_HEAD(&ac->prefetches);
+	INIT_WORK(&ac->work, agent_work);
+	ac->mn.ops = &unet_mn_ops;
+	ret = mmu_notifier_register(&ac->mn, ctx->mm);
+	if (ret) {
+		kfree(ac);
 		return ret;
-	ctx->mn_registered = true;
+	}
+	ac->mn_registered = true;
+	ctx->agent = ac;
 	return 0;
 }
 
 void unet_agent_ctx_exit(struct unet_context *ctx)
 {
-	u32 i;
+	struct unet_agent_ctx *ac = ctx->agent;
 
-	spin_lock_bh(&ctx->inval_lock);
-	ctx->dying = true;
-	spin_unlock_bh(&ctx->inval_lock);
-	for (i = 0; i < unet_nr_nics(); i++)
-		purge_misses(unet_nic_by_index(i), ctx, NULL);
-	if (ctx->mn_registered)
-		mmu_notifier_unregister(&ctx->mn, ctx->mm);
+	mark_dying(ac);
+	purge_ctx(ac);
+	if (ac->mn_registered)
+		mmu_notifier_unregister(&ac->mn, ctx->mm);
+	ac->mn_registered = false;
 	invalidate_range(ctx, 0, U64_MAX, UNET_NIC_tlb_inval_other, true);
-	WARN_ON(atomic_long_read(&ctx->pinned));
 }
+
+/*
+ * The context's last reference is gone: no miss of it is queued or in
+ * service, so nothing can have installed an entry since the exit above.
+ */
+void unet_agent_ctx_free(struct unet_context *ctx)
+{
+	struct unet_agent_ctx *ac = ctx->agent;
+
+	if (!ac)
+		return;
+	WARN_ON(!list_empty(&ac->misses) || !list_empty(&ac->prefetches));
+	WARN_ON(atomic_long_read(&ac->pinned));
+	kfree(ac);
+	ctx->agent = NULL;
+}
+
+long unet_agent_ctx_pinned(struct unet_context *ctx)
+{
+	return atomic_long_read(&ctx->agent->pinned);
+}
+
+/* -------------------------------------------------------- shrinker ---- */
 
 static unsigned long unet_shrink_count(struct shrinker *s,
 				       struct shrink_control *sc)
 {
-	struct unet_nic *nic = container_of(s, struct unet_nic, shrinker);
+	struct unet_nic *nic =
+		container_of(s, struct unet_agent_nic, shrinker)->nic;
 	u32 n = READ_ONCE(nic->tlb.valid);
 
 	return n ?: SHRINK_EMPTY;
@@ -645,7 +883,8 @@ static unsigned long unet_shrink_count(struct shrinker *s,
 static unsigned long unet_shrink_scan(struct shrinker *s,
 				      struct shrink_control *sc)
 {
-	struct unet_nic *nic = container_of(s, struct unet_nic, shrinker);
+	struct unet_nic *nic =
+		container_of(s, struct unet_agent_nic, shrinker)->nic;
 	u32 n;
 
 	spin_lock_bh(&nic->tlb_lock);
@@ -658,44 +897,68 @@ static unsigned long unet_shrink_scan(struct shrinker *s,
 int unet_agent_nic_init(struct unet_nic *nic)
 {
 	struct unet_tlb_entry *mem;
+	struct unet_agent_nic *an;
 	u32 sets;
-	int ret, i;
+	int ret;
 
 	if (unet_tlb_geometry(unet_tlb_size, unet_tlb_ways, &sets))
 		return -EINVAL;
+	an = kzalloc(sizeof(*an), GFP_KERNEL);
 	mem = kvcalloc(unet_tlb_size, sizeof(*mem), GFP_KERNEL);
-	if (!mem)
-		return -ENOMEM;
+	if (!an || !mem) {
+		ret = -ENOMEM;
+		goto err;
+	}
 	spin_lock_init(&nic->tlb_lock);
 	unet_tlb_init(&nic->tlb, mem, sets, unet_tlb_ways);
 	init_waitqueue_head(&nic->tlb_drain);
-	INIT_LIST_HEAD(&nic->misses);
-	INIT_LIST_HEAD(&nic->prefetches);
-	spin_lock_init(&nic->miss_lock);
-	init_waitqueue_head(&nic->miss_idle);
-	for (i = 0; i < UNET_MISS_WORKERS; i++) {
-		nic->miss_worker[i].nic = nic;
-		INIT_WORK(&nic->miss_worker[i].work, miss_work);
-	}
 
-	nic->shrinker.count_objects = unet_shrink_count;
-	nic->shrinker.scan_objects = unet_shrink_scan;
-	nic->shrinker.seeks = DEFAULT_SEEKS;
-	ret = register_shrinker(&nic->shrinker, "unetmm-nic%u", nic->index);
-	if (ret) {
-		kvfree(mem);
-		return ret;
-	}
-	nic->shrinker_registered = true;
+	an->shrinker.count_objects = unet_shrink_count;
+	an->shrinker.scan_objects = unet_shrink_scan;
+	an->shrinker.seeks = DEFAULT_SEEKS;
+	an->nic = nic;
+	ret = register_shrinker(&an->shrinker, "unetmm-nic%u", nic->index);
+	if (ret)
+		goto err;
+	an->shrinker_registered = true;
+	nic->agent = an;
 	return 0;
+
+err:
+	kvfree(mem);
+	kfree(an);
+	return ret;
 }
 
 void unet_agent_nic_exit(struct unet_nic *nic)
 {
-	if (nic->shrinker_registered)
-		unregister_shrinker(&nic->shrinker);
-	flush_miss_workers(nic);
-	WARN_ON(!list_empty(&nic->misses) || !list_empty(&nic->prefetches));
+	struct unet_agent_nic *an = nic->agent;
+
+	if (an && an->shrinker_registered)
+		unregister_shrinker(&an->shrinker);
 	WARN_ON(nic->tlb.valid);
 	kvfree(nic->tlb.entry);
+	kfree(an);
+	nic->agent = NULL;
+}
+
+int unet_agent_init(void)
+{
+	/*
+	 * Unbound, and as many at once as the workqueue allows: one item per
+	 * context with misses, and an item may wait in a fault for long.
+	 * High priority: the agent is the NIC's interrupt handler, and must
+	 * not queue behind the very processes that busy-poll for its answer.
+	 * No WQ_MEM_RECLAIM: nothing in reclaim waits for a miss, and a
+	 * rescuer thread must never end up running a blocking pin.
+	 */
+	agent_wq = alloc_workqueue("unetmm-agent", WQ_UNBOUND | WQ_HIGHPRI,
+				   WQ_UNBOUND_MAX_ACTIVE);
+	return agent_wq ? 0 : -ENOMEM;
+}
+
+/* Every context is gone: their last works have run or are running. */
+void unet_agent_exit(void)
+{
+	destroy_workqueue(agent_wq);
 }

@@ -4,6 +4,13 @@
  * memory that the process maps; a base-level endpoint also owns a pinned
  * communication segment charged to RLIMIT_MEMLOCK.  Only this file creates
  * channels, so a process can send only where the kernel let it.
+ *
+ * Teardown: an endpoint is unlinked (dead, invisible to the rx path after a
+ * grace period), then drained (its engines stopped, its misses taken
+ * back), then freed with its last reference.  Its segment does not wait
+ * for that last reference: it goes once the endpoint is drained and
+ * unmapped, so a sender parked on it or a miss it waits for cannot keep a
+ * dead process's pinned memory alive.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -38,29 +45,61 @@ static void ep_free_rcu(struct rcu_head *head)
 	int i;
 
 	for (i = 0; i < UNET_MAX_CHANNELS; i++)
-		kfree(ep->reasm[i]);
-	vfree(ep->seg);		/* vfree defers itself in atomic context */
-	vfree(ep->qmem);
+		kfree(ep->rx.reasm[i]);
+	vfree(ep->qmem);	/* vfree defers itself in atomic context */
 	kfree(ep);
 }
 
 /*
- * The segment stays charged to RLIMIT_MEMLOCK for as long as it exists,
- * mappings included, or destroying a mapped endpoint would let a process
- * pin without limit.  account_locked_vm() takes the mmap lock, which the
- * last put may hold (munmap), hence a work item.
+ * Gives the segment back: its memory and its RLIMIT_MEMLOCK charge.
+ * account_locked_vm() takes the mmap lock, which munmap holds when it
+ * drops the last mapping, hence also a work item.
  */
+static void ep_free_segment(struct unet_endpoint *ep)
+{
+	if (ep->seg_pages_charged) {
+		account_locked_vm(ep->mm, ep->seg_pages_charged, false);
+		unet_nic_count(ep->nic, UNET_NIC_segment_pages,
+			       -(s64)ep->seg_pages_charged);
+		ep->seg_pages_charged = 0;
+	}
+	vfree(ep->seg);
+	ep->seg = NULL;
+}
+
+static void ep_segment_work(struct work_struct *work)
+{
+	struct unet_endpoint *ep = container_of(work, struct unet_endpoint,
+						seg_work);
+
+	ep_free_segment(ep);
+	unet_ep_put(ep);
+}
+
+/*
+ * The segment may go once the endpoint is dead (its engines drained) and
+ * no mapping is left.  Whoever sees both last queues its release.
+ */
+static void ep_segment_maybe_free(struct unet_endpoint *ep)
+{
+	if (!ep->seg || !READ_ONCE(ep->dead) || atomic_read(&ep->mappings))
+		return;
+	if (xchg(&ep->seg_size, 0)) {
+		unet_ep_get(ep);
+		queue_work(unet_free_wq, &ep->seg_work);
+	}
+}
+
 static void ep_free_work(struct work_struct *work)
 {
 	struct unet_endpoint *ep = container_of(work, struct unet_endpoint,
 						free_work);
 
-	if (ep->seg_pages_charged) {
-		account_locked_vm(ep->mm, ep->seg_pages_charged, false);
-		unet_nic_count(ep->nic, UNET_NIC_segment_pages,
-			       -(s64)ep->seg_pages_charged);
-	}
+	/* A segment work still queued holds a reference: it has run. */
+	ep_free_segment(ep);
+	unet_agent_ep_free(ep);
 	mmdrop(ep->mm);
+	unet_ctx_put(ep->ctx);
 	call_rcu(&ep->rcu, ep_free_rcu);
 }
 
@@ -69,7 +108,6 @@ static void ep_release(struct kref *ref)
 	struct unet_endpoint *ep = container_of(ref, struct unet_endpoint,
 						ref);
 
-	INIT_WORK(&ep->free_work, ep_free_work);
 	queue_work(unet_free_wq, &ep->free_work);
 }
 
@@ -150,12 +188,41 @@ static int ep_alloc_segment(struct unet_endpoint *ep, struct mm_struct *mm,
 static void ep_init_engines(struct unet_endpoint *ep)
 {
 	kref_init(&ep->ref);
-	mutex_init(&ep->tx_mutex);
-	INIT_WORK(&ep->tx_work, unet_tx_work);
-	spin_lock_init(&ep->rx_lock);
-	skb_queue_head_init(&ep->backlog);
-	INIT_WORK(&ep->rx_work, unet_rx_work);
+	INIT_WORK(&ep->free_work, ep_free_work);
+	INIT_WORK(&ep->seg_work, ep_segment_work);
+	INIT_LIST_HEAD(&ep->active_node);
+	mutex_init(&ep->tx.mutex);
+	INIT_WORK(&ep->tx.work, unet_tx_work);
+	INIT_LIST_HEAD(&ep->tx.room_node);
+	spin_lock_init(&ep->rx.lock);
+	skb_queue_head_init(&ep->rx.backlog);
+	INIT_WORK(&ep->rx.work, unet_rx_work);
 	spin_lock_init(&ep->fault_lock);
+}
+
+static bool ep_create_ok(const struct unet_ep_create *req)
+{
+	if (req->flags || req->reserved0 || req->reserved1 ||
+	    memchr_inv(req->reserved2, 0, sizeof(req->reserved2)))
+		return false;
+	if (req->mode != UNET_MODE_MM && req->mode != UNET_MODE_BASE)
+		return false;
+	if (!unet_ring_size_ok(req->tx_entries, UNET_RING_MIN, UNET_RING_MAX) ||
+	    !unet_ring_size_ok(req->rx_entries, UNET_RING_MIN, UNET_RING_MAX) ||
+	    !unet_ring_size_ok(req->fq_entries, UNET_RING_MIN, UNET_RING_MAX))
+		return false;
+	return req->mode == UNET_MODE_BASE || !req->segment_size;
+}
+
+/* Undoes a creation that failed before the endpoint was visible. */
+static void ep_undo(struct unet_endpoint *ep)
+{
+	ep_free_segment(ep);
+	unet_agent_ep_free(ep);
+	mmdrop(ep->mm);
+	unet_ctx_put(ep->ctx);
+	vfree(ep->qmem);
+	kfree(ep);
 }
 
 int unet_ep_create(struct unet_context *ctx, struct unet_ep_create *req)
@@ -168,40 +235,39 @@ int unet_ep_create(struct unet_context *ctx, struct unet_ep_create *req)
 	nic = unet_nic_by_index(req->nic);
 	if (!nic)
 		return -ENODEV;
-	if (req->mode != UNET_MODE_MM && req->mode != UNET_MODE_BASE)
-		return -EINVAL;
-	if (!unet_ring_size_ok(req->tx_entries, UNET_RING_MIN, UNET_RING_MAX) ||
-	    !unet_ring_size_ok(req->rx_entries, UNET_RING_MIN, UNET_RING_MAX) ||
-	    !unet_ring_size_ok(req->fq_entries, UNET_RING_MIN, UNET_RING_MAX))
-		return -EINVAL;
-	if (req->mode == UNET_MODE_MM && req->segment_size)
+	if (!ep_create_ok(req))
 		return -EINVAL;
 
 	ep = kzalloc(sizeof(*ep), GFP_KERNEL_ACCOUNT);
 	if (!ep)
 		return -ENOMEM;
 	ep_init_engines(ep);
+	unet_ctx_get(ctx);
 	ep->ctx = ctx;
 	ep->mm = ctx->mm;
 	mmgrab(ep->mm);		/* the segment's charge outlives the context */
 	ep->nic = nic;
 	ep->mode = req->mode;
 
+	ret = unet_agent_ep_init(ep);
+	if (ret)
+		goto err_undo;
 	ret = ep_alloc_queues(ep, req);
 	if (ret)
-		goto err_free;
+		goto err_undo;
 	if (ep->mode == UNET_MODE_BASE) {
 		ret = ep_alloc_segment(ep, ctx->mm, req->segment_size);
 		if (ret)
-			goto err_free;
+			goto err_undo;
 	}
 
 	mutex_lock(&ctx->lock);
 	ret = xa_alloc(&ctx->endpoints, &handle, ep,
 		       XA_LIMIT(1, UNET_EP_PER_CTX), GFP_KERNEL);
 	if (ret) {
+		mutex_unlock(&ctx->lock);
 		ret = ret == -EBUSY ? -EMFILE : ret;
-		goto err_unlock;
+		goto err_undo;
 	}
 	ep->handle = handle;
 	ret = unet_nic_add_endpoint(nic, ep);
@@ -209,8 +275,7 @@ int unet_ep_create(struct unet_context *ctx, struct unet_ep_create *req)
 		xa_erase(&ctx->endpoints, handle);
 		mutex_unlock(&ctx->lock);
 		synchronize_rcu();	/* poll() may have seen it */
-		mutex_lock(&ctx->lock);
-		goto err_unlock;
+		goto err_undo;
 	}
 	mutex_unlock(&ctx->lock);
 
@@ -220,18 +285,8 @@ int unet_ep_create(struct unet_context *ctx, struct unet_ep_create *req)
 	req->segment_offset = ep->seg ? mmap_offset(ep->handle, true) : 0;
 	return 0;
 
-err_unlock:
-	mutex_unlock(&ctx->lock);
-	if (ep->seg_pages_charged) {
-		account_locked_vm(ctx->mm, ep->seg_pages_charged, false);
-		unet_nic_count(nic, UNET_NIC_segment_pages,
-			       -(s64)ep->seg_pages_charged);
-	}
-err_free:
-	mmdrop(ep->mm);
-	vfree(ep->seg);
-	vfree(ep->qmem);
-	kfree(ep);
+err_undo:
+	ep_undo(ep);
 	return ret;
 }
 
@@ -252,28 +307,20 @@ static void ep_unlink(struct unet_endpoint *ep)
 {
 	WRITE_ONCE(ep->dead, true);
 	unet_nic_remove_endpoint(ep->nic, ep);
+	unet_nic_deactivate(ep);
 }
 
 /*
  * Drains every engine's use of an unlinked endpoint, after the grace
- * period.  Mappings may still hold references; the memory goes with the
- * last one.
+ * period.  Mappings may still hold references; the queue memory goes with
+ * the last one, the segment as soon as no mapping is left.
  */
-static void ep_drain(struct unet_context *ctx, struct unet_endpoint *ep)
+static void ep_drain(struct unet_endpoint *ep)
 {
 	unet_agent_forget_ep(ep);	/* the agent will not wake it */
 	unet_tx_stop(ep);
 	unet_rx_stop(ep);
-	/*
-	 * Unmapped (the context's is the only reference, and no new mapping
-	 * can find it): give the charge back now rather than from the work.
-	 */
-	if (ep->seg_pages_charged && kref_read(&ep->ref) == 1) {
-		account_locked_vm(ctx->mm, ep->seg_pages_charged, false);
-		unet_nic_count(ep->nic, UNET_NIC_segment_pages,
-			       -(s64)ep->seg_pages_charged);
-		ep->seg_pages_charged = 0;
-	}
+	ep_segment_maybe_free(ep);
 	unet_ep_put(ep);
 }
 
@@ -288,14 +335,13 @@ int unet_ep_destroy(struct unet_context *ctx, u32 handle)
 		return -ENOENT;
 	ep_unlink(ep);
 	synchronize_rcu();		/* no rx handler still sees it */
-	ep_drain(ctx, ep);
+	ep_drain(ep);
 	return 0;
 }
 
 /*
- * Called from release: the context's last file reference is gone.  One
- * grace period covers every endpoint, so a process with many endpoints
- * exits quickly.
+ * Called from release: the context's file is gone.  One grace period
+ * covers every endpoint, so a process with many endpoints exits quickly.
  */
 void unet_ep_destroy_all(struct unet_context *ctx)
 {
@@ -307,18 +353,25 @@ void unet_ep_destroy_all(struct unet_context *ctx)
 	synchronize_rcu();
 	xa_for_each(&ctx->endpoints, handle, ep) {
 		xa_erase(&ctx->endpoints, handle);
-		ep_drain(ctx, ep);
+		ep_drain(ep);
 	}
 }
 
 static void ep_vma_open(struct vm_area_struct *vma)
 {
-	unet_ep_get(vma->vm_private_data);
+	struct unet_endpoint *ep = vma->vm_private_data;
+
+	unet_ep_get(ep);
+	atomic_inc(&ep->mappings);
 }
 
 static void ep_vma_close(struct vm_area_struct *vma)
 {
-	unet_ep_put(vma->vm_private_data);
+	struct unet_endpoint *ep = vma->vm_private_data;
+
+	if (atomic_dec_and_test(&ep->mappings))
+		ep_segment_maybe_free(ep);
+	unet_ep_put(ep);
 }
 
 static const struct vm_operations_struct ep_vm_ops = {
@@ -367,28 +420,36 @@ int unet_ep_mmap(struct unet_context *ctx, struct vm_area_struct *vma)
 		goto out;
 	vma->vm_ops = &ep_vm_ops;
 	vma->vm_private_data = ep;
+	atomic_inc(&ep->mappings);
 	return 0;		/* the lookup's reference now belongs to the vma */
 out:
 	unet_ep_put(ep);
 	return ret;
 }
 
-static bool chan_mac_ok(struct unet_nic *nic, const u8 *mac)
-{
-	return is_valid_ether_addr(mac) || unet_nic_is_local(nic, mac);
-}
-
+/*
+ * Creates a channel.  One to this NIC's own address (or, on a NIC without
+ * a netdev, to the all-zero one it has) is local for good; any other puts
+ * frames on the wire and needs the wire right the context was opened with.
+ */
 int unet_chan_create(struct unet_context *ctx, struct unet_chan_create *req)
 {
 	struct unet_endpoint *ep;
 	struct unet_reasm *reasm;
+	bool local;
 	int ret, i, slot = -1;
 
+	if (req->flags || req->reserved)
+		return -EINVAL;
 	ep = unet_ep_lookup(ctx, req->handle);
 	if (!ep)
 		return -ENOENT;
+	local = unet_nic_is_local(ep->nic, req->remote_mac);
 	ret = -EINVAL;
-	if (!req->remote_ep || !chan_mac_ok(ep->nic, req->remote_mac))
+	if (!req->remote_ep || (!local && !is_valid_ether_addr(req->remote_mac)))
+		goto out_put;
+	ret = -EPERM;
+	if (!local && !ctx->wire_ok)
 		goto out_put;
 	/* Allocated up front: the slot is chosen under a spinlock. */
 	reasm = kzalloc(sizeof(*reasm), GFP_KERNEL_ACCOUNT);
@@ -397,15 +458,16 @@ int unet_chan_create(struct unet_context *ctx, struct unet_chan_create *req)
 		goto out_put;
 
 	mutex_lock(&ctx->lock);
-	spin_lock_bh(&ep->rx_lock);
+	spin_lock_bh(&ep->rx.lock);
 	for (i = 0; i < UNET_MAX_CHANNELS; i++) {
-		struct unet_channel *c = &ep->chan[i];
+		struct unet_channel *c = &ep->rx.chan[i];
 
 		if (!c->used) {
 			if (slot < 0)
 				slot = i;
 		} else if (c->remote_ep == req->remote_ep &&
-			   ether_addr_equal(c->mac, req->remote_mac)) {
+			   c->local == local &&
+			   (local || ether_addr_equal(c->mac, req->remote_mac))) {
 			ret = -EEXIST;
 			goto out_unlock;
 		}
@@ -413,17 +475,18 @@ int unet_chan_create(struct unet_context *ctx, struct unet_chan_create *req)
 	ret = -ENOSPC;
 	if (slot < 0)
 		goto out_unlock;
-	if (!ep->reasm[slot]) {
-		ep->reasm[slot] = reasm;
+	if (!ep->rx.reasm[slot]) {
+		ep->rx.reasm[slot] = reasm;
 		reasm = NULL;
 	}
-	ep->chan[slot].remote_ep = req->remote_ep;
-	ether_addr_copy(ep->chan[slot].mac, req->remote_mac);
-	WRITE_ONCE(ep->chan[slot].used, true);
+	ep->rx.chan[slot].remote_ep = req->remote_ep;
+	ep->rx.chan[slot].local = local;
+	ether_addr_copy(ep->rx.chan[slot].mac, req->remote_mac);
+	WRITE_ONCE(ep->rx.chan[slot].used, true);
 	req->channel = slot;
 	ret = 0;
 out_unlock:
-	spin_unlock_bh(&ep->rx_lock);
+	spin_unlock_bh(&ep->rx.lock);
 	mutex_unlock(&ctx->lock);
 	kfree(reasm);
 out_put:
@@ -439,13 +502,13 @@ int unet_chan_destroy(struct unet_context *ctx, struct unet_chan_destroy *req)
 	ep = unet_ep_lookup(ctx, req->handle);
 	if (!ep)
 		return -ENOENT;
-	spin_lock_bh(&ep->rx_lock);
-	if (req->channel < UNET_MAX_CHANNELS && ep->chan[req->channel].used) {
+	spin_lock_bh(&ep->rx.lock);
+	if (req->channel < UNET_MAX_CHANNELS && ep->rx.chan[req->channel].used) {
 		unet_rx_abort_channel(ep, req->channel);
-		WRITE_ONCE(ep->chan[req->channel].used, false);
+		WRITE_ONCE(ep->rx.chan[req->channel].used, false);
 		ret = 0;
 	}
-	spin_unlock_bh(&ep->rx_lock);
+	spin_unlock_bh(&ep->rx.lock);
 	unet_ep_put(ep);
 	return ret;
 }

@@ -25,6 +25,8 @@ int unet_dma_check_sge(struct unet_endpoint *ep, const struct unet_sge *sge)
 {
 	u64 end = sge->addr + sge->len;
 
+	if (sge->reserved)
+		return UNET_ST_BAD_DESC;
 	if (end < sge->addr)
 		return UNET_ST_BAD_ADDR;
 	if (ep->mode == UNET_MODE_BASE)
@@ -33,20 +35,24 @@ int unet_dma_check_sge(struct unet_endpoint *ep, const struct unet_sge *sge)
 	return end <= TASK_SIZE_MAX ? 0 : UNET_ST_BAD_ADDR;
 }
 
-/* A translation the agent failed to make is reported once, to its waiter. */
-static int take_fault(struct unet_endpoint *waiter, u32 asid, u64 vpn,
-		      bool write)
+/*
+ * A translation the agent refused is reported once, to the engine that
+ * asked for it, the next time that engine needs the page.
+ */
+static int take_fault(struct unet_endpoint *waiter, enum unet_engine engine,
+		      u32 asid, u64 vpn, bool write)
 {
-	int err = 0;
+	struct unet_fault *f = &waiter->fault[engine];
+	int status = 0;
 
 	spin_lock_bh(&waiter->fault_lock);
-	if (waiter->fault_err && waiter->fault_vpn == vpn &&
-	    waiter->fault_asid == asid && waiter->fault_write == write) {
-		err = waiter->fault_err;
-		waiter->fault_err = 0;
+	if (f->status && f->vpn == vpn && f->asid == asid &&
+	    f->write == write) {
+		status = f->status;
+		f->status = 0;
 	}
 	spin_unlock_bh(&waiter->fault_lock);
-	return err;
+	return status;
 }
 
 static int map_mm(struct unet_span *s, u64 addr, u32 avail,
@@ -64,12 +70,14 @@ static int map_mm(struct unet_span *s, u64 addr, u32 avail,
 	e = unet_tlb_lookup(&nic->tlb, ctx->asid, vpn, s->write);
 	spin_unlock_bh(&nic->tlb_lock);
 	if (!e) {
-		err = take_fault(s->waiter, ctx->asid, vpn, s->write);
+		err = take_fault(s->waiter, s->engine, ctx->asid, vpn,
+				 s->write);
 		if (err)
 			return err;
 		unet_nic_count(nic, UNET_NIC_tlb_misses, 1);
 		unet_ep_count(ep, UNET_CTR_tlb_misses, 1);
-		unet_agent_post_miss(nic, ctx, vpn, s->write, s->waiter);
+		unet_agent_post_miss(nic, ctx, vpn, s->write, s->waiter,
+				     s->engine);
 		return -EAGAIN;
 	}
 	unet_nic_count(nic, UNET_NIC_tlb_hits, 1);

@@ -59,6 +59,7 @@ void unet_nic_info(struct unet_nic *nic, struct unet_nic_info *info)
 	info->nr_nics = nr_nics;
 	info->tlb_entries = unet_tlb_entries(&nic->tlb);
 	info->tlb_ways = nic->tlb.ways;
+	info->max_endpoints = unet_max_endpoints;
 	unet_nic_mac(nic, info->mac);
 	rcu_read_lock();
 	dev = rcu_dereference(nic->netdev);
@@ -76,32 +77,113 @@ void unet_nic_info(struct unet_nic *nic, struct unet_nic_info *info)
 
 int unet_nic_add_endpoint(struct unet_nic *nic, struct unet_endpoint *ep)
 {
-	u32 id;
+	u32 slot;
 	int ret;
 
-	ret = xa_alloc(&nic->endpoints, &id, ep, XA_LIMIT(1, INT_MAX),
-		       GFP_KERNEL);
-	if (ret)
-		return ret;
-	ep->id = id;
-	unet_nic_count(nic, UNET_NIC_endpoints, 1);
-	return 0;
+	mutex_lock(&nic->ep_lock);
+	/* Reserved first: rx must not see the endpoint before its id. */
+	ret = xa_alloc_cyclic(&nic->endpoints, &slot, NULL,
+			      XA_LIMIT(1, unet_max_endpoints), &nic->next_slot,
+			      GFP_KERNEL);
+	if (ret == 1) {
+		nic->generation++;	/* the slots wrapped */
+		ret = 0;
+	}
+	if (!ret) {
+		ep->id = (u32)nic->generation << UNET_EP_SLOT_BITS | slot;
+		xa_store(&nic->endpoints, slot, ep, GFP_KERNEL);
+		unet_nic_count(nic, UNET_NIC_endpoints, 1);
+	}
+	mutex_unlock(&nic->ep_lock);
+	if (ret == -EBUSY)
+		ret = -ENOSPC;
+	if (!ret)
+		unet_nic_activate(ep);
+	return ret;
 }
 
 /* After this and an RCU grace period, the rx path cannot find @ep. */
 void unet_nic_remove_endpoint(struct unet_nic *nic, struct unet_endpoint *ep)
 {
-	xa_erase(&nic->endpoints, ep->id);
+	xa_erase(&nic->endpoints, UNET_EP_SLOT(ep->id));
 	unet_nic_count(nic, UNET_NIC_endpoints, -1);
 }
 
-static const char *const nic_counter_names[] = {
+struct unet_endpoint *unet_nic_find_ep(struct unet_nic *nic, u32 id)
+{
+	struct unet_endpoint *ep;
+
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "unet_nic_find_ep without RCU");
+	ep = xa_load(&nic->endpoints, UNET_EP_SLOT(id));
+	return ep && READ_ONCE(ep->id) == id ? ep : NULL;
+}
+
+void unet_nic_activate(struct unet_endpoint *ep)
+{
+	struct unet_nic *nic = ep->nic;
+
+	WRITE_ONCE(ep->last_active, jiffies);
+	if (READ_ONCE(ep->on_active))
+		return;
+	spin_lock_bh(&nic->active_lock);
+	if (!ep->on_active && !READ_ONCE(ep->dead)) {
+		list_add_tail(&ep->active_node, &nic->active);
+		WRITE_ONCE(ep->on_active, true);
+	}
+	spin_unlock_bh(&nic->active_lock);
+}
+
+/* The endpoint is dead: the poll must not look at it any more. */
+void unet_nic_deactivate(struct unet_endpoint *ep)
+{
+	struct unet_nic *nic = ep->nic;
+
+	spin_lock_bh(&nic->active_lock);
+	if (ep->on_active) {
+		list_del_init(&ep->active_node);
+		WRITE_ONCE(ep->on_active, false);
+	}
+	spin_unlock_bh(&nic->active_lock);
+}
+
+/*
+ * The NIC's slow poll, every 100 ms: drops messages whose fragments
+ * stopped coming and frames parked for too long, and translates newly
+ * posted free buffers, for the endpoints that were active lately or have
+ * something in progress.  Idle endpoints cost it nothing.
+ */
+static void nic_poll(struct timer_list *t)
+{
+	struct unet_nic *nic = from_timer(nic, t, poll_timer);
+	struct unet_endpoint *ep, *tmp;
+	u64 t0 = ktime_get_ns();
+
+	spin_lock(&nic->active_lock);
+	list_for_each_entry_safe(ep, tmp, &nic->active, active_node) {
+		bool busy = unet_rx_poll(ep);
+
+		if (!busy && time_after(jiffies, READ_ONCE(ep->last_active) +
+					HZ)) {
+			list_del_init(&ep->active_node);
+			WRITE_ONCE(ep->on_active, false);
+		}
+	}
+	spin_unlock(&nic->active_lock);
+	/* In case no frame of ours completes to say the ring has room. */
+	unet_tx_wake_room(nic);
+	unet_nic_count(nic, UNET_NIC_polls, 1);
+	unet_nic_count(nic, UNET_NIC_poll_ns, ktime_get_ns() - t0);
+	if (!READ_ONCE(nic->stopping))
+		mod_timer(t, jiffies + HZ / 10);
+}
+
+const char *const unet_nic_counter_names[] = {
 #define UNET_COUNTER_NAME(name) #name,
 	UNET_NIC_COUNTERS(UNET_COUNTER_NAME)
 #undef UNET_COUNTER_NAME
 };
 
-static const char *const ep_counter_names[] = {
+const char *const unet_ep_counter_names[] = {
 #define UNET_COUNTER_NAME(name) #name,
 	UNET_EP_COUNTERS(UNET_COUNTER_NAME)
 #undef UNET_COUNTER_NAME
@@ -113,7 +195,7 @@ static int counters_show(struct seq_file *m, void *v)
 	int i;
 
 	for (i = 0; i < UNET_NIC_NR_COUNTERS; i++)
-		seq_printf(m, "%s %lld\n", nic_counter_names[i],
+		seq_printf(m, "%s %lld\n", unet_nic_counter_names[i],
 			   atomic64_read(&nic->ctr[i]));
 	for (i = 0; i < UNET_MISS_HIST_BUCKETS; i++)
 		seq_printf(m, "miss_us_lt_%u %lld\n", 1u << i,
@@ -134,7 +216,7 @@ static int endpoints_show(struct seq_file *m, void *v)
 		seq_printf(m, "ep %u mode %s", ep->id,
 			   ep->mode == UNET_MODE_MM ? "mm" : "base");
 		for (i = 0; i < UNET_EP_NR_COUNTERS; i++)
-			seq_printf(m, " %s %lld", ep_counter_names[i],
+			seq_printf(m, " %s %lld", unet_ep_counter_names[i],
 				   atomic64_read(&ep->ctr[i]));
 		seq_putc(m, '\n');
 	}
@@ -191,19 +273,29 @@ static struct unet_nic *nic_create(u32 index, struct net_device *dev)
 	nic->index = index;
 	seqlock_init(&nic->mac_lock);
 	xa_init_flags(&nic->endpoints, XA_FLAGS_ALLOC1);
-	nic->wq = alloc_workqueue("unetmm-nic%u", WQ_UNBOUND | WQ_MEM_RECLAIM,
-				  0, index);
+	mutex_init(&nic->ep_lock);
+	spin_lock_init(&nic->active_lock);
+	INIT_LIST_HEAD(&nic->active);
+	spin_lock_init(&nic->room_lock);
+	INIT_LIST_HEAD(&nic->room_waiters);
+	/*
+	 * The engines resumed after a miss, as a NIC would: ahead of the
+	 * processes that poll for them.  No WQ_MEM_RECLAIM: nothing in
+	 * reclaim waits for the engines.
+	 */
+	nic->wq = alloc_workqueue("unetmm-nic%u", WQ_UNBOUND | WQ_HIGHPRI, 0,
+				  index);
 	if (!nic->wq) {
 		ret = -ENOMEM;
 		goto err_free;
 	}
-	timer_setup(&nic->reasm_timer, unet_rx_reasm_timer, 0);
+	timer_setup(&nic->poll_timer, nic_poll, 0);
 	ret = unet_agent_nic_init(nic);
 	if (ret)
 		goto err_wq;
 	if (dev)
 		nic_attach(nic, dev);
-	mod_timer(&nic->reasm_timer, jiffies + HZ / 10);
+	mod_timer(&nic->poll_timer, jiffies + HZ / 10);
 	nic_debugfs_init(nic);
 	return nic;
 
@@ -214,17 +306,25 @@ err_free:
 	return ERR_PTR(ret);
 }
 
-static void nic_destroy(struct unet_nic *nic)
+/* Stops the NIC's engines and drains its work; the NIC stays readable. */
+static void nic_stop(struct unet_nic *nic)
 {
 	debugfs_remove_recursive(nic->debugfs);
+	nic->debugfs = NULL;
 	rtnl_lock();
 	nic_detach(nic);
 	rtnl_unlock();
 	WRITE_ONCE(nic->stopping, true);
-	del_timer_sync(&nic->reasm_timer);
+	del_timer_sync(&nic->poll_timer);
+	drain_workqueue(nic->wq);
+}
+
+static void nic_free(struct unet_nic *nic)
+{
 	unet_agent_nic_exit(nic);
 	destroy_workqueue(nic->wq);
 	WARN_ON(!xa_empty(&nic->endpoints));
+	WARN_ON(atomic_long_read(&nic->backlog_bytes));
 	xa_destroy(&nic->endpoints);
 	kfree(nic);
 }
@@ -265,11 +365,19 @@ static struct notifier_block nic_netdev_notifier = {
 int unet_nics_init(const char *netdevs)
 {
 	char *list, *cur, *name;
-	int ret = 0;
+	int ret;
 
 	list = kstrdup(netdevs ? netdevs : "", GFP_KERNEL);
 	if (!list)
 		return -ENOMEM;
+	/*
+	 * Listening before any netdev is held: an unregister that came in
+	 * between would wait for our reference for ever.
+	 */
+	ret = register_netdevice_notifier_net(&init_net, &nic_netdev_notifier);
+	if (ret)
+		goto out;
+	notifier_registered = true;
 
 	rtnl_lock();
 	cur = list;
@@ -303,12 +411,6 @@ int unet_nics_init(const char *netdevs)
 			name, dev->mtu, nic->mac);
 	}
 	rtnl_unlock();
-	kfree(list);
-	if (!ret) {
-		ret = register_netdevice_notifier_net(&init_net,
-						      &nic_netdev_notifier);
-		notifier_registered = !ret;
-	}
 
 	if (!ret && !nr_nics) {
 		struct unet_nic *nic = nic_create(0, NULL);
@@ -320,19 +422,32 @@ int unet_nics_init(const char *netdevs)
 			pr_info("nic0: loopback only (no netdev= given)\n");
 		}
 	}
-	if (ret)
-		unet_nics_exit();
+	if (ret) {
+		unet_nics_stop();
+		unet_nics_free();
+	}
+out:
+	kfree(list);
 	return ret;
 }
 
-void unet_nics_exit(void)
+/* Detaches every NIC and drains its engines' work. */
+void unet_nics_stop(void)
 {
+	u32 i;
+
 	if (notifier_registered)
 		unregister_netdevice_notifier_net(&init_net,
 						  &nic_netdev_notifier);
 	notifier_registered = false;
+	for (i = 0; i < nr_nics; i++)
+		nic_stop(nics[i]);
+}
+
+void unet_nics_free(void)
+{
 	while (nr_nics)
-		nic_destroy(nics[--nr_nics]);
+		nic_free(nics[--nr_nics]);
 }
 
 /* Queues an engine's work; the queued work holds a reference. */
@@ -343,14 +458,12 @@ void unet_ep_queue_work(struct unet_endpoint *ep, struct work_struct *work)
 		unet_ep_put(ep);
 }
 
-/*
- * Both engines retry: the translation may be for either, and the receive
- * backlog may be filled only after the miss was posted (and served).
- */
-void unet_nic_translation_ready(struct unet_endpoint *ep)
+/* Resumes the engine that waited for the translation. */
+void unet_nic_translation_ready(struct unet_endpoint *ep,
+				enum unet_engine engine)
 {
 	if (READ_ONCE(ep->dead))
 		return;
-	unet_ep_queue_work(ep, &ep->tx_work);
-	unet_ep_queue_work(ep, &ep->rx_work);
+	unet_ep_queue_work(ep, engine == UNET_ENGINE_TX ? &ep->tx.work :
+							  &ep->rx.work);
 }

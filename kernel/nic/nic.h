@@ -10,14 +10,46 @@
 
 /* nic.c: instances, one per attached netdev (or one loopback-only NIC). */
 int unet_nics_init(const char *netdevs);
-void unet_nics_exit(void);
+void unet_nics_stop(void);
+void unet_nics_free(void);
 u32 unet_nr_nics(void);
 struct unet_nic *unet_nic_by_index(u32 index);
+
+/**
+ * unet_nic_add_endpoint() - give an endpoint its id on a NIC
+ * @nic: the NIC
+ * @ep: the endpoint, not yet visible to anyone
+ *
+ * Takes the next free slot after the last one handed out; when the slots
+ * wrap, the NIC's generation advances, so an id is not handed out again
+ * before 2^16 wraps.  Return: 0, or -ENOSPC when every slot is taken.
+ */
 int unet_nic_add_endpoint(struct unet_nic *nic, struct unet_endpoint *ep);
 void unet_nic_remove_endpoint(struct unet_nic *nic, struct unet_endpoint *ep);
+
+/**
+ * unet_nic_find_ep() - the live endpoint an id names, under rcu_read_lock()
+ * @nic: the NIC
+ * @id: a wire tag; a stale generation names nothing
+ */
+struct unet_endpoint *unet_nic_find_ep(struct unet_nic *nic, u32 id);
+
+extern const char *const unet_nic_counter_names[];
+extern const char *const unet_ep_counter_names[];
+
 void unet_nic_mac(struct unet_nic *nic, u8 *mac);
 bool unet_nic_is_local(struct unet_nic *nic, const u8 *mac);
 void unet_nic_info(struct unet_nic *nic, struct unet_nic_info *info);
+
+/**
+ * unet_nic_activate() - put an endpoint on the NIC's poll list for a while
+ * @ep: an endpoint that just had traffic (or was just made)
+ *
+ * The NIC's 100 ms poll visits only endpoints active in the last second or
+ * with fragments or frames in progress.  Call without ep->rx.lock held.
+ */
+void unet_nic_activate(struct unet_endpoint *ep);
+void unet_nic_deactivate(struct unet_endpoint *ep);
 
 /* tx.c: the send engine. */
 void unet_tx_kick(struct unet_endpoint *ep);
@@ -29,13 +61,15 @@ void unet_tx_wake_room(struct unet_nic *nic);
 int unet_rx_frame(struct sk_buff *skb, struct net_device *dev,
 		  struct packet_type *pt, struct net_device *orig_dev);
 int unet_rx_local(struct unet_endpoint *dst, struct unet_endpoint *src,
-		  struct unet_tx_state *tx, const u8 *src_mac);
+		  struct unet_tx_msg *msg);
 void unet_rx_local_abort(struct unet_endpoint *dst, struct unet_endpoint *src,
-			 struct unet_tx_state *tx, const u8 *src_mac);
+			 struct unet_tx_msg *msg);
 void unet_rx_work(struct work_struct *work);
 void unet_rx_stop(struct unet_endpoint *ep);
 void unet_rx_abort_channel(struct unet_endpoint *ep, u32 channel);
-void unet_rx_reasm_timer(struct timer_list *t);
+bool unet_rx_poll(struct unet_endpoint *ep);
+int unet_rx_find_channel(struct unet_endpoint *ep, bool local,
+			 const u8 *mac, u32 remote_ep);
 
 /*
  * dma.c: the DMA engine, the only code that touches process buffers.
@@ -57,8 +91,9 @@ struct unet_span {
 			const struct unet_sge *sge;
 			u32 nsge;
 			bool write;
-			/* the endpoint to wake when a miss is served */
+			/* who to resume when a miss is served */
 			struct unet_endpoint *waiter;
+			enum unet_engine engine;
 		};
 	};
 	int fault;		/* enum unet_status of a refused buffer */
@@ -72,7 +107,12 @@ u32 unet_dma_prefetch(struct unet_endpoint *ep, const struct unet_sge *sge,
 
 void unet_ep_queue_work(struct unet_endpoint *ep, struct work_struct *work);
 
-/* Called by the agent when a translation an endpoint waited for is ready. */
-void unet_nic_translation_ready(struct unet_endpoint *ep);
+/**
+ * unet_nic_translation_ready() - the agent answered a miss
+ * @ep: the endpoint whose engine waited
+ * @engine: that engine, which resumes from where it stopped
+ */
+void unet_nic_translation_ready(struct unet_endpoint *ep,
+				enum unet_engine engine);
 
 #endif /* UNET_NIC_H */

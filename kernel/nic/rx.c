@@ -9,10 +9,15 @@
  * error status (its buffers with it) when it cannot be completed.
  *
  * A fragment whose buffer pages are not in the TLB waits, in order, in a
- * bounded per-endpoint backlog while the agent translates them.
+ * per-endpoint backlog while the agent translates them.  Only frames of a
+ * known channel are ever parked; parked frames are bounded per endpoint
+ * (backlog_frames) and per NIC in bytes (backlog_kib), and a backlog whose
+ * head has not moved for reasm_timeout_ms is dropped: a host on the LAN
+ * cannot make the NIC hold memory it does not give back.
  */
 #include <linux/etherdevice.h>
 #include <linux/if_ether.h>
+#include <linux/if_packet.h>
 
 #include "nic.h"
 #include "ring.h"
@@ -20,25 +25,33 @@
 struct unet_frag {
 	bool local;		/* from this NIC's send engine, not the wire */
 	u32 src_ep;
-	const u8 *src_mac;
 	u32 msg_id;
 	u32 msg_len;
 	u32 frag_off;
 	u32 frag_len;
 	u32 frag_size;
 	struct unet_span *src;	/* payload starts at offset 0 of it */
-	struct unet_endpoint *waiter;
+	struct unet_endpoint *waiter;	/* whose engine resumes after a miss */
+	enum unet_engine engine;
 };
 
-static int find_channel(struct unet_endpoint *ep, const u8 *mac, u32 src_ep)
+/*
+ * The channel of @ep that hears (@mac, @remote_ep), or -1.  Local traffic
+ * is matched by endpoint alone: a local channel stays one whatever the
+ * NIC's MAC becomes.  Caller holds rx.lock.
+ */
+int unet_rx_find_channel(struct unet_endpoint *ep, bool local,
+			 const u8 *mac, u32 remote_ep)
 {
 	int i;
 
+	lockdep_assert_held(&ep->rx.lock);
 	for (i = 0; i < UNET_MAX_CHANNELS; i++) {
-		struct unet_channel *c = &ep->chan[i];
+		struct unet_channel *c = &ep->rx.chan[i];
 
-		if (c->used && c->remote_ep == src_ep &&
-		    ether_addr_equal(c->mac, mac))
+		if (!c->used || c->remote_ep != remote_ep || c->local != local)
+			continue;
+		if (local || ether_addr_equal(c->mac, mac))
 			return i;
 	}
 	return -1;
@@ -46,7 +59,7 @@ static int find_channel(struct unet_endpoint *ep, const u8 *mac, u32 src_ep)
 
 static int rx_space(struct unet_endpoint *ep)
 {
-	return unet_ring_space(ep->rx_prod, READ_ONCE(ep->ctrl->rx.cons),
+	return unet_ring_space(ep->rx.prod, READ_ONCE(ep->ctrl->rx.cons),
 			       ep->rx_entries);
 }
 
@@ -65,7 +78,7 @@ static struct unet_rx_desc *rx_slot(struct unet_endpoint *ep)
 			UNET_NIC_drop_queue_full);
 		return NULL;
 	}
-	return &ep->rxq[unet_ring_slot(ep->rx_prod, ep->rx_entries)];
+	return &ep->rxq[unet_ring_slot(ep->rx.prod, ep->rx_entries)];
 }
 
 /* Counts from the arguments: the slot is the process's to scribble on. */
@@ -77,9 +90,18 @@ static void rx_commit(struct unet_endpoint *ep, int status, u32 length)
 		unet_nic_count(ep->nic, UNET_NIC_rx_msgs, 1);
 		unet_nic_count(ep->nic, UNET_NIC_rx_bytes, length);
 	}
-	ep->rx_prod++;
-	smp_store_release(&ep->ctrl->rx.prod, ep->rx_prod);
+	ep->rx.prod++;
+	smp_store_release(&ep->ctrl->rx.prod, ep->rx.prod);
 	unet_ctx_wake(ep->ctx);
+}
+
+static void reasm_end(struct unet_endpoint *ep, struct unet_reasm *r)
+{
+	r->active = false;
+	ep->rx.reserved--;
+	if (!r->local)
+		ep->rx.wire_reasms--;
+	unet_nic_count(ep->nic, UNET_NIC_reasm_active, -1);
 }
 
 /* Publishes the message of @r (or returns its buffers with @status). */
@@ -88,9 +110,7 @@ static void reasm_finish(struct unet_endpoint *ep, struct unet_reasm *r,
 {
 	struct unet_rx_desc *d;
 
-	r->active = false;
-	ep->rx_reserved--;
-	unet_nic_count(ep->nic, UNET_NIC_reasm_active, -1);
+	reasm_end(ep, r);
 	d = rx_slot(ep);
 	if (!d)
 		return;
@@ -103,11 +123,18 @@ static void reasm_finish(struct unet_endpoint *ep, struct unet_reasm *r,
 	rx_commit(ep, status, status == UNET_ST_OK ? r->msg_len : 0);
 }
 
+/* The rest of this message, whatever its fragments, goes quietly. */
+static void reasm_refuse(struct unet_reasm *r, u32 msg_id)
+{
+	r->refused = true;
+	r->refused_msg_id = msg_id;
+}
+
 void unet_rx_abort_channel(struct unet_endpoint *ep, u32 channel)
 {
-	struct unet_reasm *r = ep->reasm[channel];
+	struct unet_reasm *r = ep->rx.reasm[channel];
 
-	lockdep_assert_held(&ep->rx_lock);
+	lockdep_assert_held(&ep->rx.lock);
 	if (r && r->active) {
 		rx_drop(ep, UNET_CTR_rx_drop_reasm, UNET_NIC_drop_reasm_bad_frag);
 		reasm_finish(ep, r, UNET_ST_DROPPED);
@@ -117,13 +144,14 @@ void unet_rx_abort_channel(struct unet_endpoint *ep, u32 channel)
 /*
  * Takes free buffers to hold @len bytes.  Nothing is taken unless all of it
  * fits; a buffer the process may not name is taken with the ones before it
- * and returned to it with an error status.
+ * and returned to it with an error status.  Returns 0, UNET_ST_NO_BUFS
+ * (nothing taken) or the status of a bad buffer (taken).
  */
 static int take_buffers(struct unet_endpoint *ep, struct unet_reasm *r,
 			u32 len)
 {
 	u32 prod = smp_load_acquire(&ep->ctrl->fq.prod);
-	int avail = unet_ring_pending(prod, ep->fq_cons, ep->fq_entries);
+	int avail = unet_ring_pending(prod, ep->rx.fq_cons, ep->fq_entries);
 	int status = 0;
 	u32 sum = 0, n = 0;
 
@@ -136,21 +164,20 @@ static int take_buffers(struct unet_endpoint *ep, struct unet_reasm *r,
 
 		if (n == avail || n == UNET_MAX_RX_BUFS)
 			return UNET_ST_NO_BUFS;
-		s = &ep->fq[unet_ring_slot(ep->fq_cons + n, ep->fq_entries)];
+		s = &ep->fq[unet_ring_slot(ep->rx.fq_cons + n, ep->fq_entries)];
 		b->addr = READ_ONCE(s->addr);
 		b->len = READ_ONCE(s->len);
-		b->reserved = 0;
+		b->reserved = READ_ONCE(s->reserved);
 		n++;
-		if (!b->len || unet_dma_check_sge(ep, b)) {
-			status = UNET_ST_BAD_ADDR;
+		status = b->len ? unet_dma_check_sge(ep, b) : UNET_ST_BAD_ADDR;
+		if (status)
 			break;
-		}
 		sum += b->len;
 	}
-	r->first_buf = ep->fq_cons;
+	r->first_buf = ep->rx.fq_cons;
 	r->nbuf = n;
-	ep->fq_cons += n;
-	smp_store_release(&ep->ctrl->fq.cons, ep->fq_cons);
+	ep->rx.fq_cons += n;
+	smp_store_release(&ep->ctrl->fq.cons, ep->rx.fq_cons);
 	return status;
 }
 
@@ -165,23 +192,28 @@ static void rx_prefetch(struct unet_endpoint *ep)
 {
 	struct unet_sge bufs[RX_PREFETCH_BUFS];
 	u32 prod = smp_load_acquire(&ep->ctrl->fq.prod);
-	int avail = unet_ring_pending(prod, ep->fq_cons, ep->fq_entries);
+	int avail = unet_ring_pending(prod, ep->rx.fq_cons, ep->fq_entries);
 	int i, n;
 
 	if (ep->mode != UNET_MODE_MM || avail <= 0)
 		return;
 	n = min(avail, RX_PREFETCH_BUFS);
 	for (i = 0; i < n; i++) {
-		struct unet_sge *s = &ep->fq[unet_ring_slot(ep->fq_cons + i,
+		struct unet_sge *s = &ep->fq[unet_ring_slot(ep->rx.fq_cons + i,
 							    ep->fq_entries)];
 
 		bufs[i].addr = READ_ONCE(s->addr);
 		bufs[i].len = READ_ONCE(s->len);
+		bufs[i].reserved = 0;
 	}
 	unet_dma_prefetch(ep, bufs, n, true, RX_PREFETCH_PAGES);
 }
 
-/* A message small enough to travel inside the rx descriptor. */
+/*
+ * A message small enough to travel inside the rx descriptor.  Returns 0,
+ * -EAGAIN (a miss on the sender's side: nothing published, redo it all)
+ * or the status of the sender's buffer.
+ */
 static int rx_inline(struct unet_endpoint *ep, int ch, struct unet_frag *f)
 {
 	struct unet_span dst = { .kind = UNET_SPAN_KERNEL };
@@ -189,16 +221,16 @@ static int rx_inline(struct unet_endpoint *ep, int ch, struct unet_frag *f)
 	u32 copied;
 	int ret;
 
-	if (rx_space(ep) <= (int)ep->rx_reserved) {
+	if (rx_space(ep) <= (int)ep->rx.reserved) {
 		rx_drop(ep, UNET_CTR_rx_drop_queue_full,
 			UNET_NIC_drop_queue_full);
 		return 0;
 	}
-	d = &ep->rxq[unet_ring_slot(ep->rx_prod, ep->rx_entries)];
+	d = &ep->rxq[unet_ring_slot(ep->rx.prod, ep->rx_entries)];
 	dst.kbuf = d->inline_data;
 	ret = unet_dma_copy(&dst, 0, f->src, 0, f->msg_len, &copied);
 	if (ret)
-		return ret;	/* -EAGAIN: nothing published, redo it all */
+		return ret;
 	d->channel = ch;
 	d->length = f->msg_len;
 	d->first_buf = 0;
@@ -209,20 +241,27 @@ static int rx_inline(struct unet_endpoint *ep, int ch, struct unet_frag *f)
 	return 0;
 }
 
+/*
+ * Starts the message of @f on channel @ch.  Returns 0 when it may be
+ * placed, or a positive status when it is refused (counted, and what its
+ * first buffers were handed back with if any).
+ */
 static int reasm_start(struct unet_endpoint *ep, int ch, struct unet_reasm *r,
 		       struct unet_frag *f)
 {
 	int status;
 
-	if (rx_space(ep) <= (int)ep->rx_reserved) {
+	if (rx_space(ep) <= (int)ep->rx.reserved) {
 		rx_drop(ep, UNET_CTR_rx_drop_queue_full,
 			UNET_NIC_drop_queue_full);
-		goto refused;
+		reasm_refuse(r, f->msg_id);
+		return UNET_ST_DROPPED;
 	}
 	status = take_buffers(ep, r, f->msg_len);
 	if (status == UNET_ST_NO_BUFS) {
 		rx_drop(ep, UNET_CTR_rx_drop_no_bufs, UNET_NIC_drop_no_bufs);
-		goto refused;
+		reasm_refuse(r, f->msg_id);
+		return status;
 	}
 	r->active = true;
 	r->local = f->local;
@@ -232,54 +271,43 @@ static int reasm_start(struct unet_endpoint *ep, int ch, struct unet_reasm *r,
 	r->frag_size = f->frag_size;
 	r->received = 0;
 	r->deadline = jiffies + msecs_to_jiffies(unet_reasm_timeout_ms);
-	bitmap_zero(r->frags, UNET_WIRE_MAX_FRAGS);
-	ep->rx_reserved++;
-	unet_nic_count(ep->nic, UNET_NIC_reasm_active, 1);
 	r->refused = false;
+	bitmap_zero(r->frags, UNET_WIRE_MAX_FRAGS);
+	ep->rx.reserved++;
+	if (!r->local)
+		ep->rx.wire_reasms++;
+	unet_nic_count(ep->nic, UNET_NIC_reasm_active, 1);
 	if (status) {
 		rx_drop(ep, UNET_CTR_rx_drop_bad_buf, UNET_NIC_drop_bad_buf);
 		reasm_finish(ep, r, status);
-		return -EFAULT;
+		reasm_refuse(r, f->msg_id);
 	}
-	return 0;
-
-refused:
-	/* Counted once, as one message: not again for each fragment. */
-	r->refused = true;
-	r->refused_msg_id = f->msg_id;
-	return -ENOBUFS;
+	return status;
 }
 
 /*
- * Places one fragment.  Returns 0 when it is consumed (placed, or dropped
- * and counted), -EAGAIN when it must wait for a translation (*progress
- * bytes of it are placed), or the status of a sender's buffer that failed.
- * Caller holds ep->rx_lock.
+ * Places one fragment on channel @ch.  Returns 0 when it is consumed
+ * (placed, or dropped and counted), -EAGAIN when it must wait for a
+ * translation (*progress bytes of it are placed), or the positive status
+ * of a sender's buffer that failed (local senders only).  Caller holds
+ * rx.lock.
  */
-static int rx_place(struct unet_endpoint *ep, struct unet_frag *f,
+static int rx_place(struct unet_endpoint *ep, int ch, struct unet_frag *f,
 		    u32 *progress)
 {
 	struct unet_span dst = { .kind = UNET_SPAN_EP };
-	struct unet_reasm *r;
+	struct unet_reasm *r = ep->rx.reasm[ch];
 	u32 idx, copied;
-	int ch, ret;
+	int ret;
 
-	ch = find_channel(ep, f->src_mac, f->src_ep);
-	if (ch < 0) {
-		unet_nic_count(ep->nic, UNET_NIC_drop_no_channel, 1);
-		return 0;
-	}
-	r = ep->reasm[ch];
-
+	lockdep_assert_held(&ep->rx.lock);
 	if (f->msg_len <= UNET_INLINE_MAX && f->frag_len == f->msg_len) {
 		unet_rx_abort_channel(ep, ch);
 		return rx_inline(ep, ch, f);
 	}
 
-	/* (A first fragment is a new message, whatever its id.) */
-	if (!r->active && r->refused && r->refused_msg_id == f->msg_id &&
-	    f->frag_off)
-		return 0;	/* the rest of a message already counted */
+	if (!r->active && r->refused && r->refused_msg_id == f->msg_id)
+		return 0;	/* the rest of a message already refused */
 	if (!r->active || r->msg_id != f->msg_id) {
 		if (*progress) {
 			/* Its message was dropped while it waited. */
@@ -306,22 +334,26 @@ static int rx_place(struct unet_endpoint *ep, struct unet_frag *f,
 	dst.nsge = r->nbuf;
 	dst.write = true;
 	dst.waiter = f->waiter;
+	dst.engine = f->engine;
 	ret = unet_dma_copy(&dst, f->frag_off + *progress, f->src, *progress,
 			    f->frag_len - *progress, &copied);
 	*progress += copied;
 	if (ret == -EAGAIN)
 		return ret;
 	if (ret) {
+		/* The whole message goes; its later fragments go quietly. */
 		if (dst.fault) {
 			rx_drop(ep, UNET_CTR_rx_drop_bad_buf,
 				UNET_NIC_drop_bad_buf);
 			reasm_finish(ep, r, dst.fault);
+			reasm_refuse(r, f->msg_id);
 			return 0;
 		}
 		rx_drop(ep, UNET_CTR_rx_drop_reasm,
 			UNET_NIC_drop_reasm_bad_frag);
 		reasm_finish(ep, r, UNET_ST_DROPPED);
-		return f->src->fault ?: ret;
+		reasm_refuse(r, f->msg_id);
+		return f->src->fault ?: UNET_ST_BAD_LENGTH;
 	}
 	__set_bit(idx, r->frags);
 	r->received += f->frag_len;
@@ -332,63 +364,79 @@ static int rx_place(struct unet_endpoint *ep, struct unet_frag *f,
 	return 0;
 }
 
-/* Delivery from a sender on this NIC: one fragment, the whole message. */
+/*
+ * Delivery from a sender on this NIC: one fragment, the whole message.
+ * Returns 0, -EAGAIN (parked on a miss of either side), the status of the
+ * sender's buffer, or UNET_ST_NO_ROUTE if the receiver is gone.
+ */
 int unet_rx_local(struct unet_endpoint *dst, struct unet_endpoint *src,
-		  struct unet_tx_state *tx, const u8 *src_mac)
+		  struct unet_tx_msg *msg)
 {
 	struct unet_span span = { .kind = UNET_SPAN_KERNEL };
 	struct unet_frag f = {
 		.local = true,
 		.src_ep = src->id,
-		.src_mac = src_mac,
-		.msg_id = tx->msg_id,
-		.msg_len = tx->msg_len,
+		.msg_id = msg->msg_id,
+		.msg_len = msg->msg_len,
 		.frag_off = 0,
-		.frag_len = tx->msg_len,
-		.frag_size = max_t(u32, tx->msg_len, 1),
+		.frag_len = msg->msg_len,
+		.frag_size = max_t(u32, msg->msg_len, 1),
 		.src = &span,
 		.waiter = src,
+		.engine = UNET_ENGINE_TX,
 	};
-	int ret = 0;
+	int ret = 0, ch;
 
-	if (tx->desc.flags & UNET_TX_INLINE) {
-		span.kbuf = tx->desc.inline_data;
+	if (msg->desc.flags & UNET_TX_INLINE) {
+		span.kbuf = msg->desc.inline_data;
 	} else {
 		span.kind = UNET_SPAN_EP;
 		span.ep = src;
-		span.sge = tx->desc.sge;
-		span.nsge = tx->desc.nsge;
+		span.sge = msg->desc.sge;
+		span.nsge = msg->desc.nsge;
 		span.write = false;
 		span.waiter = src;
+		span.engine = UNET_ENGINE_TX;
 	}
-	spin_lock_bh(&dst->rx_lock);
-	if (READ_ONCE(dst->dead))
+	spin_lock_bh(&dst->rx.lock);
+	if (READ_ONCE(dst->dead)) {
+		/* Gone, maybe half way through: the NIC knows, so it says. */
 		unet_nic_count(dst->nic, UNET_NIC_drop_no_endpoint, 1);
-	else
-		ret = rx_place(dst, &f, &tx->done);
-	spin_unlock_bh(&dst->rx_lock);
+		ret = UNET_ST_NO_ROUTE;
+	} else {
+		/* Who the receiver hears is its business, as on the wire. */
+		ch = unet_rx_find_channel(dst, true, NULL, src->id);
+		if (ch < 0)
+			unet_nic_count(dst->nic, UNET_NIC_drop_no_channel, 1);
+		else
+			ret = rx_place(dst, ch, &f, &msg->done);
+	}
+	spin_unlock_bh(&dst->rx.lock);
+	if (!READ_ONCE(dst->dead))
+		unet_nic_activate(dst);
 	return ret;
 }
 
-/* The local sender of @tx gives up its message half way (it is closing). */
+/* The local sender of @msg gives up its message half way (it is closing). */
 void unet_rx_local_abort(struct unet_endpoint *dst, struct unet_endpoint *src,
-			 struct unet_tx_state *tx, const u8 *src_mac)
+			 struct unet_tx_msg *msg)
 {
 	struct unet_reasm *r;
 	int ch;
 
-	spin_lock_bh(&dst->rx_lock);
-	ch = find_channel(dst, src_mac, src->id);
-	r = ch < 0 ? NULL : dst->reasm[ch];
-	if (r && r->active && r->local && r->msg_id == tx->msg_id) {
+	spin_lock_bh(&dst->rx.lock);
+	ch = unet_rx_find_channel(dst, true, NULL, src->id);
+	r = ch < 0 ? NULL : dst->rx.reasm[ch];
+	if (r && r->active && r->local && r->msg_id == msg->msg_id) {
 		rx_drop(dst, UNET_CTR_rx_drop_reasm,
 			UNET_NIC_drop_reasm_bad_frag);
 		reasm_finish(dst, r, UNET_ST_DROPPED);
 	}
-	spin_unlock_bh(&dst->rx_lock);
+	spin_unlock_bh(&dst->rx.lock);
 }
 
-static int rx_wire(struct unet_endpoint *ep, struct sk_buff *skb,
+/* A frame from the wire on channel @ch (its header already decoded). */
+static int rx_wire(struct unet_endpoint *ep, int ch, struct sk_buff *skb,
 		   const struct unet_wire_hdr *h, u32 *progress)
 {
 	struct unet_span span = {
@@ -398,7 +446,6 @@ static int rx_wire(struct unet_endpoint *ep, struct sk_buff *skb,
 	};
 	struct unet_frag f = {
 		.src_ep = h->src_ep,
-		.src_mac = eth_hdr(skb)->h_source,
 		.msg_id = h->msg_id,
 		.msg_len = h->msg_len,
 		.frag_off = h->frag_off,
@@ -406,20 +453,64 @@ static int rx_wire(struct unet_endpoint *ep, struct sk_buff *skb,
 		.frag_size = h->frag_size,
 		.src = &span,
 		.waiter = ep,
+		.engine = UNET_ENGINE_RX,
 	};
 
-	return rx_place(ep, &f, progress);
+	return rx_place(ep, ch, &f, progress);
 }
 
-static void backlog_add(struct unet_endpoint *ep, struct sk_buff *skb)
+/*
+ * Parks a frame behind the ones already waiting, within both bounds.
+ * Returns false (counted, and the caller frees it) when it does not fit.
+ */
+static bool backlog_park(struct unet_endpoint *ep, struct sk_buff *skb)
 {
-	if (skb_queue_len(&ep->backlog) >= unet_backlog_frames) {
+	struct unet_nic *nic = ep->nic;
+	long limit = (long)unet_backlog_kib << 10;
+
+	if (skb_queue_len(&ep->rx.backlog) >= unet_backlog_frames) {
 		rx_drop(ep, UNET_CTR_rx_drop_backlog, UNET_NIC_drop_backlog);
-		kfree_skb(skb);
-		return;
+		return false;
 	}
-	__skb_queue_tail(&ep->backlog, skb);
-	unet_nic_count(ep->nic, UNET_NIC_backlog_frames, 1);
+	if (atomic_long_add_return(skb->truesize, &nic->backlog_bytes) >
+	    limit) {
+		atomic_long_sub(skb->truesize, &nic->backlog_bytes);
+		rx_drop(ep, UNET_CTR_rx_drop_backlog,
+			UNET_NIC_drop_backlog_bytes);
+		return false;
+	}
+	if (skb_queue_empty(&ep->rx.backlog))
+		ep->rx.backlog_moved = jiffies;
+	__skb_queue_tail(&ep->rx.backlog, skb);
+	ep->rx.backlog_bytes += skb->truesize;
+	unet_nic_count(nic, UNET_NIC_backlog_frames, 1);
+	unet_nic_count(nic, UNET_NIC_backlog_bytes, skb->truesize);
+	return true;
+}
+
+static void backlog_unlink(struct unet_endpoint *ep, struct sk_buff *skb)
+{
+	struct unet_nic *nic = ep->nic;
+
+	__skb_unlink(skb, &ep->rx.backlog);
+	ep->rx.backlog_bytes -= skb->truesize;
+	atomic_long_sub(skb->truesize, &nic->backlog_bytes);
+	unet_nic_count(nic, UNET_NIC_backlog_frames, -1);
+	unet_nic_count(nic, UNET_NIC_backlog_bytes, -(s64)skb->truesize);
+}
+
+/* Drops every parked frame, counting each in @nic_ctr. */
+static void backlog_purge(struct unet_endpoint *ep, int nic_ctr)
+{
+	struct sk_buff *skb;
+
+	while ((skb = skb_peek(&ep->rx.backlog))) {
+		backlog_unlink(ep, skb);
+		if (nic_ctr >= 0)
+			rx_drop(ep, UNET_CTR_rx_drop_backlog, nic_ctr);
+		kfree_skb(skb);
+	}
+	ep->rx.backlog_done = 0;
 }
 
 int unet_rx_frame(struct sk_buff *skb, struct net_device *dev,
@@ -429,11 +520,16 @@ int unet_rx_frame(struct sk_buff *skb, struct net_device *dev,
 	struct unet_endpoint *ep;
 	struct unet_wire_hdr h;
 	u32 progress = 0;
-	int ret;
+	bool activate = false;
+	int ch, ret;
 
-	if (skb->pkt_type == PACKET_OTHERHOST ||
-	    skb->pkt_type == PACKET_LOOPBACK)
+	if (skb->pkt_type != PACKET_HOST) {
+		/* Broadcast and multicast are for no endpoint in particular. */
+		if (skb->pkt_type == PACKET_BROADCAST ||
+		    skb->pkt_type == PACKET_MULTICAST)
+			unet_nic_count(nic, UNET_NIC_drop_not_host, 1);
 		goto free;
+	}
 	skb = skb_share_check(skb, GFP_ATOMIC);
 	if (!skb)
 		return NET_RX_DROP;
@@ -451,25 +547,34 @@ int unet_rx_frame(struct sk_buff *skb, struct net_device *dev,
 	}
 
 	rcu_read_lock();
-	ep = xa_load(&nic->endpoints, h.dst_ep);
+	ep = unet_nic_find_ep(nic, h.dst_ep);
 	if (!ep || READ_ONCE(ep->dead)) {
 		rcu_read_unlock();
 		unet_nic_count(nic, UNET_NIC_drop_no_endpoint, 1);
 		goto free;
 	}
-	spin_lock(&ep->rx_lock);
-	if (!skb_queue_empty(&ep->backlog)) {
-		backlog_add(ep, skb);		/* keep arrival order */
-		skb = NULL;
-	} else {
-		ret = rx_wire(ep, skb, &h, &progress);
-		if (ret == -EAGAIN) {
-			ep->backlog_done = progress;
-			backlog_add(ep, skb);
+	spin_lock(&ep->rx.lock);
+	/* Checked before anything is kept on the endpoint's behalf. */
+	ch = unet_rx_find_channel(ep, false, eth_hdr(skb)->h_source, h.src_ep);
+	if (ch < 0) {
+		unet_nic_count(nic, UNET_NIC_drop_no_channel, 1);
+	} else if (!skb_queue_empty(&ep->rx.backlog)) {
+		if (backlog_park(ep, skb))	/* behind the others: in order */
 			skb = NULL;
+	} else {
+		ret = rx_wire(ep, ch, skb, &h, &progress);
+		if (ret == -EAGAIN) {
+			ep->rx.backlog_done = progress;
+			if (backlog_park(ep, skb))
+				skb = NULL;
+			else
+				ep->rx.backlog_done = 0;
 		}
+		activate = true;
 	}
-	spin_unlock(&ep->rx_lock);
+	spin_unlock(&ep->rx.lock);
+	if (activate)
+		unet_nic_activate(ep);
 	rcu_read_unlock();
 free:
 	if (skb)
@@ -481,23 +586,34 @@ free:
 void unet_rx_work(struct work_struct *work)
 {
 	struct unet_endpoint *ep = container_of(work, struct unet_endpoint,
-						rx_work);
+						rx.work);
 	struct sk_buff *skb;
 
-	spin_lock_bh(&ep->rx_lock);
-	while (!READ_ONCE(ep->dead) && (skb = skb_peek(&ep->backlog))) {
+	spin_lock_bh(&ep->rx.lock);
+	while (!READ_ONCE(ep->dead) && (skb = skb_peek(&ep->rx.backlog))) {
 		struct unet_wire_hdr h;
+		u32 before = ep->rx.backlog_done;
+		int ch;
 
 		/* Checked when it arrived; the skb has not changed since. */
 		unet_wire_decode(skb->data, skb->len, &h);
-		if (rx_wire(ep, skb, &h, &ep->backlog_done) == -EAGAIN)
+		ch = unet_rx_find_channel(ep, false, eth_hdr(skb)->h_source,
+					  h.src_ep);
+		if (ch < 0) {
+			/* The channel went while the frame waited. */
+			unet_nic_count(ep->nic, UNET_NIC_drop_no_channel, 1);
+		} else if (rx_wire(ep, ch, skb, &h, &ep->rx.backlog_done) ==
+			   -EAGAIN) {
+			if (ep->rx.backlog_done != before)
+				ep->rx.backlog_moved = jiffies;
 			break;
-		__skb_unlink(skb, &ep->backlog);
-		unet_nic_count(ep->nic, UNET_NIC_backlog_frames, -1);
+		}
+		backlog_unlink(ep, skb);
 		consume_skb(skb);
-		ep->backlog_done = 0;
+		ep->rx.backlog_done = 0;
+		ep->rx.backlog_moved = jiffies;
 	}
-	spin_unlock_bh(&ep->rx_lock);
+	spin_unlock_bh(&ep->rx.lock);
 	unet_ep_put(ep);	/* the queued work's reference */
 }
 
@@ -505,57 +621,54 @@ void unet_rx_stop(struct unet_endpoint *ep)
 {
 	int i;
 
-	if (cancel_work_sync(&ep->rx_work))
+	if (cancel_work_sync(&ep->rx.work))
 		unet_ep_put(ep);
-	spin_lock_bh(&ep->rx_lock);
-	unet_nic_count(ep->nic, UNET_NIC_backlog_frames,
-		       -(s64)skb_queue_len(&ep->backlog));
-	__skb_queue_purge(&ep->backlog);
+	spin_lock_bh(&ep->rx.lock);
+	backlog_purge(ep, -1);
 	for (i = 0; i < UNET_MAX_CHANNELS; i++) {
-		if (ep->reasm[i] && ep->reasm[i]->active) {
-			ep->reasm[i]->active = false;
-			unet_nic_count(ep->nic, UNET_NIC_reasm_active, -1);
-		}
+		struct unet_reasm *r = ep->rx.reasm[i];
+
+		if (r && r->active)
+			reasm_end(ep, r);
 	}
-	spin_unlock_bh(&ep->rx_lock);
+	spin_unlock_bh(&ep->rx.lock);
 }
 
 /*
- * The NIC's slow poll: drops messages whose fragments stopped coming (and
- * returns their buffers), and translates newly posted free buffers.
+ * The NIC's poll of one endpoint: prefetch newly posted buffers, drop
+ * wire messages whose fragments stopped coming and frames that waited
+ * too long.  Returns whether it still has something in progress.
  */
-void unet_rx_reasm_timer(struct timer_list *t)
+bool unet_rx_poll(struct unet_endpoint *ep)
 {
-	struct unet_nic *nic = from_timer(nic, t, reasm_timer);
-	struct unet_endpoint *ep;
-	unsigned long id;
+	unsigned long timeout = msecs_to_jiffies(unet_reasm_timeout_ms);
+	bool busy;
 	int i;
 
-	rcu_read_lock();
-	xa_for_each(&nic->endpoints, id, ep) {
-		spin_lock(&ep->rx_lock);
-		if (!READ_ONCE(ep->dead))
-			rx_prefetch(ep);
-		for (i = 0; i < UNET_MAX_CHANNELS; i++) {
-			struct unet_reasm *r = ep->reasm[i];
-
-			/*
-			 * A local message is not lost, only waiting for
-			 * translations; its sender resumes it or, if it goes
-			 * away, aborts it (unet_rx_local_abort).
-			 */
-			if (!r || !r->active || r->local ||
-			    !time_after(jiffies, r->deadline))
-				continue;
-			rx_drop(ep, UNET_CTR_rx_drop_reasm,
-				UNET_NIC_drop_reasm_timeout);
-			reasm_finish(ep, r, UNET_ST_DROPPED);
-		}
-		spin_unlock(&ep->rx_lock);
+	spin_lock(&ep->rx.lock);
+	if (READ_ONCE(ep->dead)) {
+		spin_unlock(&ep->rx.lock);
+		return false;
 	}
-	rcu_read_unlock();
-	/* In case no frame of ours completes to say the ring has room. */
-	unet_tx_wake_room(nic);
-	if (!READ_ONCE(nic->stopping))
-		mod_timer(t, jiffies + HZ / 10);
+	rx_prefetch(ep);
+	/*
+	 * A local message is not lost, only waiting for translations; its
+	 * sender resumes it or, if it goes away, aborts it.
+	 */
+	for (i = 0; ep->rx.wire_reasms && i < UNET_MAX_CHANNELS; i++) {
+		struct unet_reasm *r = ep->rx.reasm[i];
+
+		if (!r || !r->active || r->local ||
+		    !time_after(jiffies, r->deadline))
+			continue;
+		rx_drop(ep, UNET_CTR_rx_drop_reasm,
+			UNET_NIC_drop_reasm_timeout);
+		reasm_finish(ep, r, UNET_ST_DROPPED);
+	}
+	if (!skb_queue_empty(&ep->rx.backlog) &&
+	    time_after(jiffies, ep->rx.backlog_moved + timeout))
+		backlog_purge(ep, UNET_NIC_drop_backlog_stale);
+	busy = ep->rx.wire_reasms || !skb_queue_empty(&ep->rx.backlog);
+	spin_unlock(&ep->rx.lock);
+	return busy;
 }

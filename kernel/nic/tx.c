@@ -2,13 +2,16 @@
 /*
  * The send engine.  It walks an endpoint's send queue, copies each
  * descriptor out of the shared page before looking at it, and moves the
- * message either onto the wire (fragmented to the MTU) or, for a channel to
- * this NIC's own address, straight into the receiving endpoint's buffers.
+ * message either onto the wire (fragmented to the MTU) or, for a local
+ * channel, straight into the receiving endpoint's buffers.
  *
  * It runs on the caller's CPU when the process rings the doorbell (the NIC
  * was idle), and from the NIC's workqueue when the agent answers a miss.
  * A miss parks this endpoint only; the descriptor stays at the head with
- * its progress kept, and every other endpoint goes on.
+ * its progress kept, and every other endpoint goes on.  A message keeps
+ * the route it started with (the channel's copy, and for a local one its
+ * receiver), whatever happens to the channel or the NIC's address while
+ * it is parked.
  */
 #include <linux/etherdevice.h>
 #include <linux/if_ether.h>
@@ -21,59 +24,63 @@
 /* @aborted: the head message did not complete; free what it holds. */
 static void tx_reset(struct unet_endpoint *ep, bool aborted)
 {
-	struct unet_tx_state *tx = &ep->tx;
+	struct unet_tx_msg *msg = &ep->tx.msg;
 
+	lockdep_assert_held(&ep->tx.mutex);
 	/* A local message left half way must not hold the receiver's buffers. */
-	if (aborted && tx->peer) {
-		u8 mac[ETH_ALEN] __aligned(2);
-
-		unet_nic_mac(ep->nic, mac);
-		unet_rx_local_abort(tx->peer, ep, tx, mac);
-	}
-	kfree_skb(tx->skb);
-	tx->skb = NULL;
-	if (tx->peer)
-		unet_ep_put(tx->peer);
-	tx->peer = NULL;
-	tx->frag_size = 0;
-	tx->active = false;
+	if (aborted && msg->peer)
+		unet_rx_local_abort(msg->peer, ep, msg);
+	kfree_skb(msg->skb);
+	msg->skb = NULL;
+	if (msg->peer)
+		unet_ep_put(msg->peer);
+	msg->peer = NULL;
+	msg->frag_size = 0;
+	msg->active = false;
 }
 
 static void tx_complete(struct unet_endpoint *ep, int status)
 {
 	struct unet_tx_desc *slot =
-		&ep->txq[unet_ring_slot(ep->tx_cons, ep->tx_entries)];
+		&ep->txq[unet_ring_slot(ep->tx.cons, ep->tx_entries)];
 
 	WRITE_ONCE(slot->status, status);
 	if (status == UNET_ST_OK) {
 		unet_ep_count(ep, UNET_CTR_tx_msgs, 1);
-		unet_ep_count(ep, UNET_CTR_tx_bytes, ep->tx.msg_len);
+		unet_ep_count(ep, UNET_CTR_tx_bytes, ep->tx.msg.msg_len);
 		unet_nic_count(ep->nic, UNET_NIC_tx_msgs, 1);
-		unet_nic_count(ep->nic, UNET_NIC_tx_bytes, ep->tx.msg_len);
+		unet_nic_count(ep->nic, UNET_NIC_tx_bytes, ep->tx.msg.msg_len);
 	} else {
 		unet_ep_count(ep, UNET_CTR_tx_errors, 1);
 		unet_nic_count(ep->nic, UNET_NIC_tx_errors, 1);
 	}
 	tx_reset(ep, status != UNET_ST_OK);
-	ep->tx_cons++;
+	ep->tx.cons++;
 	/* The status is visible before the slot is handed back. */
-	smp_store_release(&ep->ctrl->tx.cons, ep->tx_cons);
+	smp_store_release(&ep->ctrl->tx.cons, ep->tx.cons);
 	unet_ctx_wake(ep->ctx);
 }
 
-/* Checks the kernel's copy of the head descriptor and starts it. */
+/*
+ * Checks the kernel's copy of the head descriptor and starts it.  Returns
+ * 0 or the enum unet_status that refuses it.
+ */
 static int tx_start(struct unet_endpoint *ep)
 {
-	struct unet_tx_state *tx = &ep->tx;
-	struct unet_tx_desc *d = &tx->desc;
+	struct unet_tx_msg *msg = &ep->tx.msg;
+	struct unet_tx_desc *d = &msg->desc;
 	u64 len = 0;
 	u32 i;
 
-	tx->msg_len = 0;
-	if (d->flags & ~UNET_TX_INLINE)
+	msg->msg_len = 0;
+	if (d->flags & ~UNET_TX_FLAGS)
 		return UNET_ST_BAD_DESC;
-	if (d->channel >= UNET_MAX_CHANNELS ||
-	    !READ_ONCE(ep->chan[d->channel].used))
+	if (d->channel >= UNET_MAX_CHANNELS)
+		return UNET_ST_BAD_CHANNEL;
+	spin_lock_bh(&ep->rx.lock);
+	msg->chan = ep->rx.chan[d->channel];
+	spin_unlock_bh(&ep->rx.lock);
+	if (!msg->chan.used)
 		return UNET_ST_BAD_CHANNEL;
 	if (d->flags & UNET_TX_INLINE) {
 		if (d->length > UNET_INLINE_MAX)
@@ -92,16 +99,16 @@ static int tx_start(struct unet_endpoint *ep)
 		if (len > UNET_MAX_MSG)
 			return UNET_ST_BAD_LENGTH;
 	}
-	tx->msg_len = len;
-	tx->msg_id = ep->tx_msg_id++;
-	tx->done = 0;
-	tx->active = true;
+	msg->msg_len = len;
+	msg->msg_id = ep->tx.next_msg_id++;
+	msg->done = 0;
+	msg->active = true;
 	return 0;
 }
 
 static void tx_source(struct unet_endpoint *ep, struct unet_span *src)
 {
-	struct unet_tx_desc *d = &ep->tx.desc;
+	struct unet_tx_desc *d = &ep->tx.msg.desc;
 
 	memset(src, 0, sizeof(*src));
 	if (d->flags & UNET_TX_INLINE) {
@@ -114,6 +121,7 @@ static void tx_source(struct unet_endpoint *ep, struct unet_span *src)
 		src->nsge = d->nsge;
 		src->write = false;
 		src->waiter = ep;
+		src->engine = UNET_ENGINE_TX;
 	}
 }
 
@@ -128,11 +136,11 @@ static void tx_frame_freed(struct sk_buff *skb)
 {
 	struct unet_endpoint *ep = skb_shinfo(skb)->destructor_arg;
 
-	if (atomic_dec_return(&ep->tx_inflight) <= UNET_TX_INFLIGHT_MAX / 2 &&
-	    READ_ONCE(ep->tx_throttled)) {
-		WRITE_ONCE(ep->tx_throttled, false);
+	if (atomic_dec_return(&ep->tx.inflight) <= UNET_TX_INFLIGHT_MAX / 2 &&
+	    READ_ONCE(ep->tx.throttled)) {
+		WRITE_ONCE(ep->tx.throttled, false);
 		if (!READ_ONCE(ep->dead))
-			unet_ep_queue_work(ep, &ep->tx_work);
+			unet_ep_queue_work(ep, &ep->tx.work);
 	}
 	unet_tx_wake_room(ep->nic);	/* the ring has room for one more */
 	unet_ep_put(ep);
@@ -140,39 +148,66 @@ static void tx_frame_freed(struct sk_buff *skb)
 }
 
 /*
- * The driver's ring is full: the endpoint keeps its frame and waits until
- * a frame of this NIC completes (or the NIC's 100 ms tick).
+ * The driver's ring is full: the endpoint keeps its frame and waits on
+ * the NIC's list until a frame of this NIC completes (or the 100 ms
+ * poll).  The list holds a reference.  Caller holds tx.mutex.
  */
 static void tx_wait_room(struct unet_endpoint *ep)
 {
-	if (!atomic_xchg(&ep->tx_wait_room, 1))
-		atomic_inc(&ep->nic->tx_room_waiters);
+	struct unet_nic *nic = ep->nic;
+
+	lockdep_assert_held(&ep->tx.mutex);
+	spin_lock_bh(&nic->room_lock);
+	if (list_empty(&ep->tx.room_node)) {
+		unet_ep_get(ep);
+		list_add_tail(&ep->tx.room_node, &nic->room_waiters);
+	}
+	spin_unlock_bh(&nic->room_lock);
 }
 
-static bool tx_stop_waiting_room(struct unet_endpoint *ep)
+static void tx_stop_waiting_room(struct unet_endpoint *ep)
 {
-	if (!atomic_xchg(&ep->tx_wait_room, 0))
-		return false;
-	atomic_dec(&ep->nic->tx_room_waiters);
-	return true;
+	struct unet_nic *nic = ep->nic;
+	bool was = false;
+
+	spin_lock_bh(&nic->room_lock);
+	if (!list_empty(&ep->tx.room_node)) {
+		list_del_init(&ep->tx.room_node);
+		was = true;
+	}
+	spin_unlock_bh(&nic->room_lock);
+	if (was)
+		unet_ep_put(ep);
 }
 
-/* Resumes the endpoints that found the driver's ring full. */
+/*
+ * Resumes the endpoints that found the driver's ring full.  Those that
+ * find it full again wait for the next completion; the snapshot keeps
+ * this from running for ever.  Every list operation is under room_lock,
+ * the snapshot's too, since unet_tx_stop() may take a node off either.
+ */
 void unet_tx_wake_room(struct unet_nic *nic)
 {
 	struct unet_endpoint *ep;
-	unsigned long id;
+	LIST_HEAD(wake);
 
-	if (!atomic_read(&nic->tx_room_waiters))
+	if (list_empty_careful(&nic->room_waiters))
 		return;
-	rcu_read_lock();
-	xa_for_each(&nic->endpoints, id, ep)
-		if (atomic_read(&ep->tx_wait_room) &&
-		    tx_stop_waiting_room(ep) && !READ_ONCE(ep->dead) &&
-		    kref_get_unless_zero(&ep->ref) &&
-		    !queue_work(nic->wq, &ep->tx_work))
-			unet_ep_put(ep);
-	rcu_read_unlock();
+	spin_lock_bh(&nic->room_lock);
+	list_splice_init(&nic->room_waiters, &wake);
+	for (;;) {
+		ep = list_first_entry_or_null(&wake, struct unet_endpoint,
+					      tx.room_node);
+		if (!ep)
+			break;
+		list_del_init(&ep->tx.room_node);
+		spin_unlock_bh(&nic->room_lock);
+		if (!READ_ONCE(ep->dead))
+			unet_ep_queue_work(ep, &ep->tx.work);
+		unet_ep_put(ep);	/* the list's reference */
+		spin_lock_bh(&nic->room_lock);
+	}
+	spin_unlock_bh(&nic->room_lock);
 }
 
 /*
@@ -184,20 +219,20 @@ void unet_tx_wake_room(struct unet_nic *nic)
  */
 static int tx_xmit(struct unet_endpoint *ep, struct net_device *dev)
 {
-	struct unet_tx_state *tx = &ep->tx;
+	struct unet_tx_msg *msg = &ep->tx.msg;
 	u16 queue = ep->id % dev->real_num_tx_queues;
 	int ret;
 
-	ret = __dev_direct_xmit(tx->skb, queue);
+	ret = __dev_direct_xmit(msg->skb, queue);
 	if (ret == NETDEV_TX_BUSY) {
 		tx_wait_room(ep);
 		/* Room may have come before we said we wait for it. */
-		ret = __dev_direct_xmit(tx->skb, queue);
+		ret = __dev_direct_xmit(msg->skb, queue);
 		if (ret == NETDEV_TX_BUSY)
 			return -EAGAIN;
 		tx_stop_waiting_room(ep);
 	}
-	tx->skb = NULL;		/* the driver's, or freed */
+	msg->skb = NULL;	/* the driver's, or freed */
 	if (ret != NETDEV_TX_OK) {
 		unet_nic_count(ep->nic, UNET_NIC_tx_errors, 1);
 		return UNET_ST_NO_ROUTE;
@@ -209,32 +244,30 @@ static int tx_xmit(struct unet_endpoint *ep, struct net_device *dev)
 /* True when the endpoint must wait for the netdev to drain. */
 static bool tx_throttle(struct unet_endpoint *ep)
 {
-	if (atomic_read(&ep->tx_inflight) < UNET_TX_INFLIGHT_MAX)
+	if (atomic_read(&ep->tx.inflight) < UNET_TX_INFLIGHT_MAX)
 		return false;
-	WRITE_ONCE(ep->tx_throttled, true);
+	WRITE_ONCE(ep->tx.throttled, true);
 	smp_mb();	/* pairs with the atomic_dec_return in tx_frame_freed */
-	if (atomic_read(&ep->tx_inflight) < UNET_TX_INFLIGHT_MAX) {
-		WRITE_ONCE(ep->tx_throttled, false);
+	if (atomic_read(&ep->tx.inflight) < UNET_TX_INFLIGHT_MAX) {
+		WRITE_ONCE(ep->tx.throttled, false);
 		return false;
 	}
 	return true;
 }
 
 static struct sk_buff *tx_frame(struct unet_endpoint *ep,
-				struct net_device *dev,
-				const struct unet_channel *chan,
-				u32 frag_size, u32 flen)
+				struct net_device *dev, u32 frag_size, u32 flen)
 {
-	struct unet_tx_state *tx = &ep->tx;
+	struct unet_tx_msg *msg = &ep->tx.msg;
 	struct unet_wire_hdr h = {
 		.version = UNET_WIRE_VERSION,
 		.type = UNET_WIRE_DATA,
 		.frag_size = frag_size,
-		.dst_ep = chan->remote_ep,
+		.dst_ep = msg->chan.remote_ep,
 		.src_ep = ep->id,
-		.msg_id = tx->msg_id,
-		.msg_len = tx->msg_len,
-		.frag_off = tx->done,
+		.msg_id = msg->msg_id,
+		.msg_len = msg->msg_len,
+		.frag_off = msg->done,
 		.frag_len = flen,
 	};
 	int hlen = LL_RESERVED_SPACE(dev);
@@ -250,7 +283,7 @@ static struct sk_buff *tx_frame(struct unet_endpoint *ep,
 	skb_put(skb, flen);
 	skb->dev = dev;
 	skb->protocol = htons(UNET_ETHERTYPE);
-	if (dev_hard_header(skb, dev, UNET_ETHERTYPE, chan->mac, NULL,
+	if (dev_hard_header(skb, dev, UNET_ETHERTYPE, msg->chan.mac, NULL,
 			    skb->len) < 0) {
 		kfree_skb(skb);
 		return NULL;
@@ -261,16 +294,19 @@ static struct sk_buff *tx_frame(struct unet_endpoint *ep,
 	 */
 	__module_get(THIS_MODULE);
 	unet_ep_get(ep);
-	atomic_inc(&ep->tx_inflight);
+	atomic_inc(&ep->tx.inflight);
 	skb_shinfo(skb)->destructor_arg = ep;
 	skb->destructor = tx_frame_freed;
 	return skb;
 }
 
-/* Fragments the head message onto the wire; resumable after a miss. */
-static int tx_wire(struct unet_endpoint *ep, const struct unet_channel *chan)
+/*
+ * Fragments the head message onto the wire; resumable after a miss.
+ * Returns 0, -EAGAIN (parked) or an enum unet_status.
+ */
+static int tx_wire(struct unet_endpoint *ep)
 {
-	struct unet_tx_state *tx = &ep->tx;
+	struct unet_tx_msg *msg = &ep->tx.msg;
 	struct unet_nic *nic = ep->nic;
 	struct net_device *dev;
 	struct unet_span src, dst = { .kind = UNET_SPAN_KERNEL };
@@ -294,9 +330,9 @@ static int tx_wire(struct unet_endpoint *ep, const struct unet_channel *chan)
 	 * mid-message ends the message; the receiver times its part out.
 	 */
 	mtu = READ_ONCE(dev->mtu);
-	if (!tx->frag_size && mtu >= UNET_WIRE_HDR_LEN + UNET_WIRE_MIN_FRAG)
-		tx->frag_size = min_t(u32, mtu - UNET_WIRE_HDR_LEN, U16_MAX);
-	if (!tx->frag_size || mtu < UNET_WIRE_HDR_LEN + tx->frag_size) {
+	if (!msg->frag_size && mtu >= UNET_WIRE_HDR_LEN + UNET_WIRE_MIN_FRAG)
+		msg->frag_size = min_t(u32, mtu - UNET_WIRE_HDR_LEN, U16_MAX);
+	if (!msg->frag_size || mtu < UNET_WIRE_HDR_LEN + msg->frag_size) {
 		unet_nic_count(nic, UNET_NIC_drop_no_route, 1);
 		ret = UNET_ST_NO_ROUTE;
 		goto out;
@@ -304,92 +340,80 @@ static int tx_wire(struct unet_endpoint *ep, const struct unet_channel *chan)
 	tx_source(ep, &src);
 
 	do {
-		if (!tx->skb) {
+		if (!msg->skb) {
 			if (tx_throttle(ep)) {
 				ret = -EAGAIN;
 				goto out;
 			}
-			tx->frame_len = min(tx->frag_size,
-					    tx->msg_len - tx->done);
-			tx->frame_done = 0;
-			tx->skb = tx_frame(ep, dev, chan, tx->frag_size,
-					   tx->frame_len);
-			if (!tx->skb) {
+			msg->frame_len = min(msg->frag_size,
+					     msg->msg_len - msg->done);
+			msg->frame_done = 0;
+			msg->skb = tx_frame(ep, dev, msg->frag_size,
+					    msg->frame_len);
+			if (!msg->skb) {
 				ret = UNET_ST_NO_ROUTE;
 				goto out;
 			}
 		}
-		dst.kbuf = skb_network_header(tx->skb) + UNET_WIRE_HDR_LEN;
-		ret = unet_dma_copy(&dst, tx->frame_done, &src,
-				    tx->done + tx->frame_done,
-				    tx->frame_len - tx->frame_done, &copied);
-		tx->frame_done += copied;
+		dst.kbuf = skb_network_header(msg->skb) + UNET_WIRE_HDR_LEN;
+		ret = unet_dma_copy(&dst, msg->frame_done, &src,
+				    msg->done + msg->frame_done,
+				    msg->frame_len - msg->frame_done, &copied);
+		msg->frame_done += copied;
 		if (ret)
 			goto out;
 		ret = tx_xmit(ep, dev);
 		if (ret)
 			goto out;
-		tx->done += tx->frame_len;
-	} while (tx->done < tx->msg_len);
+		msg->done += msg->frame_len;
+	} while (msg->done < msg->msg_len);
 out:
 	dev_put(dev);
 	return ret;
 }
 
-/* A channel to this NIC's own address: deliver without the wire. */
-static int tx_local(struct unet_endpoint *ep, const struct unet_channel *chan)
+/*
+ * A local channel: deliver without the wire.  A receiver that is gone
+ * fails the send with UNET_ST_NO_ROUTE: unlike the wire, the NIC knows.
+ */
+static int tx_local(struct unet_endpoint *ep)
 {
-	struct unet_tx_state *tx = &ep->tx;
+	struct unet_tx_msg *msg = &ep->tx.msg;
 	struct unet_nic *nic = ep->nic;
-	u8 mac[ETH_ALEN] __aligned(2);
 	int ret;
 
-	if (!tx->peer) {
+	if (!msg->peer) {
 		struct unet_endpoint *peer;
 
 		rcu_read_lock();
-		peer = xa_load(&nic->endpoints, chan->remote_ep);
+		peer = unet_nic_find_ep(nic, msg->chan.remote_ep);
 		if (peer && !kref_get_unless_zero(&peer->ref))
 			peer = NULL;
 		rcu_read_unlock();
 		if (!peer) {
 			unet_nic_count(nic, UNET_NIC_drop_no_endpoint, 1);
-			return 0;	/* lost like a frame on the wire */
+			return UNET_ST_NO_ROUTE;
 		}
-		tx->peer = peer;
+		msg->peer = peer;
 	}
-	unet_nic_mac(nic, mac);
-	ret = unet_rx_local(tx->peer, ep, tx, mac);
+	ret = unet_rx_local(msg->peer, ep, msg);
 	if (!ret)
 		unet_nic_count(nic, UNET_NIC_loopback_msgs, 1);
 	return ret;
 }
 
-static int tx_move(struct unet_endpoint *ep)
-{
-	struct unet_channel chan;
-
-	spin_lock_bh(&ep->rx_lock);
-	chan = ep->chan[ep->tx.desc.channel];
-	spin_unlock_bh(&ep->rx_lock);
-	if (!chan.used)
-		return UNET_ST_BAD_CHANNEL;
-	if (unet_nic_is_local(ep->nic, chan.mac))
-		return tx_local(ep, &chan);
-	return tx_wire(ep, &chan);
-}
-
-/* Returns true when a miss parked the queue. Caller holds tx_mutex. */
+/* Returns true when a miss (or the driver) parked the queue. */
 static bool tx_run(struct unet_endpoint *ep)
 {
+	lockdep_assert_held(&ep->tx.mutex);
 	for (;;) {
 		int ret;
 
 		if (READ_ONCE(ep->dead))
 			return false;
-		if (!ep->tx.active) {
+		if (!ep->tx.msg.active) {
 			u32 prod = smp_load_acquire(&ep->ctrl->tx.prod);
-			int pending = unet_ring_pending(prod, ep->tx_cons,
+			int pending = unet_ring_pending(prod, ep->tx.cons,
 							ep->tx_entries);
 
 			if (pending < 0) {
@@ -398,17 +422,17 @@ static bool tx_run(struct unet_endpoint *ep)
 			}
 			if (!pending)
 				return false;
-			memcpy(&ep->tx.desc,
-			       &ep->txq[unet_ring_slot(ep->tx_cons,
+			memcpy(&ep->tx.msg.desc,
+			       &ep->txq[unet_ring_slot(ep->tx.cons,
 						       ep->tx_entries)],
-			       sizeof(ep->tx.desc));
+			       sizeof(ep->tx.msg.desc));
 			ret = tx_start(ep);
 			if (ret) {
 				tx_complete(ep, ret);
 				continue;
 			}
 		}
-		ret = tx_move(ep);
+		ret = ep->tx.msg.chan.local ? tx_local(ep) : tx_wire(ep);
 		if (ret == -EAGAIN)
 			return true;
 		tx_complete(ep, ret ? ret : UNET_ST_OK);
@@ -428,12 +452,12 @@ static void tx_service(struct unet_endpoint *ep)
 
 		WRITE_ONCE(ep->ctrl->nic_idle, 0);
 		if (tx_run(ep))
-			return;		/* parked: busy until the agent answers */
+			return;		/* parked: busy until resumed */
 		WRITE_ONCE(ep->ctrl->nic_idle, 1);
 		smp_mb();
 		prod = READ_ONCE(ep->ctrl->tx.prod);
-		if (READ_ONCE(ep->dead) || prod == ep->tx_cons ||
-		    unet_ring_pending(prod, ep->tx_cons, ep->tx_entries) < 0)
+		if (READ_ONCE(ep->dead) || prod == ep->tx.cons ||
+		    unet_ring_pending(prod, ep->tx.cons, ep->tx_entries) < 0)
 			return;
 	}
 }
@@ -441,28 +465,34 @@ static void tx_service(struct unet_endpoint *ep)
 void unet_tx_kick(struct unet_endpoint *ep)
 {
 	unet_ep_count(ep, UNET_CTR_kicks, 1);
-	mutex_lock(&ep->tx_mutex);
+	unet_nic_activate(ep);
+	mutex_lock(&ep->tx.mutex);
 	tx_service(ep);
-	mutex_unlock(&ep->tx_mutex);
+	mutex_unlock(&ep->tx.mutex);
 }
 
 void unet_tx_work(struct work_struct *work)
 {
 	struct unet_endpoint *ep = container_of(work, struct unet_endpoint,
-						tx_work);
+						tx.work);
 
-	mutex_lock(&ep->tx_mutex);
+	mutex_lock(&ep->tx.mutex);
 	tx_service(ep);
-	mutex_unlock(&ep->tx_mutex);
+	mutex_unlock(&ep->tx.mutex);
 	unet_ep_put(ep);	/* the queued work's reference */
 }
 
+/*
+ * The endpoint is dead and no rx handler sees it.  Under tx.mutex no
+ * engine run is in progress and none that starts will do anything, so
+ * the room list cannot be joined again after it is left here.
+ */
 void unet_tx_stop(struct unet_endpoint *ep)
 {
-	tx_stop_waiting_room(ep);
-	if (cancel_work_sync(&ep->tx_work))
+	if (cancel_work_sync(&ep->tx.work))
 		unet_ep_put(ep);
-	mutex_lock(&ep->tx_mutex);
+	mutex_lock(&ep->tx.mutex);
+	tx_stop_waiting_room(ep);
 	tx_reset(ep, true);
-	mutex_unlock(&ep->tx_mutex);
+	mutex_unlock(&ep->tx.mutex);
 }

@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 
 #include "guest_test.h"
+#include "raw_ep.h"
 
 /* ------------------------------------------------------------ PRNG ---- */
 
@@ -146,12 +147,13 @@ static inline void *fz_shared(size_t n)
 static const int fz_gauge_ids[] = {
 	UNET_NIC_pinned_pages, UNET_NIC_segment_pages, UNET_NIC_endpoints,
 	UNET_NIC_backlog_frames, UNET_NIC_reasm_active, UNET_NIC_misses_queued,
+	UNET_NIC_backlog_bytes,
 };
 static const char *const fz_gauge_names[] = {
 	"pinned_pages", "segment_pages", "endpoints", "backlog_frames",
-	"reasm_active", "misses_queued",
+	"reasm_active", "misses_queued", "backlog_bytes",
 };
-#define FZ_NGAUGES 6
+#define FZ_NGAUGES 7
 
 static inline int fz_nic_stats(struct unet_nic_stats *st)
 {
@@ -161,9 +163,9 @@ static inline int fz_nic_stats(struct unet_nic_stats *st)
 	if (fd < 0)
 		return -1;
 	memset(st, 0, sizeof(*st));
-	ret = ioctl(fd, UNET_IOC_NIC_STATS, st);
+	ret = raw_stats(fd, UNET_STATS_NIC, 0, st->ctr, UNET_NIC_NR_COUNTERS);
 	close(fd);
-	return ret;
+	return ret < 0 ? -1 : 0;
 }
 
 /*
@@ -209,81 +211,18 @@ static inline void fz_gauges_read(long *g)
 
 /* ---------------------------------------------------- raw endpoint ---- */
 
-struct fz_rep {
-	int fd;
-	uint32_t mode;
-	struct unet_ep_create req;
-	uint8_t *q;
-	uint8_t *seg;
-	struct unet_ctrl *ctrl;
-	struct unet_tx_desc *txq;
-	struct unet_rx_desc *rxq;
-	struct unet_sge *fq;
-};
+#define fz_rep raw_ep
 
-static inline int fz_rep_create(struct fz_rep *e, int fd, uint32_t mode,
+static inline int fz_rep_create(struct raw_ep *e, int fd, uint32_t mode,
 				uint32_t tx, uint32_t rx, uint32_t fq,
 				uint32_t seg)
 {
-	memset(e, 0, sizeof(*e));
-	e->fd = fd;
-	e->mode = mode;
-	e->req = (struct unet_ep_create){
-		.nic = 0, .mode = mode, .tx_entries = tx, .rx_entries = rx,
-		.fq_entries = fq, .segment_size = mode == UNET_MODE_BASE ? seg : 0,
-	};
-	if (ioctl(fd, UNET_IOC_EP_CREATE, &e->req) < 0)
-		return -errno;
-	e->q = mmap(NULL, e->req.queue_size, PROT_READ | PROT_WRITE,
-		    MAP_SHARED, fd, (off_t)e->req.queue_offset);
-	if (e->q == MAP_FAILED) {
-		int err = -errno;
-
-		ioctl(fd, UNET_IOC_EP_DESTROY, &e->req.handle);
-		return err;
-	}
-	if (mode == UNET_MODE_BASE) {
-		e->seg = mmap(NULL, seg, PROT_READ | PROT_WRITE, MAP_SHARED,
-			      fd, (off_t)e->req.segment_offset);
-		if (e->seg == MAP_FAILED) {
-			int err = -errno;
-
-			munmap(e->q, e->req.queue_size);
-			ioctl(fd, UNET_IOC_EP_DESTROY, &e->req.handle);
-			return err;
-		}
-	}
-	e->ctrl = (void *)e->q;
-	e->txq = (void *)(e->q + e->req.tx_off);
-	e->rxq = (void *)(e->q + e->req.rx_off);
-	e->fq = (void *)(e->q + e->req.fq_off);
-	return 0;
+	return raw_ep_create(e, fd, 0, mode, tx, rx, fq, seg);
 }
 
-static inline void fz_rep_destroy(struct fz_rep *e)
-{
-	ioctl(e->fd, UNET_IOC_EP_DESTROY, &e->req.handle);
-	munmap(e->q, e->req.queue_size);
-	if (e->seg)
-		munmap(e->seg, e->req.segment_size);
-	e->q = NULL;
-}
-
-static inline int fz_chan(int fd, uint32_t handle, const uint8_t mac[6],
-			  uint32_t remote)
-{
-	struct unet_chan_create c = { .handle = handle, .remote_ep = remote };
-
-	memcpy(c.remote_mac, mac, 6);
-	if (ioctl(fd, UNET_IOC_CHAN_CREATE, &c) < 0)
-		return -errno;
-	return (int)c.channel;
-}
-
-static inline int fz_kick(struct fz_rep *e)
-{
-	return ioctl(e->fd, UNET_IOC_KICK, &e->req.handle) < 0 ? -errno : 0;
-}
+#define fz_rep_destroy	raw_ep_destroy
+#define fz_chan		raw_chan
+#define fz_kick		raw_kick
 
 /* ------------------------------------------------- checked streams ---- */
 

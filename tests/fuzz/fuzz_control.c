@@ -181,7 +181,7 @@ static void do_raw_ioctl(void)
 	if (cmd != UNET_IOC_NIC_INFO && cmd != UNET_IOC_EP_CREATE &&
 	    cmd != UNET_IOC_EP_DESTROY && cmd != UNET_IOC_CHAN_CREATE &&
 	    cmd != UNET_IOC_CHAN_DESTROY && cmd != UNET_IOC_KICK &&
-	    cmd != UNET_IOC_EP_STATS && cmd != UNET_IOC_NIC_STATS &&
+	    cmd != UNET_IOC_STATS && cmd != UNET_IOC_DEV_INFO &&
 	    type == UNET_IOC_MAGIC)
 		oracle(ret < 0 && errno == ENOTTY, "unknown command not ENOTTY",
 		       (long)cmd, errno);
@@ -195,8 +195,7 @@ static void do_known(void)
 	union {
 		struct unet_chan_create cc;
 		struct unet_chan_destroy cd;
-		struct unet_ep_stats es;
-		struct unet_nic_stats ns;
+		struct unet_stats st;
 		struct unet_nic_info ni;
 		uint32_t h;
 	} *a = (void *)buf;
@@ -223,12 +222,25 @@ static void do_known(void)
 		ret = ioctl(fd, UNET_IOC_KICK, a);
 		break;
 	case 3:
-		a->es.handle = pick_handle();
-		ret = ioctl(fd, UNET_IOC_EP_STATS, a);
-		break;
 	case 4:
-		a->ns.nic = fz_chance(80) ? 0 : fz_u32();
-		ret = ioctl(fd, UNET_IOC_NIC_STATS, a);
+		/* Counters of any set, into this buffer or a hostile one. */
+		a->st.scope = fz_chance(90) ? fz_below(3) : fz_u32();
+		a->st.id = a->st.scope == UNET_STATS_EP ? pick_handle() :
+			   fz_chance(80) ? 0 : fz_u32();
+		a->st.count = fz_chance(70) ? fz_below(80) : fz_u32();
+		a->st.values = fz_chance(50) ? (uintptr_t)(buf + 512) :
+			       (uintptr_t)hostile_ptr(8);
+		a->st.names = fz_chance(50) ? 0 :
+			      fz_chance(50) ? (uintptr_t)(buf + 512) :
+			      (uintptr_t)hostile_ptr(32);
+		if (a->st.values == (uintptr_t)(buf + 512) ||
+		    a->st.names == (uintptr_t)(buf + 512))
+			a->st.count = a->st.count % 8;	/* it must fit */
+		if (fz_chance(80)) {
+			a->st.flags = 0;
+			memset(a->st.reserved, 0, sizeof(a->st.reserved));
+		}
+		ret = ioctl(fd, UNET_IOC_STATS, a);
 		break;
 	default:
 		a->ni.nic = fz_chance(80) ? 0 : fz_u32();

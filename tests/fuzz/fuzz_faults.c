@@ -13,10 +13,10 @@
  *          not serve until the receiver is gone.  Asserts: what the receiver
  *          got before was whole and in order; once its close returned (or it
  *          was reaped) its memory, seen through a MAP_SHARED mapping the
- *          sender keeps, never changes; the sender's completions are all OK
- *          and every message sent afterwards (and the half-written one) is
- *          counted in drop_no_endpoint; no byte outside a posted buffer
- *          changes.
+ *          sender keeps, never changes; the sender's completions are OK
+ *          for what went before, UNET_ST_NO_ROUTE for every message sent
+ *          afterwards (and the half-written one), each of which is counted
+ *          in drop_no_endpoint; no byte outside a posted buffer changes.
  *  munmap  receive: buffers posted in a memfd mapping are unmapped by the
  *          receiving process while messages stream into them; the receiver
  *          reposts into the hole or into fresh heap buffers.  send: a thread
@@ -242,6 +242,7 @@ struct flow {
 	uint8_t *src;			/* WINDOW * MAXMSG */
 	uint32_t maxlen;
 	uint64_t ok, err;
+	uint64_t no_route;		/* the local receiver was gone */
 	uint32_t bad_status;
 	uint64_t *taken, taken_seen;
 	double taken_at;
@@ -285,6 +286,8 @@ static void flow_reap(struct flow *f)
 		for (int i = 0; i < n; i++) {
 			if (c[i].status == UNET_ST_OK) {
 				f->ok++;
+			} else if (c[i].status == UNET_ST_NO_ROUTE) {
+				f->no_route++;
 			} else {
 				f->err++;
 				f->bad_status = c[i].status;
@@ -564,7 +567,7 @@ static void fault_close(int rep)
 	struct unet *u = gt_open();
 	struct unet_ep *ep = gt_ep(u, UNET_MODE_MM, 0);
 	double end = gt_now_ms() + REP_MS;
-	uint64_t noep0, ok0, held = 0, seq0;
+	uint64_t noep0, ok0, nr0, held = 0, seq0;
 	bool gone = false, exited = false;
 	struct flow f;
 	long bad;
@@ -672,18 +675,19 @@ static void fault_close(int rep)
 	if (held) {
 		/* Gone: let the held message go on, into nothing. */
 		noep0 = nic_gone();
-		ok0 = f.ok;
+		nr0 = f.no_route;
 		uffd_serve(hreg, held, hmsg + HALF_A);
 		while (unet_send_outstanding(ep) && !late(end)) {
 			flow_reap(&f);
 			usleep(50);
 		}
-		if (f.ok != ok0 + 1 ||
+		if (f.no_route != nr0 + 1 ||
 		    nic_gone() != noep0 + 1)
 			fault_fail(&T.unaccounted,
 				   "close rep %d (%s, half): held message completed %s, drop_no_endpoint/channel +%llu",
 				   rep, how_name[how],
-				   f.ok == ok0 + 1 ? "OK" : "not OK",
+				   f.no_route == nr0 + 1 ? "no route" :
+				   "other than no route",
 				   (unsigned long long)(nic_gone() -
 							noep0));
 	}
@@ -693,14 +697,17 @@ static void fault_close(int rep)
 	}
 	noep0 = nic_gone();
 	ok0 = f.ok;
+	nr0 = f.no_route;
 	if (!flow_run(&f, C_AFTER, REP_MS))
 		fault_fail(NULL, "close rep %d: later sends did not complete",
 			   rep);
-	if (nic_gone() - noep0 != f.ok - ok0)
+	if (f.ok != ok0 || f.no_route - nr0 != C_AFTER ||
+	    nic_gone() - noep0 != C_AFTER)
 		fault_fail(&T.unaccounted,
-			   "close rep %d (%s%s): %llu sent after the receiver went, drop_no_endpoint/channel +%llu",
-			   rep, how_name[how], half ? ", half" : "",
+			   "close rep %d (%s%s): of %d sent after the receiver went %llu completed OK, %llu no route; drop_no_endpoint/channel +%llu",
+			   rep, how_name[how], half ? ", half" : "", C_AFTER,
 			   (unsigned long long)(f.ok - ok0),
+			   (unsigned long long)(f.no_route - nr0),
 			   (unsigned long long)(nic_gone() -
 						noep0));
 	usleep(20000);

@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 
 #include "guest_test.h"
+#include "raw_ep.h"
 
 #define SEG_BIT		(1ull << 31)
 #define RBUF		4096
@@ -59,99 +60,74 @@ static char why[256];
 #define ld(p)		__atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define STORE(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELEASE)
 
-static int ep_create_raw(int fd, uint32_t nic, uint32_t mode, uint32_t tx,
-			 uint32_t rx, uint32_t fq, uint32_t seg,
-			 struct unet_ep_create *out)
-{
-	struct unet_ep_create req = {
-		.nic = nic, .mode = mode, .tx_entries = tx,
-		.rx_entries = rx, .fq_entries = fq, .segment_size = seg,
-	};
-
-	if (ioctl(fd, UNET_IOC_EP_CREATE, &req) < 0)
-		return errno;
-	if (out)
-		*out = req;
-	return 0;
-}
+#define ep_create_raw	raw_ep_create_req
 
 static void rep_create(struct rep *e, int fd, uint32_t mode, uint32_t seg)
 {
+	struct raw_ep r;
 	int err;
 
 	memset(e, 0, sizeof(*e));
-	e->fd = fd;
-	e->mode = mode;
-	err = ep_create_raw(fd, 0, mode, 64, 64, 64, seg, &e->req);
+	err = raw_ep_create(&r, fd, 0, mode, 64, 64, 64, seg);
 	if (err) {
-		errno = err;
+		errno = -err;
 		gt_die("EP_CREATE");
 	}
-	e->handle = e->req.handle;
-	e->id = e->req.ep_id;
-	e->q = mmap(NULL, e->req.queue_size, PROT_READ | PROT_WRITE,
-		    MAP_SHARED, fd, (off_t)e->req.queue_offset);
-	if (e->q == MAP_FAILED)
-		gt_die("mmap queues");
-	if (mode == UNET_MODE_BASE) {
-		e->seg_size = seg;
-		e->seg = mmap(NULL, seg, PROT_READ | PROT_WRITE, MAP_SHARED,
-			      fd, (off_t)e->req.segment_offset);
-		if (e->seg == MAP_FAILED)
-			gt_die("mmap segment");
-	}
-	e->ctrl = (void *)e->q;
-	e->txq = (void *)(e->q + e->req.tx_off);
-	e->rxq = (void *)(e->q + e->req.rx_off);
-	e->fq = (void *)(e->q + e->req.fq_off);
+	e->fd = fd;
+	e->mode = mode;
+	e->req = r.req;
+	e->handle = r.req.handle;
+	e->id = r.req.ep_id;
+	e->q = r.q;
+	e->seg = r.seg;
+	e->seg_size = r.seg_size;
+	e->ctrl = r.ctrl;
+	e->txq = r.txq;
+	e->rxq = r.rxq;
+	e->fq = r.fq;
 	e->shadow = calloc(e->req.fq_entries, sizeof(*e->shadow));
 	e->shadow_bad = calloc(e->req.fq_entries, sizeof(bool));
 	if (!e->shadow || !e->shadow_bad)
 		gt_die("alloc");
 }
 
+/* A channel; *chan (may be NULL) gets its id.  0 or -errno. */
 static int chan_raw(int fd, uint32_t handle, const uint8_t mac[6],
 		    uint32_t remote, uint32_t *chan)
 {
-	struct unet_chan_create c = { .handle = handle, .remote_ep = remote };
+	int ch = raw_chan(fd, handle, mac, remote);
 
-	memcpy(c.remote_mac, mac, 6);
-	if (ioctl(fd, UNET_IOC_CHAN_CREATE, &c) < 0)
-		return errno;
+	if (ch < 0)
+		return ch;
 	if (chan)
-		*chan = c.channel;
+		*chan = (uint32_t)ch;
 	return 0;
 }
 
-static int chan_destroy_raw(int fd, uint32_t handle, uint32_t chan)
-{
-	struct unet_chan_destroy c = { .handle = handle, .channel = chan };
-
-	return ioctl(fd, UNET_IOC_CHAN_DESTROY, &c) < 0 ? errno : 0;
-}
+#define chan_destroy_raw	raw_chan_destroy
 
 static int kick(struct rep *e)
 {
-	return ioctl(e->fd, UNET_IOC_KICK, &e->handle) < 0 ? errno : 0;
+	return raw_ioctl(e->fd, UNET_IOC_KICK, &e->handle);
 }
 
 static uint64_t ep_ctr(struct rep *e, int c)
 {
-	struct unet_ep_stats s = { .handle = e->handle };
+	uint64_t v[UNET_EP_NR_COUNTERS];
 
-	if (ioctl(e->fd, UNET_IOC_EP_STATS, &s) < 0)
-		gt_die("EP_STATS");
-	return s.ctr[c];
+	if (raw_stats(e->fd, UNET_STATS_EP, e->handle, v,
+		      UNET_EP_NR_COUNTERS) < 0)
+		gt_die("STATS ep");
+	return v[c];
 }
 
 static uint64_t nic_ctr(int fd, int c)
 {
-	struct unet_nic_stats s = { .nic = 0 };
-
-	if (ioctl(fd, UNET_IOC_NIC_STATS, &s) < 0)
-		gt_die("NIC_STATS");
-	return s.ctr[c];
+	return raw_nic_ctr(fd, 0, c);
 }
+
+/* Reserved bits the next fq_post() writes (they must be zero). */
+static uint32_t fq_reserved;
 
 static void fq_post(struct rep *e, uint64_t addr, uint32_t len, bool bad)
 {
@@ -159,7 +135,8 @@ static void fq_post(struct rep *e, uint64_t addr, uint32_t len, bool bad)
 
 	e->shadow[slot].addr = addr;
 	e->shadow[slot].len = len;
-	e->shadow[slot].reserved = 0;
+	e->shadow[slot].reserved = fq_reserved;
+	fq_reserved = 0;
 	e->shadow_bad[slot] = bad;
 	e->fq[slot] = e->shadow[slot];
 	STORE(&e->ctrl->fq.prod, ++e->fq_prod);
@@ -489,6 +466,16 @@ static void tx_cases(void)
 	d.flags = UNET_TX_INLINE | 0x100;
 	d.length = 10;
 	bad_send("inline-plus-unknown-flag", UNET_ST_BAD_DESC, &d);
+	/* Reserved fields of a gather entry must be zero. */
+	desc_gather(&d, chAB);
+	d.nsge = 2;
+	d.sge[0].len = 200;
+	d.sge[1].addr = 4096;
+	d.sge[1].len = 100;
+	d.sge[1].reserved = 1;
+	bad_send("sge-reserved-nonzero", UNET_ST_BAD_DESC, &d);
+	d.sge[1].reserved = 0x80000000u;
+	bad_send("sge-reserved-top-bit", UNET_ST_BAD_DESC, &d);
 
 	/* The largest legal message, gathered from seven pieces, works. */
 	{
@@ -529,7 +516,7 @@ static void bad_tx_prod(const char *what, uint32_t prod)
 	k = kick(&A);
 	usleep(20000);
 	if (k)
-		gt_result(false, name, "KICK failed: %s", strerror(k));
+		gt_result(false, name, "KICK failed: %s", strerror(-k));
 	else if (ld(&A.ctrl->tx.cons) != cons0)
 		gt_result(false, name, "tx consumer moved %u -> %u", cons0,
 			  ld(&A.ctrl->tx.cons));
@@ -548,8 +535,9 @@ static void bad_tx_prod(const char *what, uint32_t prod)
 }
 
 /* An fq entry the receiver may not name: BAD_ADDR, its buffers returned. */
-static void bad_fq_entry(const char *what, uint64_t addr, uint32_t len,
-			 bool good_first, uint32_t msg_len)
+static void bad_fq_entry_st(const char *what, uint64_t addr, uint32_t len,
+			    bool good_first, uint32_t msg_len, uint32_t rsvd,
+			    int want)
 {
 	char name[96];
 	uint64_t bb0 = ep_ctr(&R, UNET_CTR_rx_drop_bad_buf);
@@ -561,6 +549,7 @@ static void bad_fq_entry(const char *what, uint64_t addr, uint32_t len,
 	snprintf(name, sizeof(name), "errors-%s", what);
 	if (good_first)
 		fq_post(&R, 0, RBUF, false);
+	fq_reserved = rsvd;
 	fq_post(&R, addr, len, true);
 	st = send_seg(&A, chAR, 0, msg_len, seedctr++);
 	if (st != UNET_ST_OK)
@@ -570,9 +559,9 @@ static void bad_fq_entry(const char *what, uint64_t addr, uint32_t len,
 		gt_result(false, name, "no rx descriptor came back");
 	else {
 		rx_done(&R, &d, false);
-		if (d.status != UNET_ST_BAD_ADDR)
-			gt_result(false, name, "rx status %u, want BAD_ADDR",
-				  d.status);
+		if (d.status != want)
+			gt_result(false, name, "rx status %u, want %s",
+				  d.status, unet_status_str(want));
 		else if (d.first_buf != first ||
 			 d.nbuf != (good_first ? 2 : 1))
 			gt_result(false, name,
@@ -593,6 +582,13 @@ static void bad_fq_entry(const char *what, uint64_t addr, uint32_t len,
 			gt_result(true, name, "");
 	}
 	good_ar(what);
+}
+
+static void bad_fq_entry(const char *what, uint64_t addr, uint32_t len,
+			 bool good_first, uint32_t msg_len)
+{
+	bad_fq_entry_st(what, addr, len, good_first, msg_len, 0,
+			UNET_ST_BAD_ADDR);
 }
 
 static void bad_fq_prod(const char *what, uint32_t prod)
@@ -676,6 +672,10 @@ static void index_cases(void)
 	bad_fq_entry("fq-entry-overflow", 0xfffffffffffff000ull, RBUF, false,
 		     300);
 	bad_fq_entry("fq-entry-zero-length", 0, 0, false, 300);
+	bad_fq_entry_st("fq-entry-reserved-nonzero", 0, RBUF, false, 300, 1,
+			UNET_ST_BAD_DESC);
+	bad_fq_entry_st("fq-entry-reserved-second", RBUF, RBUF, true, 6000,
+			0x10000, UNET_ST_BAD_DESC);
 
 	bad_fq_prod("fq-prod-cons-plus-entries-plus-5",
 		    ld(&R.ctrl->fq.cons) + R.req.fq_entries + 5);
@@ -721,7 +721,7 @@ static void mm_cases(void)
 	e2 = chan_raw(fd, B.handle, nic_mac, M.id, &chBM);
 	if (e1 || e2) {
 		gt_result(false, "errors-mm-setup", "channels: %s",
-			  strerror(e1 ? e1 : e2));
+			  strerror(-(e1 ? e1 : e2)));
 		return;
 	}
 	s.addr = 0xffff888000000000ull;
@@ -792,10 +792,11 @@ static void channel_cases(void)
 
 /* ---- control path ---- */
 
+/* @got: 0 or -errno from the call; @want: the errno it must fail with. */
 static void expect_err(const char *name, int got, int want)
 {
-	gt_result(got == want, name, "got %s (%d), want %s", strerror(got), got,
-		  strerror(want));
+	gt_result(got == -want, name, "got %s (%d), want %s", strerror(-got),
+		  got, want ? strerror(want) : "success");
 }
 
 static void ctl_cases(void)
@@ -805,7 +806,7 @@ static void ctl_cases(void)
 	const uint8_t mcast[6] = { 0x01, 0x00, 0x5e, 0x00, 0x00, 0x01 };
 	const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 	const uint8_t zero[6] = { 0 };
-	uint32_t handles[UNET_EP_PER_CTX], ch, h;
+	uint32_t handles[UNET_EP_PER_CTX], ch = 0, h;
 	int cfd, err = 0, i, n;
 	void *p;
 
@@ -867,13 +868,13 @@ static void ctl_cases(void)
 				 NULL), ENODEV);
 	{
 		struct unet_nic_info bi = { .nic = info.nr_nics };
-		struct unet_nic_stats bs = { .nic = 1000 };
+		uint64_t v[4];
 
 		expect_err("errors-ctl-nic-info-bad-nic",
-			   ioctl(fd, UNET_IOC_NIC_INFO, &bi) < 0 ? errno : 0,
-			   ENODEV);
+			   raw_ioctl(fd, UNET_IOC_NIC_INFO, &bi), ENODEV);
 		expect_err("errors-ctl-nic-stats-bad-nic",
-			   ioctl(fd, UNET_IOC_NIC_STATS, &bs) < 0 ? errno : 0,
+			   raw_stats(fd, UNET_STATS_NIC, 1000, v, 4) < 0 ?
+			   raw_stats(fd, UNET_STATS_NIC, 1000, v, 4) : 0,
 			   ENODEV);
 	}
 
@@ -890,7 +891,7 @@ static void ctl_cases(void)
 		handles[n] = r.handle;
 	}
 	gt_result(n == UNET_EP_PER_CTX, "errors-ctl-64-endpoints",
-		  "only %d endpoints: %s", n, strerror(err));
+		  "only %d endpoints: %s", n, strerror(-err));
 	expect_err("errors-ctl-65th-endpoint-emfile",
 		   ep_create_raw(cfd, 0, UNET_MODE_MM, 8, 8, 8, 0, NULL),
 		   EMFILE);
@@ -915,7 +916,7 @@ static void ctl_cases(void)
 	}
 	if (n > 0) {
 		h = handles[n / 2];
-		err = ioctl(cfd, UNET_IOC_EP_DESTROY, &h) < 0 ? errno : 0;
+		err = raw_ioctl(cfd, UNET_IOC_EP_DESTROY, &h);
 		expect_err("errors-ctl-destroy-one-of-64", err, 0);
 		expect_err("errors-ctl-create-after-destroy",
 			   ep_create_raw(cfd, 0, UNET_MODE_MM, 8, 8, 8, 0, NULL),
@@ -926,10 +927,10 @@ static void ctl_cases(void)
 	/* Destroying what is not there. */
 	h = 999;
 	expect_err("errors-ctl-destroy-unknown",
-		   ioctl(fd, UNET_IOC_EP_DESTROY, &h) < 0 ? errno : 0, ENOENT);
+		   raw_ioctl(fd, UNET_IOC_EP_DESTROY, &h), ENOENT);
 	h = 0;
 	expect_err("errors-ctl-destroy-handle-0",
-		   ioctl(fd, UNET_IOC_EP_DESTROY, &h) < 0 ? errno : 0, ENOENT);
+		   raw_ioctl(fd, UNET_IOC_EP_DESTROY, &h), ENOENT);
 
 	/* Channels, on a fresh endpoint of the main context. */
 	if (ep_create_raw(fd, 0, UNET_MODE_MM, 8, 8, 8, 0, &mm))
@@ -955,7 +956,7 @@ static void ctl_cases(void)
 			break;
 	}
 	gt_result(i == UNET_MAX_CHANNELS, "errors-ctl-chan-256",
-		  "channel %d: %s", i, strerror(err));
+		  "channel %d: %s", i, strerror(-err));
 	expect_err("errors-ctl-chan-257th-enospc",
 		   chan_raw(fd, mm.handle, nic_mac, 100000, NULL), ENOSPC);
 	expect_err("errors-ctl-chan-duplicate-when-full",
@@ -977,9 +978,9 @@ static void ctl_cases(void)
 
 	/* Arguments the kernel cannot read or write back. */
 	expect_err("errors-ctl-ep-create-null-arg",
-		   ioctl(fd, UNET_IOC_EP_CREATE, NULL) < 0 ? errno : 0, EFAULT);
+		   raw_ioctl(fd, UNET_IOC_EP_CREATE, NULL), EFAULT);
 	expect_err("errors-ctl-chan-create-null-arg",
-		   ioctl(fd, UNET_IOC_CHAN_CREATE, NULL) < 0 ? errno : 0,
+		   raw_ioctl(fd, UNET_IOC_CHAN_CREATE, NULL),
 		   EFAULT);
 	{
 		struct unet_ep_create *ro;
@@ -1006,7 +1007,7 @@ static void ctl_cases(void)
 			gt_die("CHAN_DESTROY");
 		/* Readable request, unwritable answer: nothing may remain. */
 		expect_err("errors-ctl-ep-create-readonly-arg",
-			   ioctl(fd, UNET_IOC_EP_CREATE, ro) < 0 ? errno : 0,
+			   raw_ioctl(fd, UNET_IOC_EP_CREATE, ro),
 			   EFAULT);
 		gt_result(vmlck_kb() == lck0 &&
 				  nic_ctr(fd, UNET_NIC_segment_pages) == seg0 &&
@@ -1019,7 +1020,7 @@ static void ctl_cases(void)
 			  (unsigned long long)eps0,
 			  (unsigned long long)nic_ctr(fd, UNET_NIC_endpoints));
 		expect_err("errors-ctl-chan-create-readonly-arg",
-			   ioctl(fd, UNET_IOC_CHAN_CREATE, rc) < 0 ? errno : 0,
+			   raw_ioctl(fd, UNET_IOC_CHAN_CREATE, rc),
 			   EFAULT);
 		/*
 		 * The failed call must not have taken a slot (EP_CREATE undoes
@@ -1032,20 +1033,18 @@ static void ctl_cases(void)
 
 	/* Unknown ioctls. */
 	expect_err("errors-ctl-ioctl-nr-99",
-		   ioctl(fd, _IO(UNET_IOC_MAGIC, 99), 0) < 0 ? errno : 0,
+		   raw_ioctl(fd, _IO(UNET_IOC_MAGIC, 99), 0),
 		   ENOTTY);
 	expect_err("errors-ctl-ioctl-nr-0",
-		   ioctl(fd, _IO(UNET_IOC_MAGIC, 0), 0) < 0 ? errno : 0,
+		   raw_ioctl(fd, _IO(UNET_IOC_MAGIC, 0), 0),
 		   ENOTTY);
 	{
 		uint64_t junk[64] = { 0 };
 
 		expect_err("errors-ctl-ioctl-wrong-size",
-			   ioctl(fd, _IOWR(UNET_IOC_MAGIC, 2, uint64_t), junk) < 0
-				   ? errno : 0, ENOTTY);
+			   raw_ioctl(fd, _IOWR(UNET_IOC_MAGIC, 2, uint64_t), junk), ENOTTY);
 		expect_err("errors-ctl-ioctl-other-magic",
-			   ioctl(fd, _IOWR('T', 6, uint32_t), junk) < 0
-				   ? errno : 0, ENOTTY);
+			   raw_ioctl(fd, _IOWR('T', 6, uint32_t), junk), ENOTTY);
 	}
 
 	/* mmap. */
@@ -1088,22 +1087,21 @@ static void ctl_cases(void)
 	/* A destroyed endpoint's handle names nothing. */
 	h = base.handle;
 	expect_err("errors-ctl-destroy-base",
-		   ioctl(fd, UNET_IOC_EP_DESTROY, &h) < 0 ? errno : 0, 0);
+		   raw_ioctl(fd, UNET_IOC_EP_DESTROY, &h), 0);
 	expect_err("errors-ctl-dead-kick",
-		   ioctl(fd, UNET_IOC_KICK, &h) < 0 ? errno : 0, ENOENT);
+		   raw_ioctl(fd, UNET_IOC_KICK, &h), ENOENT);
 	{
-		struct unet_ep_stats s = { .handle = h };
+		uint64_t v[4];
+		int got = raw_stats(fd, UNET_STATS_EP, h, v, 4);
 
-		expect_err("errors-ctl-dead-stats",
-			   ioctl(fd, UNET_IOC_EP_STATS, &s) < 0 ? errno : 0,
-			   ENOENT);
+		expect_err("errors-ctl-dead-stats", got < 0 ? got : 0, ENOENT);
 	}
 	expect_err("errors-ctl-dead-chan-create",
 		   chan_raw(fd, h, nic_mac, 5, NULL), ENOENT);
 	expect_err("errors-ctl-dead-chan-destroy",
 		   chan_destroy_raw(fd, h, 0), ENOENT);
 	expect_err("errors-ctl-dead-destroy-again",
-		   ioctl(fd, UNET_IOC_EP_DESTROY, &h) < 0 ? errno : 0, ENOENT);
+		   raw_ioctl(fd, UNET_IOC_EP_DESTROY, &h), ENOENT);
 	MMAP_FAILS("errors-ctl-dead-mmap-queue", base.queue_size,
 		   base.queue_offset);
 	MMAP_FAILS("errors-ctl-dead-mmap-segment", 65536, base.segment_offset);
@@ -1124,7 +1122,7 @@ static void ctl_cases(void)
 		X.ctrl->tx.prod = 12345;
 		h = X.handle;
 		expect_err("errors-destroy-while-mapped",
-			   ioctl(fd, UNET_IOC_EP_DESTROY, &h) < 0 ? errno : 0, 0);
+			   raw_ioctl(fd, UNET_IOC_EP_DESTROY, &h), 0);
 		/*
 		 * The segment is still memory the process holds: it stays
 		 * charged until unmapped, or destroy-while-mapped would be a
@@ -1165,6 +1163,198 @@ static void ctl_cases(void)
 	(void)err;
 }
 
+/* ---- the ABI's rules for growing (botching-up-ioctls.rst) ---- */
+
+static const char *const nic_names[] = {
+#define NAME(n) #n,
+	UNET_NIC_COUNTERS(NAME)
+#undef NAME
+};
+
+static const char *const ep_names[] = {
+#define NAME(n) #n,
+	UNET_EP_COUNTERS(NAME)
+#undef NAME
+};
+
+/* A set's names as the kernel gives them match this header's, in order. */
+static void names_match(const char *name, uint32_t scope, uint32_t id,
+			const char *const *want, uint32_t n, const char *fmt)
+{
+	static char got[256][UNET_STAT_NAME_LEN];
+	struct unet_stats req = {
+		.scope = scope, .id = id, .count = 256,
+		.names = (uintptr_t)got,
+	};
+	uint32_t i;
+	int err;
+
+	memset(got, 0, sizeof(got));
+	err = raw_ioctl(fd, UNET_IOC_STATS, &req);
+	if (err) {
+		gt_result(false, name, "STATS: %s", strerror(-err));
+		return;
+	}
+	if (req.count != n) {
+		gt_result(false, name, "%u counters, this header has %u",
+			  req.count, n);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		char w[UNET_STAT_NAME_LEN];
+
+		if (want)
+			snprintf(w, sizeof(w), "%s", want[i]);
+		else
+			snprintf(w, sizeof(w), fmt, 1u << i);
+		if (strncmp(got[i], w, UNET_STAT_NAME_LEN)) {
+			gt_result(false, name, "counter %u is \"%.32s\", want "
+				  "\"%s\"", i, got[i], w);
+			return;
+		}
+	}
+	gt_result(true, name, "");
+}
+
+static void abi_cases(void)
+{
+	struct unet_dev_info di;
+	uint64_t eps0 = nic_ctr(fd, UNET_NIC_endpoints);
+	int i;
+
+	memset(&di, 0, sizeof(di));
+	expect_err("errors-abi-dev-info", raw_ioctl(fd, UNET_IOC_DEV_INFO, &di),
+		   0);
+	gt_result(di.abi_version == UNET_ABI_VERSION &&
+		  di.nic_counters == UNET_NIC_NR_COUNTERS &&
+		  di.ep_counters == UNET_EP_NR_COUNTERS && di.nr_nics >= 1,
+		  "errors-abi-dev-info-values", "abi %u nic counters %u ep "
+		  "counters %u nics %u", di.abi_version, di.nic_counters,
+		  di.ep_counters, di.nr_nics);
+	gt_result((di.features & (UNET_FEAT_MODE_MM | UNET_FEAT_MODE_BASE |
+				  UNET_FEAT_WAIT_SEND | UNET_FEAT_STATS_NAMES |
+				  UNET_FEAT_EP_GEN)) ==
+		  (UNET_FEAT_MODE_MM | UNET_FEAT_MODE_BASE |
+		   UNET_FEAT_WAIT_SEND | UNET_FEAT_STATS_NAMES |
+		   UNET_FEAT_EP_GEN), "errors-abi-features",
+		  "features %#llx", (unsigned long long)di.features);
+	{
+		/* ABI 1 used magic 0xB5, which belongs to rpmsg. */
+		uint8_t old[48] = { 0 };
+
+		expect_err("errors-abi-old-magic-refused",
+			   raw_ioctl(fd, _IOWR(0xB5, 1, uint8_t[48]), old),
+			   ENOTTY);
+	}
+
+	/* Every reserved field and flag bit must be zero. */
+	for (i = 0; i < 8; i++) {
+		struct unet_nic_info ni = { .nic = 0 };
+		char name[64];
+
+		ni.reserved[i] = 1u << (i * 4);
+		snprintf(name, sizeof(name), "errors-abi-nic-info-reserved-%d", i);
+		expect_err(name, raw_ioctl(fd, UNET_IOC_NIC_INFO, &ni), EINVAL);
+	}
+	for (i = 0; i < 8; i++) {
+		struct unet_ep_create r = {
+			.mode = UNET_MODE_MM, .tx_entries = 8,
+			.rx_entries = 8, .fq_entries = 8,
+		};
+		const char *what[] = { "flags-bit0", "flags-bit31",
+				       "reserved0", "reserved1",
+				       "reserved2-0", "reserved2-1",
+				       "reserved2-2", "reserved2-3" };
+		char name[64];
+
+		switch (i) {
+		case 0: r.flags = 1; break;
+		case 1: r.flags = 0x80000000u; break;
+		case 2: r.reserved0 = 1; break;
+		case 3: r.reserved1 = 1; break;
+		default: r.reserved2[i - 4] = 1ull << 63; break;
+		}
+		snprintf(name, sizeof(name), "errors-abi-ep-create-%s", what[i]);
+		expect_err(name, raw_ioctl(fd, UNET_IOC_EP_CREATE, &r), EINVAL);
+	}
+	gt_result(nic_ctr(fd, UNET_NIC_endpoints) == eps0,
+		  "errors-abi-ep-create-refused-leaves-nothing",
+		  "endpoints %llu, was %llu",
+		  (unsigned long long)nic_ctr(fd, UNET_NIC_endpoints),
+		  (unsigned long long)eps0);
+	{
+		struct unet_chan_create c = { .handle = A.handle,
+					      .remote_ep = 77 };
+
+		memcpy(c.remote_mac, nic_mac, 6);
+		c.flags = 1;
+		expect_err("errors-abi-chan-create-flags",
+			   raw_ioctl(fd, UNET_IOC_CHAN_CREATE, &c), EINVAL);
+		c.flags = 0;
+		c.reserved = 1;
+		expect_err("errors-abi-chan-create-reserved",
+			   raw_ioctl(fd, UNET_IOC_CHAN_CREATE, &c), EINVAL);
+	}
+
+	/* Counters: by count, so a set can grow without a new ioctl. */
+	{
+		uint64_t v[8];
+		struct unet_stats req = { .scope = UNET_STATS_NIC, .count = 2,
+					  .values = (uintptr_t)v };
+
+		for (i = 0; i < 8; i++)
+			v[i] = 0xabababababababab;
+		expect_err("errors-abi-stats-short", raw_ioctl(fd, UNET_IOC_STATS,
+							       &req), 0);
+		gt_result(req.count == UNET_NIC_NR_COUNTERS &&
+			  v[2] == 0xabababababababab &&
+			  v[1] != 0xabababababababab,
+			  "errors-abi-stats-short-count",
+			  "count %u (want the set's %u), wrote past the room: %s",
+			  req.count, UNET_NIC_NR_COUNTERS,
+			  v[2] == 0xabababababababab ? "no" : "yes");
+		req.values = 0;
+		req.count = 0;
+		expect_err("errors-abi-stats-count-only",
+			   raw_ioctl(fd, UNET_IOC_STATS, &req), 0);
+		gt_result(req.count == UNET_NIC_NR_COUNTERS,
+			  "errors-abi-stats-count-only-value", "count %u",
+			  req.count);
+		req.count = 8;
+		req.values = (uintptr_t)v;
+		req.flags = 1;
+		expect_err("errors-abi-stats-flags",
+			   raw_ioctl(fd, UNET_IOC_STATS, &req), EINVAL);
+		req.flags = 0;
+		req.reserved[1] = 1;
+		expect_err("errors-abi-stats-reserved",
+			   raw_ioctl(fd, UNET_IOC_STATS, &req), EINVAL);
+		req.reserved[1] = 0;
+		req.scope = 3;
+		expect_err("errors-abi-stats-bad-scope",
+			   raw_ioctl(fd, UNET_IOC_STATS, &req), EINVAL);
+		req.scope = UNET_STATS_EP;
+		req.id = 999;
+		expect_err("errors-abi-stats-ep-unknown",
+			   raw_ioctl(fd, UNET_IOC_STATS, &req), ENOENT);
+		req.scope = UNET_STATS_NIC;
+		req.id = 0;
+		req.values = 16;
+		expect_err("errors-abi-stats-bad-values-pointer",
+			   raw_ioctl(fd, UNET_IOC_STATS, &req), EFAULT);
+		req.values = 0;
+		req.names = 16;
+		expect_err("errors-abi-stats-bad-names-pointer",
+			   raw_ioctl(fd, UNET_IOC_STATS, &req), EFAULT);
+	}
+	names_match("errors-abi-stats-nic-names", UNET_STATS_NIC, 0, nic_names,
+		    UNET_NIC_NR_COUNTERS, NULL);
+	names_match("errors-abi-stats-ep-names", UNET_STATS_EP, A.handle,
+		    ep_names, UNET_EP_NR_COUNTERS, NULL);
+	names_match("errors-abi-stats-miss-hist-names", UNET_STATS_MISS_HIST, 0,
+		    NULL, UNET_MISS_HIST_BUCKETS, "miss_us_lt_%u");
+}
+
 int main(void)
 {
 	struct unet_nic_info info = { .nic = 0 };
@@ -1196,6 +1386,7 @@ int main(void)
 	index_cases();
 	mm_cases();
 	ctl_cases();
+	abi_cases();
 	good_ab("end");
 	close(fd);
 	return gt_exit();

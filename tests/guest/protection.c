@@ -233,11 +233,21 @@ static void make_raw(int fd)
 		gt_die("mmap");
 }
 
+/* The endpoint's counters, as UNET_IOC_STATS asks for them. */
+static struct unet_stats ep_stats_req(uint32_t handle)
+{
+	static uint64_t v[UNET_EP_NR_COUNTERS];
+
+	return (struct unet_stats){ .scope = UNET_STATS_EP, .id = handle,
+				    .count = UNET_EP_NR_COUNTERS,
+				    .values = (uintptr_t)v };
+}
+
 static bool raw_alive(int fd)
 {
-	struct unet_ep_stats s = { .handle = raw.handle };
+	struct unet_stats s = ep_stats_req(raw.handle);
 
-	return ioctl(fd, UNET_IOC_EP_STATS, &s) == 0;
+	return ioctl(fd, UNET_IOC_STATS, &s) == 0;
 }
 
 /* 2a. The inherited fd is not the child's context. */
@@ -258,7 +268,7 @@ static void inherited_fd(void)
 		struct unet_chan_create cc = { .handle = raw.handle,
 					       .remote_ep = 1 };
 		struct unet_chan_destroy cd = { .handle = raw.handle };
-		struct unet_ep_stats es = { .handle = raw.handle };
+		struct unet_stats es = ep_stats_req(raw.handle);
 		struct unet_nic_info ni = { .nic = 0 };
 		uint32_t h = raw.handle;
 		void *p;
@@ -273,7 +283,7 @@ static void inherited_fd(void)
 		expect_err("protection-inherited-chan-destroy",
 			   xerr(ioctl(fd, UNET_IOC_CHAN_DESTROY, &cd)), EPERM);
 		expect_err("protection-inherited-ep-stats",
-			   xerr(ioctl(fd, UNET_IOC_EP_STATS, &es)), EPERM);
+			   xerr(ioctl(fd, UNET_IOC_STATS, &es)), EPERM);
 		expect_err("protection-inherited-ep-destroy",
 			   xerr(ioctl(fd, UNET_IOC_EP_DESTROY, &h)), EPERM);
 		expect_err("protection-inherited-nic-info-allowed",
@@ -391,13 +401,13 @@ static void other_context(void)
 		expect_err("protection-other-ctx-kick",
 			   xerr(ioctl(fd, UNET_IOC_KICK, &h)), ENOENT);
 		{
-			struct unet_ep_stats s = { .handle = raw.handle };
+			struct unet_stats s = ep_stats_req(raw.handle);
 			struct unet_chan_create c = { .handle = raw.handle,
 						      .remote_ep = 1 };
 
 			memcpy(c.remote_mac, mac, 6);
 			expect_err("protection-other-ctx-stats",
-				   xerr(ioctl(fd, UNET_IOC_EP_STATS, &s)),
+				   xerr(ioctl(fd, UNET_IOC_STATS, &s)),
 				   ENOENT);
 			expect_err("protection-other-ctx-chan-create",
 				   xerr(ioctl(fd, UNET_IOC_CHAN_CREATE, &c)),

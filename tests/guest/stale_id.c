@@ -152,12 +152,14 @@ int main(int argc, char **argv)
 		printf("# A was endpoint %#x; C got %#x after %ld tries\n",
 		       id_a, unet_ep_id(c.ep), tries + 1);
 		chan_to(&c, mac_b, id_b);
+		/* Before the barrier: B's frames may come right after it. */
+		noep = gt_nic_counter(uc, UNET_NIC_drop_no_endpoint);
 	}
+	if (guest != 1)
+		nomatch = gt_nic_counter(ub, UNET_NIC_drop_no_channel);
 	barrier(NULL);
 
 	/* B keeps sending to A. */
-	if (guest != 2)
-		noep = gt_nic_counter(uc, UNET_NIC_drop_no_endpoint);
 	if (guest != 1)
 		send_some(&b, 100);
 	if (guest != 2) {
@@ -175,8 +177,6 @@ int main(int argc, char **argv)
 	barrier(&v);
 
 	/* C sends to B as if it were A. */
-	if (guest != 1)
-		nomatch = gt_nic_counter(ub, UNET_NIC_drop_no_channel);
 	if (guest != 2)
 		send_some(&c, 200);
 	if (guest != 1) {

@@ -12,6 +12,7 @@ run_test memlock $BIN/memlock
 run_test killed $BIN/killed
 run_test load $BIN/load loopback
 run_test wait $BIN/wait
+run_test idle-eps $BIN/idle_eps
 
 # The module must stay while any process holds /dev/unet open.
 sleep 30 </dev/unet &
@@ -35,5 +36,12 @@ fi
 kill $sleeper 2>/dev/null
 wait $sleeper 2>/dev/null
 
+unload_module
+
+# A small slot space, so that endpoint ids wrap within the test, and a
+# group that may use the wire.
+load_module netdev=eth0 max_endpoints=16 wire_group=4242
+run_test stale-id $BIN/stale_id loopback
+run_test access $BIN/access
 unload_module
 finish

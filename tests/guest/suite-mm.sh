@@ -1,7 +1,8 @@
 #!/bin/sh
 # One guest, default TLB: U-Net/MM buffers anywhere in the address space,
 # kept coherent with the VM (unmap, mremap, madvise, fork, exit) and
-# refused when they are not the process's to use.
+# refused when they are not the process's to use; faults that fail or
+# never end, and messages parked behind them.
 # guests: 1
 SUITE=mm
 . tests/guest/lib.sh
@@ -12,5 +13,8 @@ run_test mm-fork $BIN/mm_fork
 run_test mm-badaddr $BIN/mm_badaddr
 run_test mm-blocking-pin $BIN/mm_blocking_pin
 run_test mm-exit $BIN/mm_exit
+run_test mm-sigbus $BIN/mm_sigbus
+run_test mm-unserved $BIN/mm_unserved
+run_test mm-parked $BIN/mm_parked
 unload_module
 finish

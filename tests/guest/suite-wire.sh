@@ -7,5 +7,10 @@ load_module netdev=eth0
 run_test delivery-wire $BIN/delivery wire "$UNET_GUEST"
 run_test load-wire $BIN/load wire "$UNET_GUEST"
 run_test wire-mtu $BIN/wire_mtu "$UNET_GUEST"
+run_test rx-hostile $BIN/rx_hostile "$UNET_GUEST"
+unload_module
+
+load_module netdev=eth0 max_endpoints=16
+run_test stale-id-wire $BIN/stale_id wire "$UNET_GUEST"
 unload_module
 finish
