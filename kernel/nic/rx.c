@@ -523,17 +523,21 @@ int unet_rx_frame(struct sk_buff *skb, struct net_device *dev,
 	bool activate = false;
 	int ch, ret;
 
+	if (skb->pkt_type == PACKET_LOOPBACK ||
+	    skb->pkt_type == PACKET_OUTGOING)
+		goto free;		/* our own, looped back by a tap */
+	unet_nic_count(nic, UNET_NIC_rx_frames, 1);
 	if (skb->pkt_type != PACKET_HOST) {
-		/* Broadcast and multicast are for no endpoint in particular. */
-		if (skb->pkt_type == PACKET_BROADCAST ||
-		    skb->pkt_type == PACKET_MULTICAST)
-			unet_nic_count(nic, UNET_NIC_drop_not_host, 1);
+		/*
+		 * Broadcast and multicast are for no endpoint in particular,
+		 * and another host's frames are that host's.
+		 */
+		unet_nic_count(nic, UNET_NIC_drop_not_host, 1);
 		goto free;
 	}
 	skb = skb_share_check(skb, GFP_ATOMIC);
 	if (!skb)
 		return NET_RX_DROP;
-	unet_nic_count(nic, UNET_NIC_rx_frames, 1);
 	if (!pskb_may_pull(skb, UNET_WIRE_HDR_LEN) ||
 	    unet_wire_decode(skb->data, skb->len, &h)) {
 		unet_nic_count(nic, UNET_NIC_drop_bad_header, 1);

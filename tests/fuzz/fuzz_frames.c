@@ -24,8 +24,11 @@
  * V0/V1; guard bytes around every free buffer of R, V, F intact; F's
  * messages only on F's channels; reasm_active never above the number of
  * channels; and the NIC's drop_bad_header / drop_no_endpoint /
- * drop_no_channel deltas equal what an independent decoder (written from
- * docs/WIRE.md) predicts for the frames guest 2 sent.
+ * drop_no_channel / drop_not_host deltas equal what an independent
+ * decoder (written from docs/WIRE.md) predicts for the frames guest 2
+ * sent.  Among them: broadcast and multicast frames carrying the tags of
+ * live channels, and tags naming a live endpoint's slot, or a channel's
+ * source, with another generation (stale ids).
  */
 #include <arpa/inet.h>
 #include <linux/if_packet.h>
@@ -91,7 +94,7 @@ static void put_hdr(uint8_t *p, uint8_t ver, uint8_t type, uint16_t fs,
 /* ----------------------------------------------------------- guest 2 ---- */
 
 struct g2_counts {
-	uint32_t sent, bad, noep, nochan, tof;
+	uint32_t sent, bad, noep, nochan, tof, nothost;
 };
 
 static void hostile(uint32_t nframes, const uint32_t *ids, uint32_t S,
@@ -121,6 +124,50 @@ static void hostile(uint32_t nframes, const uint32_t *ids, uint32_t S,
 		if (fz_chance(10)) {
 			fz_bytes(fr + 6, 6);
 			fr[6] &= 0xfe;		/* unicast source */
+		}
+		if (fz_chance(6)) {
+			/*
+			 * Broadcast or multicast, even with the exact tag of a
+			 * legitimate channel: for no endpoint in particular.
+			 */
+			static const uint8_t group[2][6] = {
+				{ 0xff, 0xff, 0xff, 0xff, 0xff, 0xff },
+				{ 0x01, 0x00, 0x5e, 0x00, 0x00, 0x01 },
+			};
+
+			memcpy(fr, group[fz_below(2)], 6);
+			memcpy(fr + 6, g2mac, 6);
+			put_hdr(p, 1, 1, 100, fz_chance(50) ? R : F,
+				fz_chance(50) ? S : FBASE + fz_below(NFCH),
+				(uint32_t)fz_rand(), 100, 0, 100);
+			fz_bytes(p + 28, 100);
+			plen = 128;
+			c->nothost++;
+			goto send;
+		}
+		if (fz_chance(6)) {
+			/*
+			 * A stale id: a live endpoint's slot with another
+			 * generation, as destination, or a channel's source
+			 * with another generation.
+			 */
+			uint32_t gen = (1 + fz_below(0xffff)) << 16;
+			uint32_t d = (uint32_t[]){ R, V0, V1, F }[fz_below(4)];
+			uint32_t sr = FBASE + fz_below(NFCH);
+
+			memcpy(fr + 6, g2mac, 6);
+			if (fz_chance(50)) {
+				put_hdr(p, 1, 1, 200, d ^ gen, sr, fz_below(9),
+					200, 0, 200);
+				c->noep++;
+			} else {
+				put_hdr(p, 1, 1, 200, F, sr ^ gen, fz_below(9),
+					200, 0, 200);
+				c->nochan++;
+			}
+			fz_bytes(p + 28, 200);
+			plen = 228;
+			goto send;
 		}
 		if (cls < 10) {
 			plen = fz_below(1501);
@@ -227,6 +274,7 @@ static void hostile(uint32_t nframes, const uint32_t *ids, uint32_t S,
 		} else {
 			c->tof++;
 		}
+send:
 		while (sendto(sk, fr, 14 + plen, 0, (void *)&sa,
 			      sizeof(sa)) < 0) {
 			if (errno != ENOBUFS && errno != EAGAIN)
@@ -248,7 +296,7 @@ static int guest2(uint32_t nframes, uint32_t checked)
 	struct fz_stream s, *sp = &s;
 	uint32_t mine[4], ids[4], bar;
 	struct g2_counts *cp = fz_shared(sizeof(*cp)), c;
-	uint32_t out[7], in[7];
+	uint32_t out[8], in[8];
 	struct unet_nic_stats n0, n1;
 	pid_t pid;
 	int st;
@@ -276,14 +324,15 @@ static int guest2(uint32_t nframes, uint32_t checked)
 	c = *cp;
 	if (fz_nic_stats(&n1))
 		gt_die("stats");
-	printf("# guest 2: %u frames: %u bad header, %u no endpoint, %u no channel, %u to F\n",
-	       c.sent, c.bad, c.noep, c.nochan, c.tof);
+	printf("# guest 2: %u frames: %u bad header, %u no endpoint, %u no channel, %u to F, %u broadcast/multicast\n",
+	       c.sent, c.bad, c.noep, c.nochan, c.tof, c.nothost);
 	fz_stream_print("frames-checked-g2", res);
 	out[0] = c.sent; out[1] = c.bad; out[2] = c.noep; out[3] = c.nochan;
 	out[4] = (uint32_t)res->misdelivered;
 	out[5] = (uint32_t)res->unaccounted;
 	out[6] = (uint32_t)(n1.ctr[UNET_NIC_tx_frames] - n0.ctr[UNET_NIC_tx_frames]);
-	fz_swap_array(false, "169.254.88.1", 18702, out, in, 7);
+	out[7] = c.nothost;
+	fz_swap_array(false, "169.254.88.1", 18702, out, in, 8);
 	/* The other direction of the lossless link: in[0] is what guest 1's
 	 * NIC sent us, all of it before the exchange. */
 	usleep(300000);
@@ -330,11 +379,11 @@ static int guest1(uint32_t checked)
 	struct fz_stream_res *res = fz_shared(sizeof(*res) * 4);
 	struct fz_stream R, V[2], F, *rp = &R;
 	struct unet_nic_stats a, b;
-	uint32_t mine[4], theirs[4], bar = 0, in[7], out[7] = { 0 };
+	uint32_t mine[4], theirs[4], bar = 0, in[8], out[8] = { 0 };
 	long link_lost;
 	uint64_t foreign = 0, victim_msgs = 0;
 	long reasm_max = 0;
-	long mis, unacc, d_bad, d_noep, d_nochan;
+	long mis, unacc, d_bad, d_noep, d_nochan, d_nothost;
 	uint64_t seed_dummy = 0;
 
 	(void)seed_dummy;
@@ -401,7 +450,7 @@ static int guest1(uint32_t checked)
 		gt_die("stats");
 	out[0] = (uint32_t)(nic(&b, UNET_NIC_tx_frames) -
 			    nic(&a, UNET_NIC_tx_frames));
-	fz_swap_array(true, NULL, 18702, out, in, 7);
+	fz_swap_array(true, NULL, 18702, out, in, 8);
 	usleep(300000);
 	for (int i = 0; i < 2; i++) {
 		struct unet_recv r;
@@ -419,11 +468,13 @@ static int guest1(uint32_t checked)
 	d_bad = nic(&b, UNET_NIC_drop_bad_header) - nic(&a, UNET_NIC_drop_bad_header);
 	d_noep = nic(&b, UNET_NIC_drop_no_endpoint) - nic(&a, UNET_NIC_drop_no_endpoint);
 	d_nochan = nic(&b, UNET_NIC_drop_no_channel) - nic(&a, UNET_NIC_drop_no_channel);
+	d_nothost = nic(&b, UNET_NIC_drop_not_host) - nic(&a, UNET_NIC_drop_not_host);
 	printf("# guest 1: rx_frames +%ld; drops bad_header +%ld (predicted %u), "
-	       "no_endpoint +%ld (%u), no_channel +%ld (%u); reasm_active max %ld; "
-	       "reasm timeouts +%ld, bad frags +%ld\n",
+	       "no_endpoint +%ld (%u), no_channel +%ld (%u), not_host +%ld (%u); "
+	       "reasm_active max %ld; reasm timeouts +%ld, bad frags +%ld\n",
 	       nic(&b, UNET_NIC_rx_frames) - nic(&a, UNET_NIC_rx_frames),
-	       d_bad, in[1], d_noep, in[2], d_nochan, in[3], reasm_max,
+	       d_bad, in[1], d_noep, in[2], d_nochan, in[3], d_nothost, in[7],
+	       reasm_max,
 	       nic(&b, UNET_NIC_drop_reasm_timeout) - nic(&a, UNET_NIC_drop_reasm_timeout),
 	       nic(&b, UNET_NIC_drop_reasm_bad_frag) - nic(&a, UNET_NIC_drop_reasm_bad_frag));
 	fz_stream_print("frames-checked-g1", R.res);
@@ -458,10 +509,11 @@ static int guest1(uint32_t checked)
 	 * Every hostile frame the independent decoder says must be dropped
 	 * is counted, in its own class: not one more, not one less.
 	 */
-	gt_result(d_bad == in[1] && d_noep == in[2] && d_nochan == in[3],
-		  "fuzz-frames-drops-counted",
-		  "bad_header %ld of %u, no_endpoint %ld of %u, no_channel %ld of %u",
-		  d_bad, in[1], d_noep, in[2], d_nochan, in[3]);
+	gt_result(d_bad == in[1] && d_noep == in[2] && d_nochan == in[3] &&
+		  d_nothost == in[7], "fuzz-frames-drops-counted",
+		  "bad_header %ld of %u, no_endpoint %ld of %u, no_channel %ld of %u, not_host %ld of %u",
+		  d_bad, in[1], d_noep, in[2], d_nochan, in[3], d_nothost,
+		  in[7]);
 	printf("FUZZJSON {\"fuzzer\":\"frames\",\"frame_cases\":%u,"
 	       "\"misdelivered\":%ld,\"lost_accounted\":%ld,"
 	       "\"checked_msgs\":%llu,\"reasm_active_max\":%ld,"
@@ -469,7 +521,7 @@ static int guest1(uint32_t checked)
 	       in[0], mis, unacc, (unsigned long long)R.res->received,
 	       reasm_max,
 	       labs(d_bad - (long)in[1]) + labs(d_noep - (long)in[2]) +
-	       labs(d_nochan - (long)in[3]),
+	       labs(d_nochan - (long)in[3]) + labs(d_nothost - (long)in[7]),
 	       link_lost, gt_failed);
 	return gt_exit();
 }

@@ -15,16 +15,16 @@ if [ "$MODE" = full ]; then
 	QCASES=400000; QCHK=3000; CCASES=120000; CCHK=1000
 	FRAMES=130000; FCHK=2000
 	# fuzz_faults repetitions: close cycles 5 ways x half-written or not.
-	FCLOSE=60; FMUNMAP=50; FFORK=40
+	FCLOSE=60; FMUNMAP=50; FFORK=40; FBADMEM=80; FLOODS=4
 else
 	QCASES=20000; QCHK=200; CCASES=10000; CCHK=100
 	FRAMES=8000; FCHK=200
-	FCLOSE=10; FMUNMAP=4; FFORK=3
+	FCLOSE=10; FMUNMAP=4; FFORK=3; FBADMEM=8; FLOODS=1
 fi
 echo "# guest-fuzz $MODE seed $SEED guest $G"
 
 gauges() {
-	grep -E '^(pinned_pages|segment_pages|endpoints|backlog_frames|reasm_active|misses_queued) ' \
+	grep -E '^(pinned_pages|segment_pages|endpoints|backlog_frames|backlog_bytes|reasm_active|misses_queued) ' \
 		/sys/kernel/debug/unetmm/nic0/counters | awk '{printf "%s=%s ", $1, $2}'
 }
 # Every gauge zero once every process of a phase is gone (waits a little).
@@ -66,6 +66,16 @@ leak_check frames-$G
 echo "# eth0 after frames: $(ip -s link show eth0 | tr '\n' ' ')"
 echo "# softnet_stat (processed dropped squeezed ...): $(head -2 /proc/net/softnet_stat | tr '\n' ' ')"
 
+# 1b. Stuck endpoints (receive buffers nobody will ever fault in) under
+# floods of random shape: parked frames stay within the NIC's bound and go
+# when nothing moves; broadcast frames and a fault mid-message too.
+i=0
+while [ $i -lt $FLOODS ]; do
+	runf flood-$i 300 build/tests/rx_hostile $G --seed $((SEED + 200 + i))
+	leak_check flood-$i-$G
+	i=$((i + 1))
+done
+
 # 2. Hostile processes (each guest fuzzes itself, loopback).
 runf queues 400 $F/fuzz_queues --cases $QCASES --procs 2 --checked $QCHK --seed $((SEED + G))
 leak_check queues-$G
@@ -96,6 +106,10 @@ if [ "$G" = 1 ]; then
 	fault_run close $FCLOSE
 	fault_run munmap $FMUNMAP
 	fault_run fork $FFORK
+	# Pages that are mapped but cannot be had: past EOF, SIGBUS
+	# userfaultfd, truncated under the NIC, never served and killed.
+	runf badmem 300 $F/fuzz_badmem --reps $FBADMEM --checked 100 --seed $((SEED + 98))
+	leak_check badmem
 	# eth0 down and up under traffic (loopback checked pair must stay whole).
 	$F/fuzz_queues --cases 1 --procs 1 --checked $((QCHK + 200)) --seed $SEED > /tmp/linkq.log 2>&1 &
 	p=$!

@@ -17,7 +17,7 @@
  *     whole message: the fragments after the fault must not start another
  *     reassembly and take more buffers.
  *
- *   rx_hostile 1|2
+ *   rx_hostile 1|2 [--seed N]      (a seed makes guest 2's flood random)
  */
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
@@ -41,6 +41,13 @@
 enum { ID_E = NSTUCK, ID_V, NIDS };
 
 static int round_no;
+static uint64_t seed;
+
+static uint64_t rnd(void)
+{
+	seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+	return seed >> 33;
+}
 
 static void barrier(int guest, uint32_t *mine, uint32_t *theirs, int n)
 {
@@ -354,18 +361,30 @@ static void guest2(void)
 			      RAW_FRAG, 0, 2);
 	barrier(2, NULL, NULL, 0);
 
-	/* 1b */
+	/*
+	 * 1b.  With a seed (make fuzz), the flood's shape is random: which
+	 * stuck endpoints, how many messages, how long; without one it is
+	 * 4 messages of 64 KiB at each of the 64.
+	 */
 	barrier(2, NULL, NULL, 0);
-	for (m = 0; m < FLOOD_MSGS; m++)
-		for (i = 0; i < NSTUCK; i++) {
-			int n = raw_send_msg(&s, mac1, ids[i], SRC, 10 + m,
-					     65536, 3);
+	{
+		int msgs = seed ? 1 + (int)(rnd() % 6) : FLOOD_MSGS;
+		int eps = seed ? 1 + (int)(rnd() % NSTUCK) : NSTUCK;
 
-			if (n < 0)
-				gt_die("flood");
-			frames += n;
-		}
-	printf("# flooded %ld frames at %d stuck endpoints\n", frames, NSTUCK);
+		for (m = 0; m < msgs; m++)
+			for (i = 0; i < eps; i++) {
+				uint32_t len = seed ? 2048 + (uint32_t)(rnd() %
+							(65536 - 2047)) : 65536;
+				int n = raw_send_msg(&s, mac1, ids[i], SRC,
+						     10 + m, len, 3);
+
+				if (n < 0)
+					gt_die("flood");
+				frames += n;
+			}
+		printf("# flooded %ld frames at %d stuck endpoints (%d "
+		       "messages each)\n", frames, eps, msgs);
+	}
 	barrier(2, NULL, NULL, 0);
 
 	/* 2 */
@@ -387,6 +406,9 @@ static void guest2(void)
 int main(int argc, char **argv)
 {
 	int guest = argc > 1 ? atoi(argv[1]) : 0;
+
+	if (argc > 3 && !strcmp(argv[2], "--seed"))
+		seed = strtoull(argv[3], NULL, 0);
 
 	if (guest == 1)
 		guest1();
