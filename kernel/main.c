@@ -56,6 +56,15 @@ module_param_named(max_endpoints, unet_max_endpoints, uint, 0444);
 MODULE_PARM_DESC(max_endpoints,
 		 "endpoints a NIC serves at once, 1..65535 (default 65535); ids cycle through this many slots");
 
+/*
+ * A fault-in that waits (a userfaultfd, a FUSE server) holds one of the
+ * agent's workers; 16 per user leave the workqueue's 512 to 32 users.
+ */
+unsigned int unet_max_user_faults = 16;
+module_param_named(max_user_faults, unet_max_user_faults, uint, 0444);
+MODULE_PARM_DESC(max_user_faults,
+		 "page faults one user's buffers may have waiting at once (default 16)");
+
 int unet_wire_group = -1;
 module_param_named(wire_group, unet_wire_group, int, 0444);
 MODULE_PARM_DESC(wire_group,
@@ -76,8 +85,8 @@ static int __init unet_init(void)
 		return -EINVAL;
 	}
 	if (!unet_backlog_frames || !unet_backlog_kib ||
-	    !unet_reasm_timeout_ms) {
-		pr_err("backlog_frames, backlog_kib and reasm_timeout_ms must be positive\n");
+	    !unet_reasm_timeout_ms || !unet_max_user_faults) {
+		pr_err("backlog_frames, backlog_kib, reasm_timeout_ms and max_user_faults must be positive\n");
 		return -EINVAL;
 	}
 	if (!unet_max_endpoints ||

@@ -83,6 +83,8 @@ struct unet_reasm {
 	u32 received;			/* payload bytes placed */
 	u32 first_buf;			/* fq sequence of bufs[0] */
 	u16 nbuf;
+	/* A local message stopped on its sender's page, not ours. */
+	bool sender_stalled;
 	/* A refused message: its other fragments go quietly. */
 	bool refused;
 	u32 refused_msg_id;
@@ -141,7 +143,7 @@ struct unet_ep_rx {
 	u32 fq_cons;
 	struct unet_channel chan[UNET_MAX_CHANNELS];
 	struct unet_reasm *reasm[UNET_MAX_CHANNELS];
-	u32 wire_reasms;		/* active reassemblies fed by the wire */
+	u32 reasms;			/* active reassemblies */
 	struct sk_buff_head backlog;	/* frames waiting for translations */
 	u32 backlog_done;		/* bytes of the head frame placed */
 	u32 backlog_bytes;		/* their truesize */
@@ -167,7 +169,7 @@ struct unet_endpoint {
 	struct unet_rx_desc *rxq;
 	struct unet_sge *fq;
 	u32 tx_entries, rx_entries, fq_entries;
-	atomic_t mappings;		/* live vmas of queues and segment */
+	atomic_t seg_holds;		/* the engines (until drained), each vma */
 
 	/*
 	 * Base-level mode: the pinned communication segment.  It goes as
@@ -242,6 +244,7 @@ extern unsigned int unet_backlog_frames;
 extern unsigned int unet_backlog_kib;
 extern unsigned int unet_reasm_timeout_ms;
 extern unsigned int unet_max_endpoints;
+extern unsigned int unet_max_user_faults;
 extern int unet_wire_group;
 
 static inline void unet_ep_count(struct unet_endpoint *ep, int c, s64 v)

@@ -534,6 +534,7 @@ const char *unet_status_str(uint32_t status)
 		[UNET_ST_NO_BUFS] = "no free buffers",
 		[UNET_ST_BAD_DESC] = "malformed descriptor",
 		[UNET_ST_NO_MEMORY] = "no memory to make the page resident",
+		[UNET_ST_BUSY] = "buffer's mapping busy, try again",
 	};
 
 	if (status < sizeof(names) / sizeof(names[0]) && names[status])

@@ -87,6 +87,9 @@ enum unet_status {
 	UNET_ST_BAD_DESC	= 10,	/* unknown flags or reserved bits set */
 	UNET_ST_NO_MEMORY	= 11,	/* the page could not be made resident:
 					 * the system is out of memory */
+	UNET_ST_BUSY		= 12,	/* the page's mapping kept changing, or
+					 * the NIC's TLB had no room: nothing
+					 * moved, try again */
 };
 
 struct unet_tx_desc {
@@ -220,7 +223,8 @@ struct unet_chan_destroy {
  * Most count events since the module was loaded; pinned_pages,
  * segment_pages, endpoints, backlog_frames (frames waiting for
  * translations), backlog_bytes (their memory), reasm_active (messages
- * being reassembled) and misses_queued are gauges of what exists now, so
+ * being reassembled), misses_queued and faults_waiting (fault-ins that
+ * wait for a page) are gauges of what exists now, so
  * that a leak is visible once every process has gone.  New counters are
  * added at the end of a list, never in between.
  */
@@ -245,7 +249,7 @@ struct unet_chan_destroy {
 	X(tlb_pin_retries)	X(backlog_frames)	X(reasm_active)	\
 	X(misses_queued)	X(backlog_bytes)	X(drop_backlog_bytes) \
 	X(drop_backlog_stale)	X(drop_not_host)	X(polls)	\
-	X(poll_ns)	X(tlb_fault_transient)
+	X(poll_ns)	X(tlb_fault_transient)	X(faults_waiting)
 
 #define UNET_COUNTER_ENUM(name)	UNET_CTR_##name,
 enum unet_ep_counter { UNET_EP_COUNTERS(UNET_COUNTER_ENUM) UNET_EP_NR_COUNTERS };

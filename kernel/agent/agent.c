@@ -29,6 +29,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/backing-dev.h>
+#include <linux/cred.h>
 #include <linux/delay.h>
 #include <linux/ktime.h>
 #include <linux/log2.h>
@@ -68,6 +69,66 @@ struct unet_miss {
 	ktime_t posted;
 };
 
+/*
+ * Invalidations of one address space, as a fill that raced with them
+ * needs to know: a sequence number bumped when one starts, the union of
+ * the ranges in progress, and a short log of the ranges that started
+ * lately.  A fill is stale only if an invalidation *of its page* started
+ * since it sampled the sequence (or is running now): invalidations of
+ * other pages, however many, do not make it retry.  A log that has
+ * overflowed since the sample makes every fill stale, conservatively.
+ */
+#define INVAL_LOG	64
+
+struct unet_inval {
+	u64 seq;
+	u32 active;			/* in progress */
+	u64 active_start, active_end;	/* their union, in pages */
+	struct {
+		u64 seq, start, end;
+	} log[INVAL_LOG];
+};
+
+static void inval_begin(struct unet_inval *iv, u64 start, u64 end)
+{
+	u32 slot = ++iv->seq % INVAL_LOG;
+
+	iv->log[slot].seq = iv->seq;
+	iv->log[slot].start = start;
+	iv->log[slot].end = end;
+	if (!iv->active++) {
+		iv->active_start = start;
+		iv->active_end = end;
+	} else {
+		iv->active_start = min(iv->active_start, start);
+		iv->active_end = max(iv->active_end, end);
+	}
+}
+
+static void inval_end(struct unet_inval *iv)
+{
+	if (!--iv->active)
+		iv->active_start = iv->active_end = 0;
+}
+
+/* Whether an invalidation of @vpn runs now or started after @seq. */
+static bool inval_stale(const struct unet_inval *iv, u64 vpn, u64 seq)
+{
+	u64 s;
+
+	if (iv->active && vpn >= iv->active_start && vpn < iv->active_end)
+		return true;
+	if (iv->seq - seq >= INVAL_LOG)
+		return iv->seq != seq;
+	for (s = seq + 1; s <= iv->seq; s++) {
+		u32 slot = s % INVAL_LOG;
+
+		if (vpn >= iv->log[slot].start && vpn < iv->log[slot].end)
+			return true;
+	}
+	return false;
+}
+
 /* The agent's side of a context: coherence and the miss queue. */
 struct unet_agent_ctx {
 	struct unet_context *ctx;
@@ -75,16 +136,16 @@ struct unet_agent_ctx {
 	bool mn_registered;
 
 	spinlock_t inval_lock;		/* nests inside a NIC's tlb_lock */
-	u64 inval_seq;			/* bumped by every invalidation */
-	u32 inval_active;		/* invalidations in progress */
+	struct unet_inval inval;	/* under inval_lock */
 	bool dying;			/* no new translations */
 	atomic_long_t pinned;		/* TLB pages charged to mm->pinned_vm */
+	kuid_t uid;			/* whose fault budget it spends */
 
 	/* Under agent_lock. */
 	struct list_head misses;	/* demand misses, in order */
 	struct list_head prefetches;	/* served when no demand waits */
 	u32 nr_prefetches;
-	struct work_struct work;
+	struct delayed_work work;
 };
 
 struct unet_agent_nic {
@@ -138,10 +199,10 @@ void unet_agent_tlb_put(struct unet_nic *nic, struct unet_tlb_entry *e)
 
 /* ------------------------------------------------------------ misses ---- */
 
-static void kick_ctx(struct unet_agent_ctx *ac)
+static void kick_ctx(struct unet_agent_ctx *ac, unsigned long delay)
 {
 	unet_ctx_get(ac->ctx);
-	if (!queue_work(agent_wq, &ac->work))
+	if (!queue_delayed_work(agent_wq, &ac->work, delay))
 		unet_ctx_put(ac->ctx);
 }
 
@@ -205,7 +266,7 @@ void unet_agent_post_miss(struct unet_nic *nic, struct unet_context *ctx,
 	list_add_tail(&m->node, &ac->misses);
 	unet_nic_count(nic, UNET_NIC_misses_queued, 1);
 	spin_unlock_bh(&agent_lock);
-	kick_ctx(ac);
+	kick_ctx(ac, 0);
 }
 
 /* A translation wanted soon: served only when no demand miss waits. */
@@ -236,7 +297,7 @@ void unet_agent_prefetch(struct unet_nic *nic, struct unet_context *ctx,
 	ac->nr_prefetches++;
 	unet_nic_count(nic, UNET_NIC_misses_queued, 1);
 	spin_unlock_bh(&agent_lock);
-	kick_ctx(ac);
+	kick_ctx(ac, 0);
 }
 
 /*
@@ -264,6 +325,8 @@ static int vma_status(struct mm_struct *mm, unsigned long addr, bool write)
 	else if (write && vma->vm_file && (vma->vm_flags & VM_SHARED) &&
 		 mapping_can_writeback(vma->vm_file->f_mapping))
 		status = UNET_ST_NO_ACCESS;
+	else if (vma_is_fsdax(vma))
+		status = UNET_ST_BAD_ADDR;	/* never pinned long-term */
 	mmap_read_unlock(mm);
 	return status;
 }
@@ -312,28 +375,54 @@ static void note_pinned(struct unet_nic *nic)
 		;
 }
 
-/* What an errno of a fault or a pin means for the buffer. */
-static int errno_status(int err)
+/*
+ * The fault budget.  A fault-in may wait for as long as whoever serves the
+ * page likes (a userfaultfd handler, a FUSE server), and while it waits it
+ * holds a worker of the agent's workqueue, which has a limited number of
+ * them for everyone.  So each user may have at most max_user_faults
+ * fault-ins waiting at once; a miss that would need one more waits in its
+ * context's queue without holding a worker.  Counts per uid live in an
+ * xarray, as value entries, under agent_lock.
+ */
+static DEFINE_XARRAY(user_faults);
+
+static bool fault_budget_take(kuid_t uid)
 {
-	switch (err) {
-	case -ENOMEM:
-	case -EAGAIN:
-	case -EBUSY:
-	case -EINTR:
-		return -EAGAIN;		/* may pass: try again later */
-	default:
-		return UNET_ST_BAD_ADDR;	/* -EFAULT (SIGBUS), -EHWPOISON,
-						 * a long-term pin refused */
-	}
+	unsigned long id = __kuid_val(uid), n;
+	void *e;
+	bool ok = false;
+
+	spin_lock_bh(&agent_lock);
+	e = xa_load(&user_faults, id);
+	n = e ? xa_to_value(e) : 0;
+	if (n < unet_max_user_faults &&
+	    !xa_err(xa_store(&user_faults, id, xa_mk_value(n + 1),
+			     GFP_ATOMIC)))
+		ok = true;
+	spin_unlock_bh(&agent_lock);
+	return ok;
+}
+
+static void fault_budget_give(kuid_t uid)
+{
+	unsigned long id = __kuid_val(uid), n;
+
+	spin_lock_bh(&agent_lock);
+	n = xa_to_value(xa_load(&user_faults, id));
+	if (n > 1)
+		xa_store(&user_faults, id, xa_mk_value(n - 1), GFP_ATOMIC);
+	else
+		xa_erase(&user_faults, id);
+	spin_unlock_bh(&agent_lock);
 }
 
 /*
  * Faults the page in the way a user fault would, allowed to drop mmap_lock
  * and wait: for a userfaultfd handler, a FUSE server, a slow disk.  The
  * wait is killable, not uninterruptible, so a fault nobody ever answers is
- * not a hung task.  A long-term pin cannot wait like that in 6.1 (it
- * refuses FOLL_LONGTERM with a retry), so a failed pin comes here first.
- * Returns 0 or a negative errno.
+ * not a hung task.  For a read it unshares an anonymous page shared with
+ * a parent or child, as the pin of a read-only page must see an exclusive
+ * one.  Returns 0 or a negative errno.
  */
 static int fault_in(struct mm_struct *mm, unsigned long addr, bool write)
 {
@@ -341,17 +430,25 @@ static int fault_in(struct mm_struct *mm, unsigned long addr, bool write)
 	int ret;
 
 	mmap_read_lock(mm);
-	ret = fixup_user_fault(mm, addr, write ? FAULT_FLAG_WRITE : 0,
+	ret = fixup_user_fault(mm, addr,
+			       write ? FAULT_FLAG_WRITE : FAULT_FLAG_UNSHARE,
 			       &unlocked);
 	mmap_read_unlock(mm);
 	return ret;
 }
 
 /*
- * One attempt to pin the page and install it.  Returns 0 when the
- * translation is there (or an invalidation kept racing it: the engine
- * will ask again), a positive enum unet_status for a refusal, or a
- * negative errno from the pin.
+ * One attempt to pin the page and install it.  The pin never faults
+ * (FOLL_NOFAULT): a fault may wait for long, and a reserved way must never
+ * be held across a wait, or a few blocked faults would take every way of
+ * a set from everyone.  (6.1's hugetlb path faults regardless, but a
+ * hugetlbfs fault does no I/O, and without FAULT_FLAG_ALLOW_RETRY a
+ * userfaultfd on it fails at once.)
+ *
+ * Returns 0 when the translation is there, a positive enum unet_status
+ * for a refusal, -EFAULT when the page must be faulted in first, or
+ * -EBUSY when every way of the set stayed busy or invalidations of the
+ * page kept racing the fill.
  */
 static int pin_and_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 {
@@ -359,7 +456,8 @@ static int pin_and_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 	struct unet_nic *nic = m->nic;
 	struct mm_struct *mm = ctx->mm;
 	unsigned long addr = m->vpn << PAGE_SHIFT;
-	unsigned int gup = FOLL_LONGTERM | (m->write ? FOLL_WRITE : 0);
+	unsigned int gup = FOLL_LONGTERM | FOLL_NOFAULT |
+			   (m->write ? FOLL_WRITE : 0);
 	int tries;
 
 	for (tries = 0; tries < FILL_RACE_RETRIES; tries++) {
@@ -370,8 +468,8 @@ static int pin_and_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 		long n;
 
 		spin_lock_bh(&ac->inval_lock);
-		seq = ac->inval_seq;
-		stale = ac->inval_active;
+		seq = ac->inval.seq;
+		stale = inval_stale(&ac->inval, m->vpn, seq);
 		if (ac->dying) {
 			spin_unlock_bh(&ac->inval_lock);
 			return UNET_ST_BAD_ADDR;
@@ -405,7 +503,6 @@ static int pin_and_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 		n = pin_user_pages_remote(mm, addr, 1, gup, &page, NULL, NULL);
 		mmap_read_unlock(mm);
 		if (n != 1) {
-			/* No way held while a fault-in may sleep. */
 			spin_lock_bh(&nic->tlb_lock);
 			unet_tlb_unreserve(&nic->tlb, slot);
 			spin_unlock_bh(&nic->tlb_lock);
@@ -424,7 +521,7 @@ static int pin_and_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 
 		spin_lock_bh(&nic->tlb_lock);
 		spin_lock(&ac->inval_lock);
-		stale = ac->inval_active || ac->inval_seq != seq || ac->dying;
+		stale = ac->dying || inval_stale(&ac->inval, m->vpn, seq);
 		spin_unlock(&ac->inval_lock);
 		if (!stale)
 			unet_tlb_fill(&nic->tlb, slot, page, ac, m->write,
@@ -433,9 +530,9 @@ static int pin_and_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 		if (!stale)
 			return 0;
 		/*
-		 * Raced with an invalidation: the page may be stale.  Unpin
-		 * before giving the way back, or another pin could take it
-		 * while this page still counts.
+		 * Raced with an invalidation of this page: it may be stale.
+		 * Unpin before giving the way back, or another pin could take
+		 * it while this page still counts.
 		 */
 		unpin_uncharge(nic, ac, page);
 		spin_lock_bh(&nic->tlb_lock);
@@ -443,19 +540,41 @@ static int pin_and_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 		spin_unlock_bh(&nic->tlb_lock);
 		usleep_range(20, 100);
 	}
-	return 0;
+	return -EBUSY;
+}
+
+/* What an errno of a fault, or of a pin after one, means for the buffer. */
+static int errno_status(int err)
+{
+	switch (err) {
+	case -ENOMEM:
+	case -EAGAIN:
+	case -EBUSY:
+	case -EINTR:
+		return -EAGAIN;		/* may pass: try again later */
+	default:
+		return UNET_ST_BAD_ADDR;	/* -EFAULT (SIGBUS), -EHWPOISON,
+						 * a long-term pin refused */
+	}
+}
+
+/* The final status of a transient failure that did not pass. */
+static int transient_status(int err)
+{
+	return err == -ENOMEM ? UNET_ST_NO_MEMORY : UNET_ST_BUSY;
 }
 
 /*
- * Serves one miss.  Returns 0 (translated, or to be asked for again) or
- * the enum unet_status that refuses the buffer.
+ * Serves one miss.  Returns 0 (translated, or to be asked for again), the
+ * enum unet_status that refuses the buffer, or -EAGAIN when a fault-in is
+ * needed and the owner's fault budget is spent: the miss goes back to the
+ * head of its queue and the context's work waits a little.
  */
 static int serve_miss(struct unet_agent_ctx *ac, struct unet_miss *m)
 {
 	struct mm_struct *mm = ac->ctx->mm;
 	unsigned long addr = m->vpn << PAGE_SHIFT;
-	bool faulted = false;
-	int attempt = 0, ret, last = 0;
+	int attempt = 0, faults = 0, ret, err;
 
 	/* The address space is gone: fail the use rather than retry it. */
 	if (!mmget_not_zero(mm))
@@ -465,31 +584,35 @@ static int serve_miss(struct unet_agent_ctx *ac, struct unet_miss *m)
 		ret = pin_and_fill(ac, m);
 		if (ret >= 0)
 			break;
-		last = ret;
 		/*
-		 * The mapping allows the access but the pin failed: fault
-		 * the page in once, as the process itself would (it may
-		 * wait), then pin again.  A fault that fails is final
-		 * unless it may pass.
+		 * Not there (or not as it must be for the pin): fault it in
+		 * as the process itself would, which may wait, then pin
+		 * again.  A fault that fails is final unless it may pass.
 		 */
-		if (!faulted) {
-			faulted = true;
+		if (ret == -EFAULT && faults < 2) {
+			if (!fault_budget_take(ac->uid)) {
+				ret = -EAGAIN;
+				break;
+			}
+			unet_nic_count(m->nic, UNET_NIC_faults_waiting, 1);
 			ret = fault_in(mm, addr, m->write);
+			unet_nic_count(m->nic, UNET_NIC_faults_waiting, -1);
+			fault_budget_give(ac->uid);
+			faults++;
 			if (!ret)
 				continue;
-			last = ret;
 		}
-		ret = errno_status(last);
+		err = ret;
+		ret = errno_status(err);
 		if (ret != -EAGAIN)
 			break;
 		if (attempt == TRANSIENT_RETRIES || READ_ONCE(ac->dying)) {
-			ret = last == -ENOMEM ? UNET_ST_NO_MEMORY :
-						UNET_ST_BAD_ADDR;
+			ret = transient_status(err);
 			break;
 		}
 		unet_nic_count(m->nic, UNET_NIC_tlb_fault_transient, 1);
 		msleep(1u << attempt++);
-		faulted = false;
+		faults = 0;
 		ret = 0;
 	}
 	mmput(mm);
@@ -545,8 +668,8 @@ static void miss_done(struct miss_refs *r)
 
 static void agent_work(struct work_struct *work)
 {
-	struct unet_agent_ctx *ac = container_of(work, struct unet_agent_ctx,
-						 work);
+	struct unet_agent_ctx *ac = container_of(to_delayed_work(work),
+						 struct unet_agent_ctx, work);
 	struct unet_miss *m;
 
 	for (;;) {
@@ -561,6 +684,22 @@ static void agent_work(struct work_struct *work)
 		r = miss_refs(m);
 		if (!READ_ONCE(r.waiter->dead))
 			status = serve_miss(ac, m);
+		if (status == -EAGAIN) {
+			/*
+			 * The owner's fault budget is spent: back to the head
+			 * of the queue, and try again shortly without holding
+			 * a worker meanwhile.
+			 */
+			spin_lock_bh(&agent_lock);
+			m->in_service = false;
+			list_add(&m->node, m->prefetch ? &ac->prefetches :
+							 &ac->misses);
+			if (m->prefetch)
+				ac->nr_prefetches++;
+			spin_unlock_bh(&agent_lock);
+			kick_ctx(ac, msecs_to_jiffies(10));
+			break;
+		}
 		/*
 		 * A prefetch's refusal is not reported: the buffer may never
 		 * be used, and a demand miss will find the fault itself.
@@ -648,12 +787,14 @@ static void purge_ctx(struct unet_agent_ctx *ac)
 	}
 	/*
 	 * Demand misses of this context have waiters in other contexts
-	 * (senders copying into its pages): they are refused.  Their miss
-	 * structures stay ours until the refusal is recorded, so "queued"
-	 * stays set until then and nobody posts them again meanwhile.
+	 * (senders copying into its pages): they are refused.  Until the
+	 * refusal is recorded their structures are ours, as if in service:
+	 * nobody posts them again, and unet_agent_forget_ep() leaves them.
 	 */
-	list_for_each_entry(m, &demand, node)
+	list_for_each_entry(m, &demand, node) {
 		m->queued = true;
+		m->in_service = true;
+	}
 	spin_unlock_bh(&agent_lock);
 
 	list_for_each_entry_safe(m, tmp, &demand, node) {
@@ -664,6 +805,7 @@ static void purge_ctx(struct unet_agent_ctx *ac)
 			     m->write, UNET_ST_BAD_ADDR);
 		spin_lock_bh(&agent_lock);
 		m->queued = false;
+		m->in_service = false;
 		spin_unlock_bh(&agent_lock);
 		unet_nic_translation_ready(r.waiter, r.engine);
 		miss_done(&r);
@@ -760,15 +902,15 @@ static int unet_mn_invalidate_start(struct mmu_notifier *mn,
 	struct unet_agent_ctx *ac = container_of(mn, struct unet_agent_ctx,
 						 mn);
 
+	u64 start = range->start >> PAGE_SHIFT;
+	u64 end = DIV_ROUND_UP_ULL(range->end, PAGE_SIZE);
+
 	spin_lock_bh(&ac->inval_lock);
-	ac->inval_active++;
-	ac->inval_seq++;
+	inval_begin(&ac->inval, start, end);
 	spin_unlock_bh(&ac->inval_lock);
 
 	/* Never -EAGAIN: with invalidate_range_end that is a WARN in 6.1. */
-	invalidate_range(ac->ctx, range->start >> PAGE_SHIFT,
-			 DIV_ROUND_UP_ULL(range->end, PAGE_SIZE),
-			 event_cause(range->event),
+	invalidate_range(ac->ctx, start, end, event_cause(range->event),
 			 mmu_notifier_range_blockable(range));
 	return 0;
 }
@@ -780,8 +922,7 @@ static void unet_mn_invalidate_end(struct mmu_notifier *mn,
 						 mn);
 
 	spin_lock_bh(&ac->inval_lock);
-	ac->inval_active--;
-	ac->inval_seq++;
+	inval_end(&ac->inval);
 	spin_unlock_bh(&ac->inval_lock);
 }
 
@@ -790,7 +931,6 @@ static void mark_dying(struct unet_agent_ctx *ac)
 	spin_lock_bh(&ac->inval_lock);
 	spin_lock(&agent_lock);
 	ac->dying = true;
-	ac->inval_seq++;
 	spin_unlock(&agent_lock);
 	spin_unlock_bh(&ac->inval_lock);
 }
@@ -823,7 +963,8 @@ int unet_agent_ctx_init(struct unet_context *ctx)
 	spin_lock_init(&ac->inval_lock);
 	INIT_LIST_HEAD(&ac->misses);
 	INIT_LIST_HEAD(&ac->prefetches);
-	INIT_WORK(&ac->work, agent_work);
+	INIT_DELAYED_WORK(&ac->work, agent_work);
+	ac->uid = current_uid();
 	ac->mn.ops = &unet_mn_ops;
 	ret = mmu_notifier_register(&ac->mn, ctx->mm);
 	if (ret) {
@@ -961,4 +1102,6 @@ int unet_agent_init(void)
 void unet_agent_exit(void)
 {
 	destroy_workqueue(agent_wq);
+	WARN_ON(!xa_empty(&user_faults));
+	xa_destroy(&user_faults);
 }

@@ -8,9 +8,10 @@
  * Teardown: an endpoint is unlinked (dead, invisible to the rx path after a
  * grace period), then drained (its engines stopped, its misses taken
  * back), then freed with its last reference.  Its segment does not wait
- * for that last reference: it goes once the endpoint is drained and
- * unmapped, so a sender parked on it or a miss it waits for cannot keep a
- * dead process's pinned memory alive.
+ * for that last reference: the engines hold it until they are drained and
+ * each mapping while it exists, and it goes with the last of those holds,
+ * so a sender parked on it or a miss it waits for cannot keep a dead
+ * process's pinned memory alive.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -77,17 +78,15 @@ static void ep_segment_work(struct work_struct *work)
 }
 
 /*
- * The segment may go once the endpoint is dead (its engines drained) and
- * no mapping is left.  Whoever sees both last queues its release.
+ * Drops one hold on the segment: the engines hold one until the endpoint
+ * is drained, each mapping one while it exists.  The last goes.
  */
-static void ep_segment_maybe_free(struct unet_endpoint *ep)
+static void ep_segment_put(struct unet_endpoint *ep)
 {
-	if (!ep->seg || !READ_ONCE(ep->dead) || atomic_read(&ep->mappings))
+	if (!atomic_dec_and_test(&ep->seg_holds) || !ep->seg)
 		return;
-	if (xchg(&ep->seg_size, 0)) {
-		unet_ep_get(ep);
-		queue_work(unet_free_wq, &ep->seg_work);
-	}
+	unet_ep_get(ep);
+	queue_work(unet_free_wq, &ep->seg_work);
 }
 
 static void ep_free_work(struct work_struct *work)
@@ -96,6 +95,7 @@ static void ep_free_work(struct work_struct *work)
 						free_work);
 
 	/* A segment work still queued holds a reference: it has run. */
+	WARN_ON(ep->seg && atomic_read(&ep->seg_holds));
 	ep_free_segment(ep);
 	unet_agent_ep_free(ep);
 	mmdrop(ep->mm);
@@ -190,6 +190,7 @@ static void ep_init_engines(struct unet_endpoint *ep)
 	kref_init(&ep->ref);
 	INIT_WORK(&ep->free_work, ep_free_work);
 	INIT_WORK(&ep->seg_work, ep_segment_work);
+	atomic_set(&ep->seg_holds, 1);	/* the engines' */
 	INIT_LIST_HEAD(&ep->active_node);
 	mutex_init(&ep->tx.mutex);
 	INIT_WORK(&ep->tx.work, unet_tx_work);
@@ -320,7 +321,7 @@ static void ep_drain(struct unet_endpoint *ep)
 	unet_agent_forget_ep(ep);	/* the agent will not wake it */
 	unet_tx_stop(ep);
 	unet_rx_stop(ep);
-	ep_segment_maybe_free(ep);
+	ep_segment_put(ep);		/* no engine touches it any more */
 	unet_ep_put(ep);
 }
 
@@ -362,15 +363,14 @@ static void ep_vma_open(struct vm_area_struct *vma)
 	struct unet_endpoint *ep = vma->vm_private_data;
 
 	unet_ep_get(ep);
-	atomic_inc(&ep->mappings);
+	atomic_inc(&ep->seg_holds);	/* a split: the original holds one */
 }
 
 static void ep_vma_close(struct vm_area_struct *vma)
 {
 	struct unet_endpoint *ep = vma->vm_private_data;
 
-	if (atomic_dec_and_test(&ep->mappings))
-		ep_segment_maybe_free(ep);
+	ep_segment_put(ep);
 	unet_ep_put(ep);
 }
 
@@ -408,20 +408,25 @@ int unet_ep_mmap(struct unet_context *ctx, struct vm_area_struct *vma)
 	ep = unet_ep_lookup(ctx, off >> 32);
 	if (!ep)
 		return -ENOENT;
+	/* Drained and unmapped already (a destroy raced us): gone. */
+	ret = -ENOENT;
+	if (!atomic_inc_not_zero(&ep->seg_holds))
+		goto out;
 	mem = segment ? ep->seg : ep->qmem;
 	size = segment ? ep->seg_size : ep->qsize;
 	ret = -EINVAL;
 	if (!mem || len != PAGE_ALIGN(size))
-		goto out;
+		goto out_hold;
 	/* A child must open its own context: the queues are not inherited. */
 	vma->vm_flags |= VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP;
 	ret = map_shared(vma, mem);
 	if (ret)
-		goto out;
+		goto out_hold;
 	vma->vm_ops = &ep_vm_ops;
 	vma->vm_private_data = ep;
-	atomic_inc(&ep->mappings);
-	return 0;		/* the lookup's reference now belongs to the vma */
+	return 0;	/* the lookup's reference and the hold are the vma's */
+out_hold:
+	ep_segment_put(ep);
 out:
 	unet_ep_put(ep);
 	return ret;
@@ -479,6 +484,8 @@ int unet_chan_create(struct unet_context *ctx, struct unet_chan_create *req)
 		ep->rx.reasm[slot] = reasm;
 		reasm = NULL;
 	}
+	/* A refusal is the old channel's business, not this one's. */
+	ep->rx.reasm[slot]->refused = false;
 	ep->rx.chan[slot].remote_ep = req->remote_ep;
 	ep->rx.chan[slot].local = local;
 	ether_addr_copy(ep->rx.chan[slot].mac, req->remote_mac);

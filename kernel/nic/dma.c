@@ -78,6 +78,7 @@ static int map_mm(struct unet_span *s, u64 addr, u32 avail,
 		unet_ep_count(ep, UNET_CTR_tlb_misses, 1);
 		unet_agent_post_miss(nic, ctx, vpn, s->write, s->waiter,
 				     s->engine);
+		s->missed = true;
 		return -EAGAIN;
 	}
 	unet_nic_count(nic, UNET_NIC_tlb_hits, 1);

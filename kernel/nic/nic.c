@@ -123,6 +123,8 @@ void unet_nic_activate(struct unet_endpoint *ep)
 	struct unet_nic *nic = ep->nic;
 
 	WRITE_ONCE(ep->last_active, jiffies);
+	/* Pairs with nic_poll()'s: one of us sees the other's store. */
+	smp_mb();
 	if (READ_ONCE(ep->on_active))
 		return;
 	spin_lock_bh(&nic->active_lock);
@@ -162,10 +164,19 @@ static void nic_poll(struct timer_list *t)
 	list_for_each_entry_safe(ep, tmp, &nic->active, active_node) {
 		bool busy = unet_rx_poll(ep);
 
-		if (!busy && time_after(jiffies, READ_ONCE(ep->last_active) +
-					HZ)) {
-			list_del_init(&ep->active_node);
-			WRITE_ONCE(ep->on_active, false);
+		if (busy || !time_after(jiffies, READ_ONCE(ep->last_active) +
+					HZ))
+			continue;
+		list_del_init(&ep->active_node);
+		WRITE_ONCE(ep->on_active, false);
+		/*
+		 * Activated meanwhile?  It saw on_active still set, so it did
+		 * not add itself: put it back.
+		 */
+		smp_mb();
+		if (!time_after(jiffies, READ_ONCE(ep->last_active) + HZ)) {
+			list_add_tail(&ep->active_node, &nic->active);
+			WRITE_ONCE(ep->on_active, true);
 		}
 	}
 	spin_unlock(&nic->active_lock);

@@ -97,6 +97,7 @@ struct unet_span {
 		};
 	};
 	int fault;		/* enum unet_status of a refused buffer */
+	bool missed;		/* a copy stopped on a miss of this side */
 };
 
 int unet_dma_copy(struct unet_span *dst, u32 doff, struct unet_span *src,

@@ -99,8 +99,7 @@ static void reasm_end(struct unet_endpoint *ep, struct unet_reasm *r)
 {
 	r->active = false;
 	ep->rx.reserved--;
-	if (!r->local)
-		ep->rx.wire_reasms--;
+	ep->rx.reasms--;
 	unet_nic_count(ep->nic, UNET_NIC_reasm_active, -1);
 }
 
@@ -271,11 +270,11 @@ static int reasm_start(struct unet_endpoint *ep, int ch, struct unet_reasm *r,
 	r->frag_size = f->frag_size;
 	r->received = 0;
 	r->deadline = jiffies + msecs_to_jiffies(unet_reasm_timeout_ms);
+	r->sender_stalled = false;
 	r->refused = false;
 	bitmap_zero(r->frags, UNET_WIRE_MAX_FRAGS);
 	ep->rx.reserved++;
-	if (!r->local)
-		ep->rx.wire_reasms++;
+	ep->rx.reasms++;
 	unet_nic_count(ep->nic, UNET_NIC_reasm_active, 1);
 	if (status) {
 		rx_drop(ep, UNET_CTR_rx_drop_bad_buf, UNET_NIC_drop_bad_buf);
@@ -338,8 +337,13 @@ static int rx_place(struct unet_endpoint *ep, int ch, struct unet_frag *f,
 	ret = unet_dma_copy(&dst, f->frag_off + *progress, f->src, *progress,
 			    f->frag_len - *progress, &copied);
 	*progress += copied;
-	if (ret == -EAGAIN)
+	/* The timeout counts from the last bytes that moved. */
+	if (copied)
+		r->deadline = jiffies + msecs_to_jiffies(unet_reasm_timeout_ms);
+	if (ret == -EAGAIN) {
+		r->sender_stalled = f->local && f->src->missed;
 		return ret;
+	}
 	if (ret) {
 		/* The whole message goes; its later fragments go quietly. */
 		if (dst.fault) {
@@ -472,9 +476,12 @@ static bool backlog_park(struct unet_endpoint *ep, struct sk_buff *skb)
 		rx_drop(ep, UNET_CTR_rx_drop_backlog, UNET_NIC_drop_backlog);
 		return false;
 	}
-	if (atomic_long_add_return(skb->truesize, &nic->backlog_bytes) >
+	/* One endpoint (jumbo frames, say) may hold a quarter of it. */
+	if ((long)ep->rx.backlog_bytes + skb->truesize > limit / 4 ||
+	    atomic_long_add_return(skb->truesize, &nic->backlog_bytes) >
 	    limit) {
-		atomic_long_sub(skb->truesize, &nic->backlog_bytes);
+		if ((long)ep->rx.backlog_bytes + skb->truesize <= limit / 4)
+			atomic_long_sub(skb->truesize, &nic->backlog_bytes);
 		rx_drop(ep, UNET_CTR_rx_drop_backlog,
 			UNET_NIC_drop_backlog_bytes);
 		return false;
@@ -499,6 +506,19 @@ static void backlog_unlink(struct unet_endpoint *ep, struct sk_buff *skb)
 	unet_nic_count(nic, UNET_NIC_backlog_bytes, -(s64)skb->truesize);
 }
 
+/*
+ * The head frame is done with: a refusal the agent recorded for it must
+ * not refuse a later, good use of the same page.
+ */
+static void head_done(struct unet_endpoint *ep)
+{
+	spin_lock(&ep->fault_lock);
+	ep->fault[UNET_ENGINE_RX].status = 0;
+	spin_unlock(&ep->fault_lock);
+	ep->rx.backlog_done = 0;
+	ep->rx.backlog_moved = jiffies;
+}
+
 /* Drops every parked frame, counting each in @nic_ctr. */
 static void backlog_purge(struct unet_endpoint *ep, int nic_ctr)
 {
@@ -510,7 +530,7 @@ static void backlog_purge(struct unet_endpoint *ep, int nic_ctr)
 			rx_drop(ep, UNET_CTR_rx_drop_backlog, nic_ctr);
 		kfree_skb(skb);
 	}
-	ep->rx.backlog_done = 0;
+	head_done(ep);
 }
 
 int unet_rx_frame(struct sk_buff *skb, struct net_device *dev,
@@ -614,8 +634,7 @@ void unet_rx_work(struct work_struct *work)
 		}
 		backlog_unlink(ep, skb);
 		consume_skb(skb);
-		ep->rx.backlog_done = 0;
-		ep->rx.backlog_moved = jiffies;
+		head_done(ep);
 	}
 	spin_unlock_bh(&ep->rx.lock);
 	unet_ep_put(ep);	/* the queued work's reference */
@@ -640,8 +659,8 @@ void unet_rx_stop(struct unet_endpoint *ep)
 
 /*
  * The NIC's poll of one endpoint: prefetch newly posted buffers, drop
- * wire messages whose fragments stopped coming and frames that waited
- * too long.  Returns whether it still has something in progress.
+ * messages whose bytes stopped coming and frames that waited too long.
+ * Returns whether it still has something in progress.
  */
 bool unet_rx_poll(struct unet_endpoint *ep)
 {
@@ -656,13 +675,17 @@ bool unet_rx_poll(struct unet_endpoint *ep)
 	}
 	rx_prefetch(ep);
 	/*
-	 * A local message is not lost, only waiting for translations; its
-	 * sender resumes it or, if it goes away, aborts it.
+	 * Local messages too, when their sender is what stopped them: a
+	 * sender parked for ever (on a page nobody serves) must not hold the
+	 * receiver's slot and buffers for ever.  (One waiting on a page of
+	 * the receiver's own waits: that is the receiver's business.)  If
+	 * the sender resumes, what is left of its message is counted as
+	 * dropped.
 	 */
-	for (i = 0; ep->rx.wire_reasms && i < UNET_MAX_CHANNELS; i++) {
+	for (i = 0; ep->rx.reasms && i < UNET_MAX_CHANNELS; i++) {
 		struct unet_reasm *r = ep->rx.reasm[i];
 
-		if (!r || !r->active || r->local ||
+		if (!r || !r->active || (r->local && !r->sender_stalled) ||
 		    !time_after(jiffies, r->deadline))
 			continue;
 		rx_drop(ep, UNET_CTR_rx_drop_reasm,
@@ -672,7 +695,7 @@ bool unet_rx_poll(struct unet_endpoint *ep)
 	if (!skb_queue_empty(&ep->rx.backlog) &&
 	    time_after(jiffies, ep->rx.backlog_moved + timeout))
 		backlog_purge(ep, UNET_NIC_drop_backlog_stale);
-	busy = ep->rx.wire_reasms || !skb_queue_empty(&ep->rx.backlog);
+	busy = ep->rx.reasms || !skb_queue_empty(&ep->rx.backlog);
 	spin_unlock(&ep->rx.lock);
 	return busy;
 }

@@ -32,6 +32,10 @@ static void tx_reset(struct unet_endpoint *ep, bool aborted)
 		unet_rx_local_abort(msg->peer, ep, msg);
 	kfree_skb(msg->skb);
 	msg->skb = NULL;
+	/* A refusal recorded for this message must not outlive it. */
+	spin_lock_bh(&ep->fault_lock);
+	ep->fault[UNET_ENGINE_TX].status = 0;
+	spin_unlock_bh(&ep->fault_lock);
 	if (msg->peer)
 		unet_ep_put(msg->peer);
 	msg->peer = NULL;

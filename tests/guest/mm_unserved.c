@@ -201,6 +201,40 @@ int main(void)
 		  BLOCKERS, GONE_MS);
 	settled(u, 0, "unserved-eight-released");
 
+	/*
+	 * More blocked than one user's fault budget: only max_user_faults
+	 * of them wait in a fault (each holding one of the agent's workers);
+	 * the rest wait in their queues, holding nothing.
+	 */
+	{
+		long budget = 16, waiting;
+		FILE *f = fopen("/sys/module/unetmm/parameters/max_user_faults",
+				"r");
+		pid_t many[24];
+
+		if (f) {
+			if (fscanf(f, "%ld", &budget) != 1)
+				budget = 16;
+			fclose(f);
+		}
+		for (i = 0; i < 24; i++)
+			many[i] = blocker(i & 1, false);
+		usleep(500000);
+		waiting = mm_ctr(u, UNET_NIC_faults_waiting);
+		worst = fresh_round_trips(u, &total);
+		printf("# 24 blocked: %ld fault-ins waiting (budget %ld); round "
+		       "trips slowest %.1f ms\n", waiting, budget, worst);
+		gt_result(waiting == (budget < 24 ? budget : 24),
+			  "unserved-fault-budget", "%ld fault-ins waiting, the "
+			  "user's budget is %ld", waiting, budget);
+		gt_result(worst >= 0 && worst <= TRIP_LIMIT_MS,
+			  "unserved-over-budget-others-keep-going",
+			  "slowest round trip %.1f ms", worst);
+		for (i = 0; i < 24; i++)
+			kill_and_reap(many[i], GONE_MS);
+		settled(u, 0, "unserved-over-budget-released");
+	}
+
 	for (int v = 0; v < 4; v++) {
 		bool uffd_first = v & 1, unmap = v & 2;
 		char name[96];

@@ -13,6 +13,7 @@ run_test killed $BIN/killed
 run_test load $BIN/load loopback
 run_test wait $BIN/wait
 run_test idle-eps $BIN/idle_eps
+run_test races $BIN/races
 
 # The module must stay while any process holds /dev/unet open.
 sleep 30 </dev/unet &
