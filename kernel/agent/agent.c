@@ -180,6 +180,7 @@ static void entry_release(struct unet_tlb_entry *e, void *arg)
 {
 	struct unet_nic *nic = arg;
 
+	lockdep_assert_held(&nic->tlb_lock);
 	if (e->flags & UNET_TLB_WRITABLE)
 		set_page_dirty(e->page);
 	unpin_uncharge(nic, e->owner, e->page);
@@ -624,6 +625,7 @@ static struct unet_miss *next_miss(struct unet_agent_ctx *ac)
 {
 	struct unet_miss *m;
 
+	lockdep_assert_held(&agent_lock);
 	m = list_first_entry_or_null(&ac->misses, struct unet_miss, node);
 	if (!m) {
 		m = list_first_entry_or_null(&ac->prefetches,

@@ -84,6 +84,7 @@ static struct unet_rx_desc *rx_slot(struct unet_endpoint *ep)
 /* Counts from the arguments: the slot is the process's to scribble on. */
 static void rx_commit(struct unet_endpoint *ep, int status, u32 length)
 {
+	lockdep_assert_held(&ep->rx.lock);
 	if (status == UNET_ST_OK) {
 		unet_ep_count(ep, UNET_CTR_rx_msgs, 1);
 		unet_ep_count(ep, UNET_CTR_rx_bytes, length);
@@ -109,6 +110,7 @@ static void reasm_finish(struct unet_endpoint *ep, struct unet_reasm *r,
 {
 	struct unet_rx_desc *d;
 
+	lockdep_assert_held(&ep->rx.lock);
 	reasm_end(ep, r);
 	d = rx_slot(ep);
 	if (!d)
@@ -154,6 +156,7 @@ static int take_buffers(struct unet_endpoint *ep, struct unet_reasm *r,
 	int status = 0;
 	u32 sum = 0, n = 0;
 
+	lockdep_assert_held(&ep->rx.lock);
 	if (avail < 0) {
 		unet_ep_count(ep, UNET_CTR_bad_index, 1);
 		avail = 0;
@@ -194,6 +197,7 @@ static void rx_prefetch(struct unet_endpoint *ep)
 	int avail = unet_ring_pending(prod, ep->rx.fq_cons, ep->fq_entries);
 	int i, n;
 
+	lockdep_assert_held(&ep->rx.lock);
 	if (ep->mode != UNET_MODE_MM || avail <= 0)
 		return;
 	n = min(avail, RX_PREFETCH_BUFS);
@@ -472,6 +476,7 @@ static bool backlog_park(struct unet_endpoint *ep, struct sk_buff *skb)
 	struct unet_nic *nic = ep->nic;
 	long limit = (long)unet_backlog_kib << 10;
 
+	lockdep_assert_held(&ep->rx.lock);
 	if (skb_queue_len(&ep->rx.backlog) >= unet_backlog_frames) {
 		rx_drop(ep, UNET_CTR_rx_drop_backlog, UNET_NIC_drop_backlog);
 		return false;
@@ -524,6 +529,7 @@ static void backlog_purge(struct unet_endpoint *ep, int nic_ctr)
 {
 	struct sk_buff *skb;
 
+	lockdep_assert_held(&ep->rx.lock);
 	while ((skb = skb_peek(&ep->rx.backlog))) {
 		backlog_unlink(ep, skb);
 		if (nic_ctr >= 0)

@@ -48,6 +48,7 @@ static void tx_complete(struct unet_endpoint *ep, int status)
 	struct unet_tx_desc *slot =
 		&ep->txq[unet_ring_slot(ep->tx.cons, ep->tx_entries)];
 
+	lockdep_assert_held(&ep->tx.mutex);
 	WRITE_ONCE(slot->status, status);
 	if (status == UNET_ST_OK) {
 		unet_ep_count(ep, UNET_CTR_tx_msgs, 1);
@@ -76,6 +77,7 @@ static int tx_start(struct unet_endpoint *ep)
 	u64 len = 0;
 	u32 i;
 
+	lockdep_assert_held(&ep->tx.mutex);
 	msg->msg_len = 0;
 	if (d->flags & ~UNET_TX_FLAGS)
 		return UNET_ST_BAD_DESC;
