@@ -69,11 +69,11 @@ $(BUILD)/tests/%: tests/guest/%.c $(wildcard tests/guest/*.h) $(TEST_LIB) $(BUIL
 # Host unit tests compile the module's own pure-logic sources.
 $(BUILD)/tests/unit: $(UNIT_SRC) tests/unit/unit.h
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CFLAGS) $(INC) -Itests/unit $(UNIT_SRC) -o $@
+	$(CC) $(WARN) $(CFLAGS) -Itests/unit/include $(INC) -Itests/unit $(UNIT_SRC) -o $@
 
 $(BUILD)/tests/unit-san: $(UNIT_SRC) tests/unit/unit.h
 	@mkdir -p $(@D)
-	$(CC) $(WARN) -O1 -g $(SAN) $(INC) -Itests/unit $(UNIT_SRC) -o $@
+	$(CC) $(WARN) -O1 -g $(SAN) -Itests/unit/include $(INC) -Itests/unit $(UNIT_SRC) -o $@
 
 deps:
 	@scripts/deps

@@ -8,13 +8,7 @@
 #ifndef UNET_RING_H
 #define UNET_RING_H
 
-#ifdef __KERNEL__
 #include <linux/types.h>
-#else
-#include <stdbool.h>
-#include <stdint.h>
-typedef uint32_t u32;
-#endif
 
 /*
  * Entries the process has produced and the NIC not yet consumed, given the

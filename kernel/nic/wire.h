@@ -6,16 +6,7 @@
 #ifndef UNET_WIRE_H
 #define UNET_WIRE_H
 
-#ifdef __KERNEL__
 #include <linux/types.h>
-#else
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-typedef uint8_t u8;
-typedef uint16_t u16;
-typedef uint32_t u32;
-#endif
 
 #define UNET_WIRE_VERSION	1
 #define UNET_WIRE_HDR_LEN	28

@@ -11,15 +11,7 @@
 #ifndef UNET_TLB_H
 #define UNET_TLB_H
 
-#ifdef __KERNEL__
 #include <linux/types.h>
-#else
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-typedef uint64_t u64;
-typedef uint32_t u32;
-#endif
 
 enum {
 	UNET_TLB_VALID		= 1u << 0,
