@@ -41,6 +41,7 @@
 #include <linux/slab.h>
 
 #include "agent.h"
+#include "../compat.h"
 #include "../nic/nic.h"
 
 /* Retries of a fill that raced with an invalidation. */
@@ -149,8 +150,7 @@ struct unet_agent_ctx {
 };
 
 struct unet_agent_nic {
-	struct unet_nic *nic;
-	struct shrinker shrinker;
+	struct shrinker *shrinker;
 	bool shrinker_registered;
 };
 
@@ -341,11 +341,12 @@ static int vma_status(struct mm_struct *mm, unsigned long addr, bool write)
  */
 static bool nic_may_write(struct page *page)
 {
+	struct folio *folio = page_folio(page);
 	struct address_space *mapping;
 
-	if (PageAnon(page))
+	if (folio_test_anon(folio))
 		return true;
-	mapping = page_mapping(page);
+	mapping = folio_mapping(folio);
 	return !mapping || !mapping_can_writeback(mapping);
 }
 
@@ -501,7 +502,7 @@ static int pin_and_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 			continue;
 		}
 		mmap_read_lock(mm);
-		n = pin_user_pages_remote(mm, addr, 1, gup, &page, NULL, NULL);
+		n = unet_pin_user_pages_remote(mm, addr, 1, gup, &page);
 		mmap_read_unlock(mm);
 		if (n != 1) {
 			spin_lock_bh(&nic->tlb_lock);
@@ -1016,8 +1017,7 @@ long unet_agent_ctx_pinned(struct unet_context *ctx)
 static unsigned long unet_shrink_count(struct shrinker *s,
 				       struct shrink_control *sc)
 {
-	struct unet_nic *nic =
-		container_of(s, struct unet_agent_nic, shrinker)->nic;
+	struct unet_nic *nic = unet_shrinker_private(s);
 	u32 n = READ_ONCE(nic->tlb.valid);
 
 	return n ?: SHRINK_EMPTY;
@@ -1026,8 +1026,7 @@ static unsigned long unet_shrink_count(struct shrinker *s,
 static unsigned long unet_shrink_scan(struct shrinker *s,
 				      struct shrink_control *sc)
 {
-	struct unet_nic *nic =
-		container_of(s, struct unet_agent_nic, shrinker)->nic;
+	struct unet_nic *nic = unet_shrinker_private(s);
 	u32 n;
 
 	spin_lock_bh(&nic->tlb_lock);
@@ -1056,17 +1055,22 @@ int unet_agent_nic_init(struct unet_nic *nic)
 	unet_tlb_init(&nic->tlb, mem, sets, unet_tlb_ways);
 	init_waitqueue_head(&nic->tlb_drain);
 
-	an->shrinker.count_objects = unet_shrink_count;
-	an->shrinker.scan_objects = unet_shrink_scan;
-	an->shrinker.seeks = DEFAULT_SEEKS;
-	an->nic = nic;
-	ret = register_shrinker(&an->shrinker, "unetmm-nic%u", nic->index);
-	if (ret)
+	ret = -ENOMEM;
+	an->shrinker = unet_shrinker_create(nic, "unetmm-nic%u", nic->index);
+	if (!an->shrinker)
 		goto err;
+	an->shrinker->count_objects = unet_shrink_count;
+	an->shrinker->scan_objects = unet_shrink_scan;
+	an->shrinker->seeks = DEFAULT_SEEKS;
+	ret = unet_shrinker_register(an->shrinker);
+	if (ret)
+		goto err_shrinker;
 	an->shrinker_registered = true;
 	nic->agent = an;
 	return 0;
 
+err_shrinker:
+	unet_shrinker_free(an->shrinker, false);
 err:
 	kvfree(mem);
 	kfree(an);
@@ -1077,8 +1081,8 @@ void unet_agent_nic_exit(struct unet_nic *nic)
 {
 	struct unet_agent_nic *an = nic->agent;
 
-	if (an && an->shrinker_registered)
-		unregister_shrinker(&an->shrinker);
+	if (an && an->shrinker)
+		unet_shrinker_free(an->shrinker, an->shrinker_registered);
 	WARN_ON(nic->tlb.valid);
 	kvfree(nic->tlb.entry);
 	kfree(an);

@@ -399,7 +399,7 @@ static const struct file_operations unet_fops = {
 	.compat_ioctl = compat_ptr_ioctl,
 	.mmap = unet_mmap,
 	.poll = unet_poll,
-	.llseek = no_llseek,
+	/* No .llseek: nonseekable_open() makes lseek fail with ESPIPE. */
 };
 
 static struct miscdevice unet_miscdev = {

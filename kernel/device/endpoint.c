@@ -22,6 +22,7 @@
 #include <linux/vmalloc.h>
 
 #include "device.h"
+#include "../compat.h"
 #include "../nic/nic.h"
 #include "../nic/ring.h"
 #include "../agent/agent.h"
@@ -418,7 +419,7 @@ int unet_ep_mmap(struct unet_context *ctx, struct vm_area_struct *vma)
 	if (!mem || len != PAGE_ALIGN(size))
 		goto out_hold;
 	/* A child must open its own context: the queues are not inherited. */
-	vma->vm_flags |= VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP;
+	vm_flags_set(vma, VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP);
 	ret = map_shared(vma, mem);
 	if (ret)
 		goto out_hold;
