@@ -8,8 +8,10 @@
  *   mode=uaf     read after kfree            -> "BUG: KASAN: use-after-free"
  *   mode=lockdep A then B, later B then A    -> "possible circular locking
  *                                               dependency"
- *   mode=sleep   msleep() under a spinlock   -> "BUG: sleeping function
+ *   mode=sleep   mutex_lock() under a spinlock -> "BUG: sleeping function
  *                                               called from invalid context"
+ *                (msleep() would not do: it has no might_sleep() and only
+ *                "scheduling while atomic" tells)
  *   mode=leak    kmalloc() and forget it     -> a kmemleak suspect
  * Each of these loads normally; only the kernel's report tells.
  */
@@ -19,7 +21,6 @@
 #include <linux/slab.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
-#include <linux/delay.h>
 
 static char *mode = "oops";
 module_param(mode, charp, 0444);
@@ -60,7 +61,8 @@ static int __init broken_init(void)
 	}
 	if (!strcmp(mode, "sleep")) {
 		spin_lock(&broken_lock);
-		msleep(1);
+		mutex_lock(&broken_a);	/* uncontended: might_sleep() only */
+		mutex_unlock(&broken_a);
 		spin_unlock(&broken_lock);
 		return 0;
 	}
