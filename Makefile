@@ -78,6 +78,29 @@ $(BUILD)/tests/unit-san: $(UNIT_SRC) tests/unit/unit.h
 deps:
 	@scripts/deps
 
+# The debug guest kernel (KASAN, lockdep, kmemleak, KFENCE, ODEBUG) from
+# Debian's linux-source-6.1, built once into build/debug-kernel/ (about 20
+# min on 2 cores; rebuilt only when the source or the config fragment in
+# scripts/debug-kernel/ changes).
+debug-kernel:
+	@scripts/debug-kernel/build
+
+# unetmm.ko for another guest kernel, into build/kmod/<kver>/unetmm.ko
+# (kernel/unetmm.ko stays the default kernel's): make kmod KERNEL=debug|6.12|<ver>
+kmod:
+	@test -n "$(KERNEL)" || { echo "make kmod KERNEL=debug|6.12|<version>"; exit 2; }
+	@scripts/kmod $(KERNEL)
+
+# Every suite on the debug kernel, failing on any KASAN, lockdep, RCU,
+# ODEBUG, KFENCE, sleep-in-atomic report or kmemleak suspect.  Not part of
+# `make test` (it takes over an hour on 2 cores).
+test-debug: deps
+	@scripts/deps debug-kernel
+	@$(MAKE) --no-print-directory all
+	@scripts/debug-kernel/build
+	@scripts/kmod debug
+	@tests/run --kernel debug
+
 test: deps
 	@$(MAKE) --no-print-directory all
 	@tests/run
@@ -95,4 +118,5 @@ clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel clean 2>/dev/null
 	rm -rf $(BUILD)
 
-.PHONY: all module lib tools tests eval fuzzers deps test demo fuzz clean
+.PHONY: all module lib tools tests eval fuzzers deps test demo fuzz clean \
+	debug-kernel kmod test-debug

@@ -7,7 +7,9 @@ MODE=${1:-quick}
 SEED=${2:-$(date +%s)}
 G=${UNET_GUEST:-1}
 F=build/fuzz
-KO=kernel/unetmm.ko
+# tests/run --kernel K passes the module built for K and a time factor.
+KO=${UNET_KO:-kernel/unetmm.ko}
+SLOW=${UNET_SLOW:-1}
 rc=0
 pass() { echo "PASS guest/fuzz-$1"; }
 fail() { echo "FAIL guest/fuzz-$1: $2"; rc=1; }
@@ -46,7 +48,7 @@ leak_check() {
 	fi
 }
 runf() {	# name timeout cmd...
-	n=$1; t=$2; shift 2
+	n=$1; t=$(($2 * SLOW)); shift 2
 	timeout "$t" "$@" 2>&1
 	r=$?
 	if [ $r -eq 124 ]; then

@@ -1,6 +1,9 @@
 # Sourced by the guest suites (tests/guest/suite-*.sh), inside a guest.
 # Every check prints one `PASS guest/...` or `FAIL guest/...` line.
-UNET_KO=kernel/unetmm.ko
+# tests/run --kernel K sets UNET_KO (the module built for K) and UNET_SLOW
+# (the factor for time limits: 4 on the debug kernel) in the command.
+UNET_KO=${UNET_KO:-kernel/unetmm.ko}
+UNET_SLOW=${UNET_SLOW:-1}
 BIN=build/tests
 suite_rc=0
 
@@ -30,7 +33,7 @@ unload_module() {
 run_test() {
 	name=$1
 	shift
-	out=$(timeout 240 "$@" 2>&1)
+	out=$(timeout $((240 * UNET_SLOW)) "$@" 2>&1)
 	rc=$?
 	echo "$out"
 	if [ $rc -ne 0 ]; then
