@@ -31,25 +31,42 @@ unsigned int unet_tlb_ways = 4;
 module_param_named(tlb_ways, unet_tlb_ways, uint, 0444);
 MODULE_PARM_DESC(tlb_ways, "TLB associativity, power of two >= 2 (default 4)");
 
-unsigned int unet_backlog_frames = 1024;
+/*
+ * 2048 frames of 1500 bytes are 3 MB: what arrives at 25 MB/s (the TCG link
+ * here) during a 120 ms translation, the slowest seen under load, or at
+ * 10 Gb/s during 2.4 ms.
+ */
+unsigned int unet_backlog_frames = 2048;
 module_param_named(backlog_frames, unet_backlog_frames, uint, 0444);
 MODULE_PARM_DESC(backlog_frames,
-		 "frames an endpoint may hold while its receive buffers are translated (default 1024)");
+		 "frames an endpoint may hold while its receive buffers are translated (default 2048)");
 
 /*
- * 8 MiB holds a 60 ms translation at 1 Gb/s with room to spare, and the
- * 2.3 MiB a single endpoint's backlog_frames of 1500-byte frames take
- * three times over; see docs/ARCHITECTURE.md.
+ * What arrives during a slow translation, in memory: a 1514-byte frame
+ * takes 2.77 KiB (its skb's truesize, on 6.1's and 6.12's virtio-net
+ * alike), so one endpoint's 2048 frames take 5.5 MiB and 16 MiB holds
+ * that a few times; one endpoint may take half.  docs/ARCHITECTURE.md.
  */
-unsigned int unet_backlog_kib = 8192;
+unsigned int unet_backlog_kib = 16384;
 module_param_named(backlog_kib, unet_backlog_kib, uint, 0444);
 MODULE_PARM_DESC(backlog_kib,
-		 "KiB of frames a NIC may hold for all its endpoints together while buffers are translated (default 8192)");
+		 "KiB of frames a NIC may hold for all its endpoints together while buffers are translated (default 16384)");
 
 unsigned int unet_reasm_timeout_ms = 1000;
 module_param_named(reasm_timeout_ms, unet_reasm_timeout_ms, uint, 0444);
 MODULE_PARM_DESC(reasm_timeout_ms,
 		 "drop a message whose fragments, or parked frames, have not moved for this long (default 1000)");
+
+/*
+ * A loopback message stopped on its sender's page (a fault that takes its
+ * time, or never ends) holds an rx slot and buffers of its receiver: they
+ * go back after this long.  Longer than reasm_timeout_ms, because the
+ * sender is on this host and merely slow, not lost.
+ */
+unsigned int unet_stall_timeout_ms = 10000;
+module_param_named(stall_timeout_ms, unet_stall_timeout_ms, uint, 0444);
+MODULE_PARM_DESC(stall_timeout_ms,
+		 "drop a loopback message whose sender's page has not come for this long (default 10000)");
 
 unsigned int unet_max_endpoints = 65535;
 module_param_named(max_endpoints, unet_max_endpoints, uint, 0444);
@@ -85,8 +102,9 @@ static int __init unet_init(void)
 		return -EINVAL;
 	}
 	if (!unet_backlog_frames || !unet_backlog_kib ||
-	    !unet_reasm_timeout_ms || !unet_max_user_faults) {
-		pr_err("backlog_frames, backlog_kib, reasm_timeout_ms and max_user_faults must be positive\n");
+	    !unet_reasm_timeout_ms || !unet_stall_timeout_ms ||
+	    !unet_max_user_faults) {
+		pr_err("backlog_frames, backlog_kib, reasm_timeout_ms, stall_timeout_ms and max_user_faults must be positive\n");
 		return -EINVAL;
 	}
 	if (!unet_max_endpoints ||

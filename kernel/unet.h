@@ -243,6 +243,7 @@ extern unsigned int unet_tlb_ways;
 extern unsigned int unet_backlog_frames;
 extern unsigned int unet_backlog_kib;
 extern unsigned int unet_reasm_timeout_ms;
+extern unsigned int unet_stall_timeout_ms;
 extern unsigned int unet_max_endpoints;
 extern unsigned int unet_max_user_faults;
 extern int unet_wire_group;

@@ -80,12 +80,18 @@ static void ep_segment_work(struct work_struct *work)
 
 /*
  * Drops one hold on the segment: the engines hold one until the endpoint
- * is drained, each mapping one while it exists.  The last goes.
+ * is drained, each mapping one while it exists.  The last goes, at once
+ * when the caller may take the mmap lock (@now), else from a work item
+ * (munmap, which holds it, dropping the last mapping).
  */
-static void ep_segment_put(struct unet_endpoint *ep)
+static void ep_segment_put(struct unet_endpoint *ep, bool now)
 {
 	if (!atomic_dec_and_test(&ep->seg_holds) || !ep->seg)
 		return;
+	if (now) {
+		ep_free_segment(ep);
+		return;
+	}
 	unet_ep_get(ep);
 	queue_work(unet_free_wq, &ep->seg_work);
 }
@@ -322,7 +328,7 @@ static void ep_drain(struct unet_endpoint *ep)
 	unet_agent_forget_ep(ep);	/* the agent will not wake it */
 	unet_tx_stop(ep);
 	unet_rx_stop(ep);
-	ep_segment_put(ep);		/* no engine touches it any more */
+	ep_segment_put(ep, true);	/* no engine touches it any more */
 	unet_ep_put(ep);
 }
 
@@ -371,7 +377,7 @@ static void ep_vma_close(struct vm_area_struct *vma)
 {
 	struct unet_endpoint *ep = vma->vm_private_data;
 
-	ep_segment_put(ep);
+	ep_segment_put(ep, false);
 	unet_ep_put(ep);
 }
 
@@ -427,7 +433,7 @@ int unet_ep_mmap(struct unet_context *ctx, struct vm_area_struct *vma)
 	vma->vm_private_data = ep;
 	return 0;	/* the lookup's reference and the hold are the vma's */
 out_hold:
-	ep_segment_put(ep);
+	ep_segment_put(ep, false);	/* mmap holds the mmap lock */
 out:
 	unet_ep_put(ep);
 	return ret;

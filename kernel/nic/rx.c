@@ -342,10 +342,18 @@ static int rx_place(struct unet_endpoint *ep, int ch, struct unet_frag *f,
 			    f->frag_len - *progress, &copied);
 	*progress += copied;
 	/* The timeout counts from the last bytes that moved. */
-	if (copied)
+	if (copied) {
 		r->deadline = jiffies + msecs_to_jiffies(unet_reasm_timeout_ms);
+		r->sender_stalled = false;
+	}
 	if (ret == -EAGAIN) {
-		r->sender_stalled = f->local && f->src->missed;
+		bool stalled = f->local && f->src->missed;
+
+		/* Stopped on its sender's page: the (longer) stall timeout. */
+		if (stalled && !r->sender_stalled)
+			r->deadline = jiffies +
+				      msecs_to_jiffies(unet_stall_timeout_ms);
+		r->sender_stalled = stalled;
 		return ret;
 	}
 	if (ret) {
@@ -481,11 +489,14 @@ static bool backlog_park(struct unet_endpoint *ep, struct sk_buff *skb)
 		rx_drop(ep, UNET_CTR_rx_drop_backlog, UNET_NIC_drop_backlog);
 		return false;
 	}
-	/* One endpoint (jumbo frames, say) may hold a quarter of it. */
-	if ((long)ep->rx.backlog_bytes + skb->truesize > limit / 4 ||
+	/*
+	 * One endpoint may hold half of it, whatever its frames' size
+	 * (jumbo frames), so that a stuck one leaves room for the others.
+	 */
+	if ((long)ep->rx.backlog_bytes + skb->truesize > limit / 2 ||
 	    atomic_long_add_return(skb->truesize, &nic->backlog_bytes) >
 	    limit) {
-		if ((long)ep->rx.backlog_bytes + skb->truesize <= limit / 4)
+		if ((long)ep->rx.backlog_bytes + skb->truesize <= limit / 2)
 			atomic_long_sub(skb->truesize, &nic->backlog_bytes);
 		rx_drop(ep, UNET_CTR_rx_drop_backlog,
 			UNET_NIC_drop_backlog_bytes);

@@ -246,7 +246,7 @@ static void guest1(void)
 		  nochan);
 
 	/* 1b: the flood. */
-	bound = param("backlog_kib", 8192) * 1024;
+	bound = param("backlog_kib", 16384) * 1024;
 	stale0 = gt_nic_counter(u, UNET_NIC_drop_backlog_stale);
 	full0 = gt_nic_counter(u, UNET_NIC_drop_backlog_bytes);
 	sampling = 1;
@@ -262,8 +262,9 @@ static void guest1(void)
 	printf("# flood: at most %ld frames (%ld bytes of memory) parked; "
 	       "NIC bound %ld bytes; %ld frames refused at the bound\n",
 	       max_parked, max_parked_bytes, bound, full0);
+	/* The fixed flood is sized to reach the bound; a seeded one may not. */
 	gt_result(max_parked * 1514 <= bound && max_parked_bytes <= bound &&
-		  full0 > 0, "hostile-flood-parked-bounded",
+		  (full0 > 0 || seed), "hostile-flood-parked-bounded",
 		  "%ld frames (%ld bytes) parked at once, bound %ld bytes, "
 		  "%ld refused at the bound", max_parked, max_parked_bytes,
 		  bound, full0);
