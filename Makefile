@@ -101,9 +101,11 @@ test-debug: deps
 	@scripts/kmod debug
 	@tests/run --kernel debug
 
+# Every test on the default guest kernel (6.1), then the guest suites on
+# 6.12 (tests/run-all).
 test: deps
 	@$(MAKE) --no-print-directory all
-	@tests/run
+	@tests/run-all
 
 # The full robustness run (tests/fuzz/); `make test` runs its short form.
 fuzz: deps
@@ -112,7 +114,7 @@ fuzz: deps
 
 demo: deps
 	@$(MAKE) --no-print-directory all
-	@eval/run-demo $(if $(QUICK),--quick)
+	@eval/run-demo $(if $(QUICK),--quick) $(if $(KERNEL),--kernel $(KERNEL))
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel clean 2>/dev/null

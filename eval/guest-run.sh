@@ -104,7 +104,7 @@ client() {
 	done
 }
 
-insmod kernel/unetmm.ko netdev=eth0 || exit 1
+insmod "${UNET_KO:-kernel/unetmm.ko}" netdev=eth0 || exit 1
 uname -r >"$raw/kernel.txt"
 nproc >"$raw/vcpus.txt"
 
