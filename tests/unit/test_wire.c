@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Wire header codec and validation: kernel/nic/wire.[ch]. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
