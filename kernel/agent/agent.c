@@ -492,7 +492,7 @@ static int pin_and_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 			spin_unlock_bh(&nic->tlb_lock);
 			return 0;
 		}
-		slot = unet_tlb_reserve(&nic->tlb, ctx->asid, m->vpn,
+		slot = unet_tlb_reserve(&nic->tlb, ctx->asid, m->vpn, 0,
 					entry_release, nic, &evicted);
 		spin_unlock_bh(&nic->tlb_lock);
 		if (evicted)
@@ -527,7 +527,7 @@ static int pin_and_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 		spin_unlock(&ac->inval_lock);
 		if (!stale)
 			unet_tlb_fill(&nic->tlb, slot, page, ac, m->write,
-				      entry_release, nic);
+				      false, entry_release, nic);
 		spin_unlock_bh(&nic->tlb_lock);
 		if (!stale)
 			return 0;

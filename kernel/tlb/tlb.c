@@ -31,6 +31,8 @@ void unet_tlb_init(struct unet_tlb *tlb, struct unet_tlb_entry *mem,
 	tlb->ways = ways;
 	tlb->valid = 0;
 	tlb->clock = 0;
+	tlb->ahead_used = 0;
+	tlb->ahead_wasted = 0;
 	tlb->entry = mem;
 	for (i = 0; i < sets * ways; i++) {
 		struct unet_tlb_entry empty = { 0 };
@@ -39,10 +41,15 @@ void unet_tlb_init(struct unet_tlb *tlb, struct unet_tlb_entry *mem,
 	}
 }
 
-/* Spread consecutive pages of one space over sets; mix in the space id. */
-static u32 set_of(const struct unet_tlb *tlb, u32 asid, u64 vpn)
+/*
+ * Spread consecutive pages of one space over sets; mix in the space id.
+ * A huge entry is keyed by its huge page number, salted so that it does
+ * not share a set with the 4 KiB page of the same number.
+ */
+static u32 set_of(const struct unet_tlb *tlb, u32 asid, u64 vpn, u32 order)
 {
-	u64 h = vpn ^ ((u64)asid * 0x9e3779b97f4a7c15ull);
+	u64 key = order ? (vpn >> order) ^ 0xa5a5a5a5a5a5ull : vpn;
+	u64 h = key ^ ((u64)asid * 0x9e3779b97f4a7c15ull);
 
 	h ^= h >> 29;
 	return (u32)(h & (tlb->sets - 1));
@@ -53,38 +60,85 @@ static struct unet_tlb_entry *set_base(struct unet_tlb *tlb, u32 set)
 	return &tlb->entry[(size_t)set * tlb->ways];
 }
 
-static bool matches(const struct unet_tlb_entry *e, u32 asid, u64 vpn)
+static struct unet_tlb_entry *set_for(struct unet_tlb *tlb, u32 asid,
+				      u64 vpn, u32 order)
 {
-	return (e->flags & (UNET_TLB_VALID | UNET_TLB_DEAD)) == UNET_TLB_VALID &&
-	       e->asid == asid && e->vpn == vpn;
+	return set_base(tlb, set_of(tlb, asid, vpn, order));
+}
+
+static bool live(const struct unet_tlb_entry *e)
+{
+	return (e->flags & (UNET_TLB_VALID | UNET_TLB_DEAD)) == UNET_TLB_VALID;
+}
+
+/* @vpn is aligned to @order. */
+static bool matches(const struct unet_tlb_entry *e, u32 asid, u64 vpn,
+		    u32 order)
+{
+	return live(e) && e->asid == asid && e->vpn == vpn &&
+	       e->order == order;
+}
+
+static bool overlaps(const struct unet_tlb_entry *e, u32 asid, u64 start,
+		     u64 end)
+{
+	return e->asid == asid && e->vpn < end &&
+	       e->vpn + unet_tlb_span(e) > start;
+}
+
+static u64 align_down(u64 vpn, u32 order)
+{
+	return vpn & ~((1ull << order) - 1);
 }
 
 static void release_entry(struct unet_tlb *tlb, struct unet_tlb_entry *e,
 			  unet_tlb_release_fn release, void *arg)
 {
+	if (e->flags & UNET_TLB_AHEAD)
+		tlb->ahead_wasted++;
 	release(e, arg);
 	e->flags = 0;
 	e->page = NULL;
 	e->owner = NULL;
 	e->users = 0;
+	e->order = 0;
 	tlb->valid--;
+}
+
+/* The live entry of @order that maps @vpn, if any. */
+static struct unet_tlb_entry *find(struct unet_tlb *tlb, u32 asid, u64 vpn,
+				   u32 order)
+{
+	u64 base = align_down(vpn, order);
+	struct unet_tlb_entry *e = set_for(tlb, asid, base, order);
+	u32 w;
+
+	for (w = 0; w < tlb->ways; w++, e++)
+		if (matches(e, asid, base, order))
+			return e;
+	return NULL;
 }
 
 /*
  * A hit takes a user reference: the caller copies, then unet_tlb_put().
- * A write lookup hits only a writable entry.
+ * A write lookup hits only a writable entry.  The page's own entry is
+ * looked for first, then its huge page's.
  */
 struct unet_tlb_entry *unet_tlb_lookup(struct unet_tlb *tlb, u32 asid,
 				       u64 vpn, bool write)
 {
-	struct unet_tlb_entry *e = set_base(tlb, set_of(tlb, asid, vpn));
-	u32 w;
+	static const u32 orders[] = { 0, UNET_TLB_HUGE_ORDER };
+	u32 i;
 
-	for (w = 0; w < tlb->ways; w++, e++) {
-		if (!matches(e, asid, vpn))
+	for (i = 0; i < 2; i++) {
+		struct unet_tlb_entry *e = find(tlb, asid, vpn, orders[i]);
+
+		if (!e || (write && !(e->flags & UNET_TLB_WRITABLE)))
 			continue;
-		if (write && !(e->flags & UNET_TLB_WRITABLE))
-			return NULL;
+		if (e->flags & UNET_TLB_AHEAD) {
+			e->flags &= ~UNET_TLB_AHEAD;
+			tlb->ahead_used++;
+		}
 		e->stamp = ++tlb->clock;
 		e->users++;
 		return e;
@@ -110,19 +164,20 @@ void unet_tlb_put(struct unet_tlb *tlb, struct unet_tlb_entry *e,
 }
 
 /*
- * Holds a way of the page's set for a translation about to be pinned, so
- * that pinned pages never exceed the capacity, not even while several
- * pins are in flight: the page's own idle entry (an upgrade to writable),
- * else a free way, else the least recently used idle one, evicted now.
- * Returns NULL when every way is busy, dead or reserved.  The slot is
- * invisible to lookups until unet_tlb_fill(), or freed by
- * unet_tlb_unreserve() if the pin fails.
+ * Holds a way of the set of (@vpn, @order) for a translation about to be
+ * made, so that pinned pages never exceed the capacity, not even while
+ * several pins are in flight: its own idle entry (an upgrade to
+ * writable), else a free way, else the least recently used idle one,
+ * evicted now.  @vpn is aligned to @order.  Returns NULL when every way is
+ * busy, dead or reserved.  The slot is invisible to lookups until
+ * unet_tlb_fill(), or freed by unet_tlb_unreserve() if the pin fails.
  */
 struct unet_tlb_entry *unet_tlb_reserve(struct unet_tlb *tlb, u32 asid,
-					u64 vpn, unet_tlb_release_fn release,
+					u64 vpn, u32 order,
+					unet_tlb_release_fn release,
 					void *arg, bool *evicted)
 {
-	struct unet_tlb_entry *e = set_base(tlb, set_of(tlb, asid, vpn));
+	struct unet_tlb_entry *e = set_for(tlb, asid, vpn, order);
 	struct unet_tlb_entry *victim = NULL, *lru = NULL;
 	u32 w;
 
@@ -130,7 +185,7 @@ struct unet_tlb_entry *unet_tlb_reserve(struct unet_tlb *tlb, u32 asid,
 	for (w = 0; w < tlb->ways; w++) {
 		struct unet_tlb_entry *c = &e[w];
 
-		if (matches(c, asid, vpn) && !c->users) {
+		if (matches(c, asid, vpn, order) && !c->users) {
 			victim = c;
 			break;
 		}
@@ -155,24 +210,27 @@ struct unet_tlb_entry *unet_tlb_reserve(struct unet_tlb *tlb, u32 asid,
 	victim->flags = UNET_TLB_RESERVED;
 	victim->asid = asid;
 	victim->vpn = vpn;
+	victim->order = order;
 	return victim;
 }
 
 /*
- * Installs the pinned page in its reserved slot.  An older entry for the
- * same page (read-only, busy when the slot was reserved) must no longer
- * answer lookups: released if idle, else dead until its last user.
+ * Installs the translation in its reserved slot.  An older entry for the
+ * same key (read-only, busy when the slot was reserved) must no longer
+ * answer lookups: released if idle, else dead until its last user.  An
+ * entry filled @ahead of use is marked so until its first lookup.
  */
 void unet_tlb_fill(struct unet_tlb *tlb, struct unet_tlb_entry *slot,
-		   void *page, void *owner, bool writable,
+		   void *page, void *owner, bool writable, bool ahead,
 		   unet_tlb_release_fn release, void *arg)
 {
-	struct unet_tlb_entry *e = set_base(tlb, set_of(tlb, slot->asid,
-						      slot->vpn));
+	struct unet_tlb_entry *e = set_for(tlb, slot->asid, slot->vpn,
+					   slot->order);
 	u32 w;
 
 	for (w = 0; w < tlb->ways; w++) {
-		if (&e[w] == slot || !matches(&e[w], slot->asid, slot->vpn))
+		if (&e[w] == slot ||
+		    !matches(&e[w], slot->asid, slot->vpn, slot->order))
 			continue;
 		if (e[w].users)
 			e[w].flags |= UNET_TLB_DEAD;
@@ -181,7 +239,8 @@ void unet_tlb_fill(struct unet_tlb *tlb, struct unet_tlb_entry *slot,
 	}
 	slot->page = page;
 	slot->owner = owner;
-	slot->flags = UNET_TLB_VALID | (writable ? UNET_TLB_WRITABLE : 0);
+	slot->flags = UNET_TLB_VALID | (writable ? UNET_TLB_WRITABLE : 0) |
+		      (ahead ? UNET_TLB_AHEAD : 0);
 	slot->stamp = ++tlb->clock;
 	slot->users = 0;
 	tlb->valid++;
@@ -191,6 +250,7 @@ void unet_tlb_unreserve(struct unet_tlb *tlb, struct unet_tlb_entry *slot)
 {
 	(void)tlb;
 	slot->flags = 0;
+	slot->order = 0;
 }
 
 static u32 invalidate_entry(struct unet_tlb *tlb, struct unet_tlb_entry *e,
@@ -205,11 +265,27 @@ static u32 invalidate_entry(struct unet_tlb *tlb, struct unet_tlb_entry *e,
 	return 1;
 }
 
+/* Invalidates the entries of one set of @order that overlap the range. */
+static u32 invalidate_set(struct unet_tlb *tlb, u32 asid, u64 base,
+			  u32 order, u64 vpn_start, u64 vpn_end,
+			  unet_tlb_release_fn release, void *arg, u32 *busy)
+{
+	struct unet_tlb_entry *e = set_for(tlb, asid, base, order);
+	u32 w, n = 0;
+
+	for (w = 0; w < tlb->ways; w++)
+		if (live(&e[w]) && e[w].order == order &&
+		    overlaps(&e[w], asid, vpn_start, vpn_end))
+			n += invalidate_entry(tlb, &e[w], release, arg, busy);
+	return n;
+}
+
 /*
- * Drops every live entry of @asid with vpn in [vpn_start, vpn_end).  Busy
- * entries are marked dead and counted in *busy: the caller must wait for
- * their users before it may assume the pages are no longer touched.
- * Small ranges probe their sets; large ones sweep the whole array.
+ * Drops every live entry of @asid that maps a page in [vpn_start,
+ * vpn_end).  Busy entries are marked dead and counted in *busy: the
+ * caller must wait for their users before it may assume the pages are no
+ * longer touched.  Small ranges probe their sets (each page's, and each
+ * huge page's that overlaps); large ones sweep the whole array.
  */
 u32 unet_tlb_invalidate(struct unet_tlb *tlb, u32 asid, u64 vpn_start,
 			u64 vpn_end, unet_tlb_release_fn release, void *arg,
@@ -222,25 +298,20 @@ u32 unet_tlb_invalidate(struct unet_tlb *tlb, u32 asid, u64 vpn_start,
 	if (vpn_end <= vpn_start || !tlb->valid)
 		return 0;
 	if (vpn_end - vpn_start <= tlb->sets) {
-		for (vpn = vpn_start; vpn < vpn_end; vpn++) {
-			struct unet_tlb_entry *e =
-				set_base(tlb, set_of(tlb, asid, vpn));
-			u32 w;
-
-			for (w = 0; w < tlb->ways; w++)
-				if (matches(&e[w], asid, vpn))
-					n += invalidate_entry(tlb, &e[w],
-							      release, arg,
-							      busy);
-		}
+		for (vpn = vpn_start; vpn < vpn_end; vpn++)
+			n += invalidate_set(tlb, asid, vpn, 0, vpn_start,
+					    vpn_end, release, arg, busy);
+		for (vpn = align_down(vpn_start, UNET_TLB_HUGE_ORDER);
+		     vpn < vpn_end; vpn += UNET_TLB_HUGE_PAGES)
+			n += invalidate_set(tlb, asid, vpn,
+					    UNET_TLB_HUGE_ORDER, vpn_start,
+					    vpn_end, release, arg, busy);
 		return n;
 	}
 	for (i = 0; i < total; i++) {
 		struct unet_tlb_entry *e = &tlb->entry[i];
 
-		if ((e->flags & (UNET_TLB_VALID | UNET_TLB_DEAD)) ==
-		    UNET_TLB_VALID && e->asid == asid &&
-		    e->vpn >= vpn_start && e->vpn < vpn_end)
+		if (live(e) && overlaps(e, asid, vpn_start, vpn_end))
 			n += invalidate_entry(tlb, e, release, arg, busy);
 	}
 	return n;
@@ -278,8 +349,8 @@ u32 unet_tlb_evict_cold(struct unet_tlb *tlb, u32 nr,
 }
 
 /*
- * Dead entries of @asid in [vpn_start, vpn_end) that a DMA copy still
- * uses: an invalidation may return only when there are none.
+ * Dead entries of @asid overlapping [vpn_start, vpn_end) that a DMA copy
+ * still uses: an invalidation may return only when there are none.
  */
 u32 unet_tlb_busy(const struct unet_tlb *tlb, u32 asid, u64 vpn_start,
 		  u64 vpn_end)
@@ -291,13 +362,13 @@ u32 unet_tlb_busy(const struct unet_tlb *tlb, u32 asid, u64 vpn_start,
 
 		if ((e->flags & (UNET_TLB_VALID | UNET_TLB_DEAD)) ==
 		    (UNET_TLB_VALID | UNET_TLB_DEAD) && e->users &&
-		    e->asid == asid && e->vpn >= vpn_start && e->vpn < vpn_end)
+		    overlaps(e, asid, vpn_start, vpn_end))
 			n++;
 	}
 	return n;
 }
 
-/* Entries holding a pinned page, dead ones included (all spaces if asid 0). */
+/* Entries holding a translation, dead ones included (all spaces if asid 0). */
 u32 unet_tlb_count(const struct unet_tlb *tlb, u32 asid)
 {
 	u32 total = unet_tlb_entries(tlb), i, n = 0;

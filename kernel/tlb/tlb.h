@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The NIC's TLB: a set-associative cache of (address space, virtual page)
- * -> pinned page translations with LRU replacement inside a set.
+ * -> page translations with LRU replacement inside a set.  An entry maps
+ * one page, or (order UNET_TLB_HUGE_ORDER) a naturally aligned run of
+ * pages that is one huge page in both the virtual and the physical space:
+ * a lookup probes the page's set, then its huge page's set.
  *
  * This file and tlb.c hold only the lookup/insert/evict logic.  They take no
  * locks, pin nothing and allocate nothing, so that the very same source is
@@ -20,24 +23,32 @@ enum {
 	UNET_TLB_DEAD		= 1u << 2,
 	/* Held for a page being pinned: not valid, not free, not evictable. */
 	UNET_TLB_RESERVED	= 1u << 3,
+	/* Filled ahead of use (a batch, a prefetch) and not looked up since. */
+	UNET_TLB_AHEAD		= 1u << 4,
 };
 
+/* A huge entry: 2 MiB of 4 KiB pages. */
+#define UNET_TLB_HUGE_ORDER	9
+#define UNET_TLB_HUGE_PAGES	(1u << UNET_TLB_HUGE_ORDER)
+
 struct unet_tlb_entry {
-	u64 vpn;
+	u64 vpn;		/* the first page it maps, aligned to its order */
 	u32 asid;
 	u32 flags;
-	void *page;		/* struct page * in the module */
+	void *page;		/* struct page * of vpn in the module */
 	void *owner;		/* the address space's context, for accounting */
 	u64 stamp;		/* last use, for LRU */
 	u32 users;		/* DMA copies in flight through this entry */
-	u32 reserved;
+	u32 order;		/* 0 or UNET_TLB_HUGE_ORDER */
 };
 
 struct unet_tlb {
 	u32 sets;		/* power of two */
 	u32 ways;
-	u32 valid;		/* entries holding a pinned page (incl. dead) */
+	u32 valid;		/* entries holding a translation (incl. dead) */
 	u64 clock;
+	u64 ahead_used;		/* entries filled ahead, then looked up */
+	u64 ahead_wasted;	/* ... given up without a lookup */
 	struct unet_tlb_entry *entry;	/* sets * ways */
 };
 
@@ -54,10 +65,11 @@ struct unet_tlb_entry *unet_tlb_lookup(struct unet_tlb *tlb, u32 asid,
 				       u64 vpn, bool write);
 bool unet_tlb_probe(struct unet_tlb *tlb, u32 asid, u64 vpn, bool write);
 struct unet_tlb_entry *unet_tlb_reserve(struct unet_tlb *tlb, u32 asid,
-					u64 vpn, unet_tlb_release_fn release,
+					u64 vpn, u32 order,
+					unet_tlb_release_fn release,
 					void *arg, bool *evicted);
 void unet_tlb_fill(struct unet_tlb *tlb, struct unet_tlb_entry *slot,
-		   void *page, void *owner, bool writable,
+		   void *page, void *owner, bool writable, bool ahead,
 		   unet_tlb_release_fn release, void *arg);
 void unet_tlb_unreserve(struct unet_tlb *tlb, struct unet_tlb_entry *slot);
 void unet_tlb_put(struct unet_tlb *tlb, struct unet_tlb_entry *entry,
@@ -74,6 +86,11 @@ u32 unet_tlb_busy(const struct unet_tlb *tlb, u32 asid, u64 vpn_start,
 static inline u32 unet_tlb_entries(const struct unet_tlb *tlb)
 {
 	return tlb->sets * tlb->ways;
+}
+
+static inline u64 unet_tlb_span(const struct unet_tlb_entry *e)
+{
+	return 1ull << e->order;
 }
 
 #endif /* UNET_TLB_H */

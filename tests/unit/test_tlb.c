@@ -135,9 +135,9 @@ static struct unet_tlb_entry *tlb_insert(struct unet_tlb *t, u32 asid,
 		    e->users)
 			return NULL;
 	}
-	slot = unet_tlb_reserve(t, asid, vpn, release, arg, evicted);
+	slot = unet_tlb_reserve(t, asid, vpn, 0, release, arg, evicted);
 	if (slot)
-		unet_tlb_fill(t, slot, page, owner, writable, release, arg);
+		unet_tlb_fill(t, slot, page, owner, writable, false, release, arg);
 	return slot;
 }
 
@@ -1312,7 +1312,7 @@ TEST(tlb_reserve)
 	int i;
 
 	setup(&t, 4, 4);
-	r = unet_tlb_reserve(&t, 1, 100, release_cb, &rel, &ev);
+	r = unet_tlb_reserve(&t, 1, 100, 0, release_cb, &rel, &ev);
 	REQUIRE(r != NULL);
 	CHECK(!ev);
 	CHECK_EQ(r->flags, UNET_TLB_RESERVED);
@@ -1323,24 +1323,24 @@ TEST(tlb_reserve)
 
 	for (i = 0; i < 4; i++)
 		REQUIRE(ins(&t, 1, 100 + i, i, false, &ev) != NULL);
-	r = unet_tlb_reserve(&t, 1, 102, release_cb, &rel, &ev);
+	r = unet_tlb_reserve(&t, 1, 102, 0, release_cb, &rel, &ev);
 	REQUIRE(r != NULL);
 	CHECK(!ev);				/* its own entry, reused */
 	CHECK_EQ(rel.total, 1);
 	CHECK_EQ(rel.last, 2);
-	unet_tlb_fill(&t, r, PAGE(7), NULL, true, release_cb, &rel);
+	unet_tlb_fill(&t, r, PAGE(7), NULL, true, false, release_cb, &rel);
 	CHECK_PTR_EQ(touch(&t, 1, 102, true), r);
 	CHECK_EQ(t.valid, 4);
 	INVARIANT(&t);
 
 	CHECK(touch(&t, 1, 100, false));	/* 101 is now the oldest */
-	r = unet_tlb_reserve(&t, 1, 200, release_cb, &rel, &ev);
+	r = unet_tlb_reserve(&t, 1, 200, 0, release_cb, &rel, &ev);
 	REQUIRE(r != NULL);
 	CHECK(ev);
 	CHECK_EQ(rel.total, 2);
 	CHECK_EQ(rel.last, 1);
 	CHECK_EQ(t.valid, 3);
-	unet_tlb_fill(&t, r, PAGE(9), NULL, false, release_cb, &rel);
+	unet_tlb_fill(&t, r, PAGE(9), NULL, false, false, release_cb, &rel);
 	CHECK_EQ(t.valid, 4);
 	INVARIANT(&t);
 
@@ -1350,7 +1350,7 @@ TEST(tlb_reserve)
 		busy[i] = unet_tlb_lookup(&t, 1, vpn[i], false);
 		REQUIRE(busy[i] != NULL);
 	}
-	CHECK(!unet_tlb_reserve(&t, 1, 300, release_cb, &rel, &ev));
+	CHECK(!unet_tlb_reserve(&t, 1, 300, 0, release_cb, &rel, &ev));
 	CHECK(!ev);
 	for (i = 0; i < 4; i++)
 		unet_tlb_put(&t, busy[i], release_cb, &rel);
@@ -1363,7 +1363,7 @@ TEST(tlb_reserve)
 	 * room and evicts nothing.
 	 */
 	for (i = 0; i < 4; i++) {
-		busy[i] = unet_tlb_reserve(&t, 3, 1000 + i, release_cb, &rel,
+		busy[i] = unet_tlb_reserve(&t, 3, 1000 + i, 0, release_cb, &rel,
 					   &ev);
 		REQUIRE(busy[i] != NULL);
 		CHECK(ev);
@@ -1372,7 +1372,7 @@ TEST(tlb_reserve)
 	      busy[2] != busy[3] && busy[0] != busy[3]);
 	CHECK_EQ(t.valid, 0);
 	CHECK_EQ(rel.total, 6);
-	CHECK(!unet_tlb_reserve(&t, 3, 5000, release_cb, &rel, &ev));
+	CHECK(!unet_tlb_reserve(&t, 3, 5000, 0, release_cb, &rel, &ev));
 	CHECK(!ev);
 	INVARIANT(&t);
 	for (i = 0; i < 4; i++)
@@ -1395,10 +1395,10 @@ TEST(tlb_fill_kills_busy_older_entry)
 	REQUIRE(ins(&t, 1, 10, 1, false, &ev) != NULL);
 	old = unet_tlb_lookup(&t, 1, 10, false);
 	REQUIRE(old != NULL);
-	r = unet_tlb_reserve(&t, 1, 10, release_cb, &rel, &ev);
+	r = unet_tlb_reserve(&t, 1, 10, 0, release_cb, &rel, &ev);
 	REQUIRE(r != NULL);
 	CHECK(r != old);
-	unet_tlb_fill(&t, r, PAGE(2), NULL, true, release_cb, &rel);
+	unet_tlb_fill(&t, r, PAGE(2), NULL, true, false, release_cb, &rel);
 	CHECK(old->flags & UNET_TLB_DEAD);
 	CHECK_PTR_EQ(touch(&t, 1, 10, true), r);
 	CHECK_PTR_EQ(touch(&t, 1, 10, false), r);
@@ -1437,4 +1437,344 @@ TEST(tlb_busy_counts_dead_in_use)
 	CHECK_EQ(unet_tlb_busy(&t, 1, 0, 100), 0);
 	CHECK_EQ(rel.count[0], 1);
 	INVARIANT(&t);
+}
+
+/* ---- huge entries ---- */
+
+#define HUGE	UNET_TLB_HUGE_ORDER
+#define HP	UNET_TLB_HUGE_PAGES
+
+static struct unet_tlb_entry *ins_order(struct unet_tlb *t, u32 asid,
+					u64 vpn, u32 order, int page,
+					bool writable, bool ahead)
+{
+	struct unet_tlb_entry *slot;
+	bool ev;
+
+	slot = unet_tlb_reserve(t, asid, vpn, order, release_cb, &rel, &ev);
+	if (slot)
+		unet_tlb_fill(t, slot, PAGE(page), NULL, writable, ahead,
+			      release_cb, &rel);
+	return slot;
+}
+
+/*
+ * One entry answers for every page of its huge page and for none outside
+ * it; the page's own entry, if there is one, answers first.
+ */
+TEST(tlb_huge_lookup)
+{
+	struct unet_tlb t;
+	struct unet_tlb_entry *h, *s, *e;
+
+	setup(&t, 64, 4);
+	h = ins_order(&t, 1, 2 * HP, HUGE, 5, true, false);
+	REQUIRE(h != NULL);
+	CHECK_EQ(h->order, HUGE);
+	CHECK_EQ(unet_tlb_span(h), HP);
+	CHECK_PTR_EQ(touch(&t, 1, 2 * HP, false), h);
+	CHECK_PTR_EQ(touch(&t, 1, 2 * HP + 1, true), h);
+	CHECK_PTR_EQ(touch(&t, 1, 3 * HP - 1, true), h);
+	CHECK(!touch(&t, 1, 2 * HP - 1, false));
+	CHECK(!touch(&t, 1, 3 * HP, false));
+	CHECK(!touch(&t, 2, 2 * HP + 7, false));	/* other space */
+	CHECK_EQ(t.valid, 1);
+
+	/* A read-only page entry inside it: first for reads, not writes. */
+	s = ins_order(&t, 1, 2 * HP + 7, 0, 6, false, false);
+	REQUIRE(s != NULL);
+	CHECK_PTR_EQ(touch(&t, 1, 2 * HP + 7, false), s);
+	CHECK_PTR_EQ(touch(&t, 1, 2 * HP + 7, true), h);
+	CHECK_PTR_EQ(touch(&t, 1, 2 * HP + 8, false), h);
+	CHECK_EQ(unet_tlb_count(&t, 1), 2);
+
+	/* The huge key does not collide with the 4 KiB page of that number. */
+	e = ins_order(&t, 1, 2, 0, 7, false, false);
+	REQUIRE(e != NULL);
+	CHECK_PTR_EQ(touch(&t, 1, 2, false), e);
+	CHECK_PTR_EQ(touch(&t, 1, 2 * HP, false), h);
+	INVARIANT(&t);
+}
+
+/*
+ * Unmapping any 4 KiB of a huge page drops the huge entry, on the probing
+ * path (a small range) and on the sweep; a range beside it leaves it.
+ */
+TEST(tlb_huge_invalidate)
+{
+	struct unet_tlb t;
+	struct unet_tlb_entry *h;
+	u32 busy;
+	int sweep;
+
+	for (sweep = 0; sweep < 2; sweep++) {
+		u64 end;
+
+		setup(&t, 64, 4);		/* 16 sets */
+		REQUIRE(ins_order(&t, 1, HP, HUGE, 1, true, false));
+		REQUIRE(ins_order(&t, 1, 3 * HP, HUGE, 2, true, false));
+		REQUIRE(ins_order(&t, 1, 2 * HP + 3, 0, 3, true, false));
+		CHECK_EQ(inval(&t, 1, 2 * HP, 2 * HP + 3, &busy), 0);
+		CHECK_EQ(inval(&t, 2, HP, 4 * HP, &busy), 0);
+		CHECK_EQ(t.valid, 3);
+		end = sweep ? HP + 300 + 100 : HP + 301;
+		CHECK_EQ(inval(&t, 1, HP + 300, end, &busy), 1);
+		CHECK_EQ(busy, 0);
+		CHECK_EQ(rel.last, 1);
+		CHECK(!touch(&t, 1, HP + 1, false));
+		CHECK(touch(&t, 1, 3 * HP + 1, false));
+		/* A range that ends where a huge page begins leaves it. */
+		CHECK_EQ(inval(&t, 1, 2 * HP + 4, 3 * HP, &busy), 0);
+		/* One that starts in the middle takes both. */
+		CHECK_EQ(inval(&t, 1, 2 * HP + 3, 3 * HP + 1, &busy), 2);
+		CHECK_EQ(t.valid, 0);
+		INVARIANT(&t);
+	}
+
+	/* In use: dead until its copy ends, counted busy over any page. */
+	setup(&t, 64, 4);
+	REQUIRE(ins_order(&t, 1, HP, HUGE, 1, true, false));
+	h = unet_tlb_lookup(&t, 1, HP + 9, true);
+	REQUIRE(h != NULL);
+	CHECK_EQ(inval(&t, 1, 2 * HP - 1, 2 * HP, &busy), 1);
+	CHECK_EQ(busy, 1);
+	CHECK(h->flags & UNET_TLB_DEAD);
+	CHECK(!touch(&t, 1, HP + 9, false));
+	CHECK_EQ(unet_tlb_busy(&t, 1, HP + 500, HP + 501), 1);
+	CHECK_EQ(unet_tlb_busy(&t, 1, 2 * HP, 3 * HP), 0);
+	CHECK_EQ(rel.total, 0);
+	unet_tlb_put(&t, h, release_cb, &rel);
+	CHECK_EQ(rel.total, 1);
+	CHECK_EQ(unet_tlb_busy(&t, 1, HP, 2 * HP), 0);
+	INVARIANT(&t);
+}
+
+/* An entry filled ahead of use counts as used at its first lookup only. */
+TEST(tlb_ahead_used_or_wasted)
+{
+	struct unet_tlb t;
+	u32 busy;
+
+	setup(&t, 16, 4);
+	REQUIRE(ins_order(&t, 1, 10, 0, 1, false, true));
+	REQUIRE(ins_order(&t, 1, 11, 0, 2, false, true));
+	REQUIRE(ins_order(&t, 1, 12, 0, 3, false, false));
+	CHECK(touch(&t, 1, 10, false));
+	CHECK(touch(&t, 1, 10, false));
+	CHECK(touch(&t, 1, 12, false));
+	CHECK_EQ(t.ahead_used, 1);
+	CHECK_EQ(t.ahead_wasted, 0);
+	CHECK_EQ(inval(&t, 1, 0, 100, &busy), 3);
+	CHECK_EQ(t.ahead_used, 1);
+	CHECK_EQ(t.ahead_wasted, 1);		/* 11, never looked up */
+	INVARIANT(&t);
+}
+
+/*
+ * A randomized run of 4 KiB and huge entries against a model that knows,
+ * for every page, which live entry must answer: the page's own (if it
+ * allows the access), else its huge page's.
+ */
+#define HM_ASIDS	3
+#define HM_HUGE		4			/* huge pages per space */
+#define HM_VPNS		((int)(HM_HUGE * HP))
+#define HM_HOLDS	8
+
+struct hrec {
+	u32 asid, order;
+	u64 vpn;
+	bool writable, dead, released;
+};
+
+struct hmodel {
+	struct hrec *rec;
+	int nrec;
+	int small[HM_ASIDS + 1][HM_VPNS];	/* live rec, -1 */
+	int huge[HM_ASIDS + 1][HM_HUGE];
+	struct { struct unet_tlb_entry *e; int rec; } hold[HM_HOLDS];
+	int nhold;
+	bool bad;
+};
+
+static struct hmodel *hm;
+
+static void hm_release(struct unet_tlb_entry *e, void *arg)
+{
+	int r = (int)((struct hrec *)e->page - hm->rec), h;
+	struct hrec *x = &hm->rec[r];
+
+	(void)arg;
+	for (h = 0; h < hm->nhold; h++)
+		hm->bad |= hm->hold[h].rec == r;
+	hm->bad |= x->released || e->users || e->vpn != x->vpn ||
+		   e->order != x->order;
+	x->released = true;
+	if (x->dead)
+		return;
+	if (x->order && hm->huge[x->asid][x->vpn / HP] == r)
+		hm->huge[x->asid][x->vpn / HP] = -1;
+	else if (!x->order && hm->small[x->asid][x->vpn] == r)
+		hm->small[x->asid][x->vpn] = -1;
+}
+
+static int hm_expect(u32 asid, u64 vpn, bool write)
+{
+	int s = hm->small[asid][vpn], h = hm->huge[asid][vpn / HP];
+
+	if (s >= 0 && (!write || hm->rec[s].writable))
+		return s;
+	if (h >= 0 && (!write || hm->rec[h].writable))
+		return h;
+	return -1;
+}
+
+static void hm_kill(int r)
+{
+	struct hrec *x = &hm->rec[r];
+
+	x->dead = true;
+	if (x->order)
+		hm->huge[x->asid][x->vpn / HP] = -1;
+	else
+		hm->small[x->asid][x->vpn] = -1;
+}
+
+static bool hm_held(int r)
+{
+	int h;
+
+	for (h = 0; h < hm->nhold; h++)
+		if (hm->rec[hm->hold[h].rec].vpn == hm->rec[r].vpn &&
+		    hm->hold[h].rec == r)
+			return true;
+	return false;
+}
+
+TEST(tlb_huge_random_model)
+{
+	unsigned long long seed = 0x5eed2;
+	struct unet_tlb t;
+	int op, ops = 60000, a, v;
+	u32 busy;
+
+	hm = calloc(1, sizeof(*hm));
+	REQUIRE(hm != NULL);
+	hm->rec = calloc(ops, sizeof(*hm->rec));
+	REQUIRE(hm->rec != NULL);
+	memset(hm->small, 0xff, sizeof(hm->small));
+	memset(hm->huge, 0xff, sizeof(hm->huge));
+	setup(&t, 32, 4);
+	for (op = 0; op < ops && !UNIT_FAILED(); op++) {
+		unsigned k = unit_below(&seed, 100);
+		u32 asid = 1 + unit_below(&seed, HM_ASIDS);
+		u64 vpn = unit_below(&seed, HM_VPNS);
+
+		if (k < 45) {
+			bool write = unit_below(&seed, 2);
+			struct unet_tlb_entry *e =
+				unet_tlb_lookup(&t, asid, vpn, write);
+			int want = hm_expect(asid, vpn, write);
+
+			if (!unit_check((e ? (int)((struct hrec *)e->page -
+						   hm->rec) : -1) == want,
+					__FILE__, __LINE__,
+					"op %d: lookup %u/%llu answered wrongly",
+					op, asid, (unsigned long long)vpn))
+				break;
+			if (!e)
+				continue;
+			if (hm->nhold < HM_HOLDS && unit_below(&seed, 3) == 0) {
+				hm->hold[hm->nhold].e = e;
+				hm->hold[hm->nhold++].rec = want;
+			} else {
+				unet_tlb_put(&t, e, hm_release, NULL);
+			}
+		} else if (k < 75) {
+			u32 order = unit_below(&seed, 3) ? 0 : HUGE;
+			int nr = hm->nrec++, *cur;
+			struct unet_tlb_entry *slot;
+			bool ev;
+
+			if (order)
+				vpn &= ~(u64)(HP - 1);
+			cur = order ? &hm->huge[asid][vpn / HP] :
+				      &hm->small[asid][vpn];
+			if (*cur >= 0 && hm_held(*cur))
+				continue;	/* the agent never does this */
+			hm->rec[nr] = (struct hrec){ .asid = asid,
+				.order = order, .vpn = vpn,
+				.writable = unit_below(&seed, 2) };
+			slot = unet_tlb_reserve(&t, asid, vpn, order,
+						hm_release, NULL, &ev);
+			if (!slot)
+				continue;
+			unet_tlb_fill(&t, slot, &hm->rec[nr], NULL,
+				      hm->rec[nr].writable, false, hm_release,
+				      NULL);
+			*cur = nr;
+		} else if (k < 88) {
+			struct unet_tlb_entry *e;
+			int h;
+
+			if (!hm->nhold)
+				continue;
+			h = unit_below(&seed, hm->nhold);
+			e = hm->hold[h].e;
+			hm->hold[h] = hm->hold[--hm->nhold];
+			unet_tlb_put(&t, e, hm_release, NULL);
+		} else {
+			u64 end = vpn + 1 + unit_below(&seed, unit_below(&seed, 4) ?
+						       16 : 2 * HP);
+			int want = 0, want_busy = 0;
+			u32 n;
+
+			for (v = 0; v < HM_VPNS; v++) {
+				int s = hm->small[asid][v];
+
+				if (s >= 0 && (u64)v >= vpn && (u64)v < end) {
+					want++;
+					want_busy += hm_held(s);
+					hm_kill(s);
+				}
+			}
+			for (v = 0; v < HM_HUGE; v++) {
+				int h = hm->huge[asid][v];
+
+				if (h >= 0 && (u64)v * HP < end &&
+				    (u64)(v + 1) * HP > vpn) {
+					want++;
+					want_busy += hm_held(h);
+					hm_kill(h);
+				}
+			}
+			n = unet_tlb_invalidate(&t, asid, vpn, end, hm_release,
+						NULL, &busy);
+			if (!unit_check(n == (u32)want &&
+					busy == (u32)want_busy, __FILE__,
+					__LINE__,
+					"op %d: invalidate [%llu,%llu): %u/%u, want %d/%d",
+					op, (unsigned long long)vpn,
+					(unsigned long long)end, n, busy, want,
+					want_busy))
+				break;
+		}
+		if (!unit_check(!hm->bad, __FILE__, __LINE__,
+				"op %d: a release the model did not allow", op) ||
+		    !INVARIANT(&t))
+			break;
+	}
+	while (hm->nhold) {
+		hm->nhold--;
+		unet_tlb_put(&t, hm->hold[hm->nhold].e, hm_release, NULL);
+	}
+	for (a = 1; a <= HM_ASIDS; a++) {
+		unet_tlb_invalidate(&t, a, 0, UINT64_MAX, hm_release, NULL,
+				    &busy);
+		CHECK_EQ(busy, 0);
+	}
+	CHECK_EQ(t.valid, 0);
+	for (v = 0; v < hm->nrec; v++)
+		CHECK(hm->rec[v].released || !hm->rec[v].asid);
+	free(hm->rec);
+	free(hm);
 }
