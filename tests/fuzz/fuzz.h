@@ -349,7 +349,7 @@ static inline void fz_stream_init(struct fz_stream *s, struct unet *u,
 	memset(s->pool, FZ_GUARDB, FZ_NSLOT * FZ_SLOT);
 	for (int i = 0; i < FZ_NSLOT; i++)
 		if (unet_post_free(s->ep, fz_s_addr(s, s->pool + i * FZ_SLOT +
-						    FZ_BUFOFF), FZ_BUFLEN))
+						    FZ_BUFOFF), FZ_BUFLEN, 0))
 			gt_die("post free");
 	s->drop0 = fz_ep_drops(s->ep);
 	s->last_progress = gt_now_ms();
@@ -358,7 +358,7 @@ static inline void fz_stream_init(struct fz_stream *s, struct unet *u,
 static inline void fz_stream_connect(struct fz_stream *s, const uint8_t mac[6],
 				     uint32_t peer_ep)
 {
-	s->ch = unet_chan_create(s->ep, mac, peer_ep);
+	s->ch = gt_chan_to(s->ep, mac, peer_ep);
 	if (s->ch < 0) {
 		errno = -s->ch;
 		gt_die("stream channel");
@@ -421,7 +421,7 @@ static inline uint8_t fz_pat(uint32_t stream, uint32_t seq, size_t i)
 /* Handles one received message. */
 static inline void fz_stream_take(struct fz_stream *s, struct unet_recv *r)
 {
-	struct unet_sge bufs[FZ_NSLOT];
+	struct unet_buf bufs[FZ_NSLOT];
 	unsigned int i, n = r->nbuf < FZ_NSLOT ? r->nbuf : FZ_NSLOT;
 	struct fz_hdr h;
 	size_t got = 0;
@@ -435,7 +435,7 @@ static inline void fz_stream_take(struct fz_stream *s, struct unet_recv *r)
 	unet_recv_done(s->ep, r);
 	for (i = 0; i < n; i++) {
 		fz_check_guard(s, bufs[i].addr);
-		unet_post_free(s->ep, bufs[i].addr, bufs[i].len);
+		unet_post_free(s->ep, bufs[i].addr, bufs[i].len, 0);
 	}
 	if (r->status != UNET_ST_OK) {
 		s->res->rx_err++;
@@ -525,7 +525,7 @@ static inline bool fz_stream_step(struct fz_stream *s)
 
 	while ((n = unet_send_poll(s->ep, c, 8)) > 0)
 		for (i = 0; i < n; i++) {
-			if (!c[i].cookie)
+			if (!c[i].context)
 				continue;
 			if (c[i].status == UNET_ST_OK)
 				s->res->sent++;

@@ -586,7 +586,7 @@ static void fault_close(int rep)
 		victim(sh, mem, how, stream);
 	while (!fz_ld(&sh->ready) && !late(end))
 		usleep(1000);
-	flow_init(&f, ep, unet_chan_create(ep, local_mac, sh->victim_id),
+	flow_init(&f, ep, gt_chan_to(ep, local_mac, sh->victim_id),
 		  stream, MAXMSG);
 	f.taken = &sh->taken;
 	if (!sh->ready || f.ch < 0) {
@@ -814,7 +814,7 @@ static const uint8_t *rx_bytes(struct rxside *x, uint64_t a)
 
 static void rx_take(struct rxside *x, struct unet_recv *r)
 {
-	struct unet_sge b[8];
+	struct unet_buf b[8];
 	unsigned int n = r->nbuf < 8 ? r->nbuf : 8;
 	uint32_t got = 0;
 
@@ -855,7 +855,7 @@ static void rx_take(struct rxside *x, struct unet_recv *r)
 		if (x->unmapped && in_mbuf(x, a) && x->heap_next < M_NSLOT &&
 		    fz_chance(50))
 			a = (uintptr_t)slot_buf(x->heap, x->heap_next++);
-		unet_post_free(x->ep, a, BUFLEN);
+		unet_post_free(x->ep, a, BUFLEN, 0);
 	}
 }
 
@@ -919,12 +919,12 @@ static void munmap_receiver(struct munmap_shm *sh, uint32_t stream)
 	x.scratch = malloc(MAXMSG);
 	memfd_twice(len, &x.mbuf, &x.mview);
 	if (!snap || !x.heap || !x.scratch ||
-	    unet_chan_create(x.ep, local_mac, sh->a_id) < 0)
+	    gt_chan_to(x.ep, local_mac, sh->a_id) < 0)
 		gt_die("receiver setup");
 	slots_init(x.mview, M_NSLOT);
 	slots_init(x.heap, M_NSLOT);
 	for (unsigned int i = 0; i < M_NSLOT; i++)
-		unet_post_free(x.ep, (uintptr_t)slot_buf(x.mbuf, i), BUFLEN);
+		unet_post_free(x.ep, (uintptr_t)slot_buf(x.mbuf, i), BUFLEN, 0);
 	fz_st(&sh->b_id, unet_ep_id(x.ep));
 	fz_st(&sh->ready, 1);
 	for (;;) {
@@ -969,7 +969,7 @@ static void munmap_recv(int rep)
 		munmap_receiver(sh, stream);
 	while (!fz_ld(&sh->ready) && !late(end))
 		usleep(1000);
-	flow_init(&f, ep, unet_chan_create(ep, local_mac, sh->b_id), stream,
+	flow_init(&f, ep, gt_chan_to(ep, local_mac, sh->b_id), stream,
 		  M_MAXMSG);
 	f.taken = &sh->taken;
 	if (!sh->ready || f.ch < 0) {
@@ -1072,7 +1072,7 @@ static void munmap_sender(struct munmap_shm *sh, uint32_t stream,
 	fz_st(&sh->ready, 1);
 	while (!fz_ld(&sh->go))
 		usleep(1000);
-	ch = unet_chan_create(ep, local_mac, sh->b_id);
+	ch = gt_chan_to(ep, local_mac, sh->b_id);
 	if (!heap || ch < 0 || pthread_create(&t, NULL, unmapper_run, &m))
 		gt_die("sender setup");
 	while (after < M_AFTER || unet_send_outstanding(ep)) {
@@ -1087,10 +1087,10 @@ static void munmap_sender(struct munmap_shm *sh, uint32_t stream,
 				sh->sent_ok++;
 			else
 				sh->sent_err++;
-			if (c[i].cookie == K_HOLE) {
+			if (c[i].context == K_HOLE) {
 				sh->hole_ok += c[i].status == UNET_ST_OK;
 				sh->hole_err += c[i].status == UNET_ST_BAD_ADDR;
-			} else if (c[i].cookie == K_AFTER) {
+			} else if (c[i].context == K_AFTER) {
 				sh->after_err += c[i].status != UNET_ST_OK;
 			}
 			if (c[i].status != UNET_ST_OK &&
@@ -1160,7 +1160,7 @@ static void munmap_send(int rep)
 		gt_die("alloc");
 	slots_init(x.heap, M_NSLOT);
 	for (unsigned int i = 0; i < M_NSLOT; i++)
-		unet_post_free(x.ep, (uintptr_t)slot_buf(x.heap, i), BUFLEN);
+		unet_post_free(x.ep, (uintptr_t)slot_buf(x.heap, i), BUFLEN, 0);
 	sh->b_id = unet_ep_id(x.ep);
 	fflush(stdout);
 	s = fork();
@@ -1170,7 +1170,7 @@ static void munmap_send(int rep)
 		munmap_sender(sh, stream, delay);
 	while (!fz_ld(&sh->ready) && !late(end))
 		usleep(1000);
-	if (!sh->ready || unet_chan_create(x.ep, local_mac, sh->a_id) < 0) {
+	if (!sh->ready || gt_chan_to(x.ep, local_mac, sh->a_id) < 0) {
 		fault_fail(NULL, "munmap-send rep %d: sender not ready", rep);
 		goto out;
 	}
@@ -1328,7 +1328,7 @@ static void fork_proc(int rep, struct fork_shm *sh)
 	struct unet *u = gt_open();
 	struct unet_ep *a = gt_ep(u, UNET_MODE_MM, 0);
 	struct unet_ep *b = gt_ep(u, UNET_MODE_MM, 0);
-	int ch = gt_chan_local(u, a, b), nkids = 0;
+	int ch = gt_chan_local(a, b), nkids = 0;
 	double end = gt_now_ms() + REP_MS, last = gt_now_ms();
 	pid_t kids[F_KIDS];
 	struct unet_ep_stats st;
@@ -1336,7 +1336,7 @@ static void fork_proc(int rep, struct fork_shm *sh)
 	alarm(REP_MS / 1000);
 	if (!heap_rx || !heap_tx || !scratch)
 		gt_die("alloc");
-	gt_chan_local(u, b, a);
+	gt_chan_local(b, a);
 	slots_init(heap_rx, F_HEAP);
 	slots_init(stack_rx, F_STACK);
 	/* Heap and stack buffers taken in turns. */
@@ -1344,7 +1344,7 @@ static void fork_proc(int rep, struct fork_shm *sh)
 		uint8_t *p = i % 4 == 3 ? slot_buf(stack_rx, i / 4) :
 					  slot_buf(heap_rx, i - i / 4);
 
-		unet_post_free(b, (uintptr_t)p, BUFLEN);
+		unet_post_free(b, (uintptr_t)p, BUFLEN, 0);
 	}
 	/* Until every message is in, or nothing came for 2 s after the last. */
 	while (sh->ok + sh->rx_err + sh->wrong < F_MSGS && !late(end) &&
@@ -1382,7 +1382,7 @@ static void fork_proc(int rep, struct fork_shm *sh)
 			}
 		}
 		while (unet_recv_poll(b, &r) == 1) {
-			struct unet_sge bufs[8];
+			struct unet_buf bufs[8];
 			unsigned int nb = r.nbuf < 8 ? r.nbuf : 8;
 			uint32_t got = 0;
 
@@ -1428,7 +1428,7 @@ static void fork_proc(int rep, struct fork_shm *sh)
 				/* A write here breaks COW on our side. */
 				if (slot && fz_chance(50))
 					memset(slot + GUARD, 0, BUFLEN);
-				unet_post_free(b, bufs[i].addr, BUFLEN);
+				unet_post_free(b, bufs[i].addr, BUFLEN, 0);
 			}
 		}
 		usleep(20);

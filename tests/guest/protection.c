@@ -112,15 +112,15 @@ static void foreign_channels(void)
 		close(up[0]);
 		gt_side_init(&ce, cu, UNET_MODE_BASE);
 		for (i = 0; i < FOREIGN; i++) {
-			ch = unet_chan_create(ce.ep, mac, 100000 + i);
+			ch = gt_chan_to(ce.ep, mac, 100000 + i);
 			if (ch != (int)i)
 				gt_die("child channel");
 		}
 		xread(down[0], ids, sizeof(ids));	/* E's and Q's ids */
-		ch = unet_chan_create(ce.ep, mac, ids[1]);	/* to Q */
+		ch = gt_chan_to(ce.ep, mac, ids[1]);	/* to Q */
 		if (ch != (int)FOREIGN)
 			gt_die("child channel to Q");
-		ch = unet_chan_create(ce.ep, mac, ids[0]);	/* from E */
+		ch = gt_chan_to(ce.ep, mac, ids[0]);	/* from E */
 		if (ch < 0)
 			gt_die("child channel from E");
 		msg[0] = unet_ep_id(ce.ep);
@@ -144,12 +144,12 @@ static void foreign_channels(void)
 	xread(up[0], ids, sizeof(ids));
 	ce_id = ids[0];
 	/* Q would accept messages from CE, so a misrouted send would show. */
-	if (unet_chan_create(Q.ep, mac, ce_id) < 0)
+	if (gt_chan_to(Q.ep, mac, ce_id) < 0)
 		gt_die("Q channel from child");
 
 	{
 		/* A channel E had and gave back. */
-		int gone = unet_chan_create(E.ep, mac, ce_id);
+		int gone = gt_chan_to(E.ep, mac, ce_id);
 
 		if (gone < 0 || unet_chan_destroy(E.ep, gone))
 			gt_die("E destroyed channel");
@@ -430,8 +430,8 @@ int main(void)
 	gt_nic_mac(u, mac);
 	gt_side_init(&E, u, UNET_MODE_BASE);	/* handle 1 */
 	gt_side_init(&Q, u, UNET_MODE_BASE);	/* handle 2 */
-	E.ch = gt_chan_local(u, E.ep, Q.ep);
-	Q.ch = gt_chan_local(u, Q.ep, E.ep);
+	E.ch = gt_chan_local(E.ep, Q.ep);
+	Q.ch = gt_chan_local(Q.ep, E.ep);
 	make_raw(unet_fd(u));			/* handle 3 */
 	still_works("protection-start");
 
