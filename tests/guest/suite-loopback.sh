@@ -14,6 +14,7 @@ run_test load $BIN/load loopback
 run_test wait $BIN/wait
 run_test idle-eps $BIN/idle_eps
 run_test races $BIN/races
+run_test datapath $BIN/datapath
 
 # The module must stay while any process holds /dev/unet open.
 sleep 30 </dev/unet &
