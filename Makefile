@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # U-Net/MM for Linux.  `make` builds the module, the library, the tools and
 # the examples; `make test` runs every test (host, then guests); `make
 # install` installs the library, headers, pkg-config file, tools, manual
@@ -283,6 +284,10 @@ test-debug: deps
 	@scripts/kmod debug
 	@tests/run --kernel debug
 
+# For scripts: the version `make install` and `make dkms-src` use.
+print-version:
+	@echo $(VERSION)
+
 # Every test on the default guest kernel (6.1), then the guest suites on
 # 6.12 (tests/run-all).
 test: deps
@@ -305,5 +310,5 @@ clean:
 FORCE:
 
 .PHONY: all module lib tools examples tests eval fuzzers san install \
-	uninstall dkms-src dkms-install dkms-uninstall deps test demo fuzz \
-	clean FORCE debug-kernel kmod test-debug
+	uninstall dkms-src dkms-install dkms-uninstall deps print-version \
+	test demo fuzz clean FORCE debug-kernel kmod test-debug
