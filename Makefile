@@ -52,11 +52,11 @@ TOOL_BINS := $(BUILD)/bin/unet_lat $(BUILD)/bin/unet_bw $(BUILD)/bin/unetstat
 
 EXAMPLES      := $(patsubst examples/%.c,%,$(wildcard examples/*.c))
 EXAMPLE_BINS  := $(addprefix $(BUILD)/examples/,$(EXAMPLES))
-# tests/fuzz/*_common.c are the fuzzers' shared helpers, each other file
-# one fuzzer.
+# tests/fuzz/*_common.c are the fuzzers' shared helpers (fuzz_common for
+# all, faults_common for fuzz_faults_*), each other file one fuzzer.
 FUZZ_COMMON   := $(wildcard tests/fuzz/*_common.c)
 FUZZ_BINS     := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(filter-out $(FUZZ_COMMON),$(wildcard tests/fuzz/*.c)))
-FUZZ_LIB      := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%.o,$(FUZZ_COMMON))
+FUZZ_LIB      := $(BUILD)/fuzz/fuzz_common.o
 EVAL_BINS     := $(patsubst eval/%.c,$(BUILD)/eval/%,$(wildcard eval/*.c))
 GUEST_TESTS   := $(patsubst tests/guest/%.c,$(BUILD)/tests/%,$(wildcard tests/guest/*.c))
 # The tests' helper library, compiled once and linked into every test.
@@ -151,6 +151,8 @@ $(BUILD)/fuzz/%.o: tests/fuzz/%.c $(wildcard tests/fuzz/*.h tests/lib/*.h) $(LIB
 
 $(BUILD)/fuzz/%: $(BUILD)/fuzz/%.o $(FUZZ_LIB) $(TEST_LIB) $(LIB_A)
 	$(CC) $(CFLAGS) $^ -lpthread -o $@
+
+$(filter $(BUILD)/fuzz/fuzz_faults_%,$(FUZZ_BINS)): $(BUILD)/fuzz/faults_common.o
 
 # Host unit tests compile the module's own pure-logic sources.
 $(BUILD)/tests/unit: $(UNIT_SRC) tests/unit/unit.h
@@ -308,6 +310,9 @@ clean:
 	rm -rf $(BUILD)
 
 FORCE:
+
+# The fuzzers' and tools' objects are worth keeping between builds.
+.SECONDARY:
 
 .PHONY: all module lib tools examples tests eval fuzzers san install \
 	uninstall dkms-src dkms-install dkms-uninstall deps print-version \
