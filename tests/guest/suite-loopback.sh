@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # One guest: everything that runs through the NIC's loopback path.
 # guests: 1
 SUITE=loopback
