@@ -27,23 +27,21 @@ static void die(const char *what, int err)
 	exit(1);
 }
 
+/* Our address to the peer, the peer's back; a channel to it. */
 static int connect_peer(struct unet_ep *ep, int sock)
 {
 	uint8_t mine[UNET_ADDR_LEN], theirs[UNET_ADDR_LEN];
 	size_t len = sizeof(mine);
-	int ch, err = unet_ep_addr(ep, mine, &len);
+	int ch = unet_ep_addr(ep, mine, &len);
 	char ready;
 
-	if (err)
-		die("unet_ep_addr", -err);
-	if (write(sock, mine, len) != (ssize_t)len ||
+	if (ch || write(sock, mine, len) != (ssize_t)len ||
 	    read(sock, theirs, len) != (ssize_t)len)
 		die("address exchange", errno);
 	ch = unet_chan_create(ep, theirs, len);
-	if (ch < 0)
-		die("unet_chan_create", -ch);
-	if (write(sock, "r", 1) != 1 || read(sock, &ready, 1) != 1)
-		die("handshake", errno);
+	/* Both channels exist before anyone sends. */
+	if (ch < 0 || write(sock, "r", 1) != 1 || read(sock, &ready, 1) != 1)
+		die("channel", ch < 0 ? -ch : errno);
 	return ch;
 }
 

@@ -27,32 +27,25 @@ static void die(const char *what, int err)
 	exit(1);
 }
 
-/* Our endpoint's address to the peer, the peer's back; a channel to it. */
+/* Our address to the peer, the peer's back; a channel to it. */
 static int connect_peer(struct unet_ep *ep, int sock)
 {
 	uint8_t mine[UNET_ADDR_LEN], theirs[UNET_ADDR_LEN];
 	size_t len = sizeof(mine);
-	int ch, err = unet_ep_addr(ep, mine, &len);
+	int ch = unet_ep_addr(ep, mine, &len);
 	char ready;
 
-	if (err)
-		die("unet_ep_addr", -err);
-	if (write(sock, mine, len) != (ssize_t)len ||
+	if (ch || write(sock, mine, len) != (ssize_t)len ||
 	    read(sock, theirs, len) != (ssize_t)len)
 		die("address exchange", errno);
 	ch = unet_chan_create(ep, theirs, len);
-	if (ch < 0)
-		die("unet_chan_create", -ch);
 	/* Both channels exist before anyone sends. */
-	if (write(sock, "r", 1) != 1 || read(sock, &ready, 1) != 1)
-		die("handshake", errno);
+	if (ch < 0 || write(sock, "r", 1) != 1 || read(sock, &ready, 1) != 1)
+		die("channel", ch < 0 ? -ch : errno);
 	return ch;
 }
 
-/*
- * Spins a while, then sleeps: two spinning processes on one CPU would
- * hand over only at the scheduler's tick.
- */
+/* Spin, then sleep: two spinners on one CPU hand over only at a tick. */
 #define SPINS 1000
 
 /* Waits for the next message; returns the index of the buffer it is in. */
@@ -100,15 +93,13 @@ static void run(int sock, int rounds, int ping)
 	/* On this function's stack: two to receive into, one to send. */
 	char rx[2][MSG], tx[MSG];
 	struct unet *u = unet_open();
-	struct unet_ep *ep;
+	/* NULL: the defaults, MM mode. */
+	struct unet_ep *ep = u ? unet_ep_create(u, NULL) : NULL;
 	double t0;
 	int ch, i, k;
 
-	if (!u)
-		die("unet_open", errno);
-	ep = unet_ep_create(u, NULL);	/* NULL: defaults, MM mode */
 	if (!ep)
-		die("unet_ep_create", errno);
+		die("endpoint", errno);
 	/* Posted in turn, taken in turn; the context says which. */
 	for (k = 0; k < 2; k++)
 		unet_post_free(ep, (uintptr_t)rx[k], MSG, (uint64_t)k);

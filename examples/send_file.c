@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * send_file: streams a file from its mmap()ed pages, which the NIC reads
- * in place (no read() into a buffer, no copy into a pinned area), in
- * batches with one doorbell check each, within the receiver's credit: as
- * many 64 KiB messages as it has buffers.  The receiver, forked after the
- * mmap(), checks what lands in its buffers against the file.
+ * send_file: streams a file from its mmap()ed pages, read in place by the
+ * NIC (no read(), no copy into a pinned area), in batches of one doorbell
+ * check each, within the receiver's credit of as many 64 KiB messages as
+ * it has buffers; the receiver checks what lands against the file.
  *
  * Build: cc -O2 -o send_file send_file.c $(pkg-config --cflags --libs unet)
  * Run:   ./send_file [FILE]    (default: this program; unetmm.ko loaded)
@@ -25,10 +24,8 @@
 #define CHUNK	65536u		/* bytes per message, the largest there is */
 #define NBUF	16u		/* receive buffers: the sender's credit */
 
-/* The receiver's answer, small enough to travel inline. */
-struct reply {
-	uint64_t consumed, done, bad;	/* consumed: credit for as many */
-};
+/* The receiver's answer, inline; consumed: credit for as many more. */
+struct reply { uint64_t consumed, done, bad; };
 
 static void die(const char *what, int err)
 {
@@ -61,20 +58,20 @@ static void receiver(struct unet *u, struct unet_ep *ep, int sock,
 	uint64_t got = 0;
 	struct unet_recv r;
 	uint32_t idx, i;
+	int ch;
 
 	if (!pool || unet_fq_reserve(ep, NBUF, &idx) != NBUF)
 		die("receive buffers", ENOMEM);
 	for (i = 0; i < NBUF; i++)	/* all posted with one store */
 		unet_fq_prep(ep, idx + i, (uintptr_t)pool + i * CHUNK, CHUNK, i);
 	unet_fq_submit(ep, NBUF);
-	int ch = connect_peer(ep, sock);
-
+	ch = connect_peer(ep, sock);
 	while (got < size) {
 		while (unet_recv_poll(ep, &r) == 0)
 			unet_wait(u, 1000);
 		if (r.status != UNET_ST_OK)
 			die(unet_status_str(r.status), EIO);
-		/* Read where it landed; a short last chunk came inline. */
+		/* Read where it landed (a short last chunk came inline). */
 		const struct unet_buf *b = unet_recv_buf(ep, &r, 0);
 
 		rep.bad += !!memcmp(b ? unet_buf_ptr(ep, b) : r.data, map + got,
@@ -99,7 +96,6 @@ static uint64_t sender(struct unet *u, struct unet_ep *ep, int sock,
 	struct reply rep = { 0, 0, 0 };
 	uint64_t off = 0, sent = 0;
 	uint32_t idx, n, i;
-	struct unet_recv r;
 
 	while (!rep.done) {
 		/* As many as the credit allows, in one batch. */
@@ -113,10 +109,9 @@ static uint64_t sender(struct unet *u, struct unet_ep *ep, int sock,
 		}
 		unet_send_submit(ep, i);	/* gives back what is unused */
 		unet_send_poll(ep, NULL, NBUF);
-		while (unet_recv_poll(ep, &r) == 1) {
+		for (struct unet_recv r; unet_recv_poll(ep, &r) == 1;
+		     unet_recv_done(ep, &r))
 			memcpy(&rep, r.data, sizeof(rep));
-			unet_recv_done(ep, &r);
-		}
 		if (!i && !rep.done)
 			unet_wait_send(u, 1000);	/* credit or completions */
 	}
