@@ -60,6 +60,24 @@ flags=$(pkg-config --cflags --libs unet 2>&1)
 check pkg-config "[ \"\$(pkg-config --modversion unet)\" = $VERSION ] && echo \"\$flags\" | grep -q -- '-I$D$PREFIX/include' && echo \"\$flags\" | grep -q -- '-L$D$LIBDIR'" \
 	"version or flags wrong: $flags"
 
+# The installed headers alone, strictly, as C and as C++.
+printf '#include <unet.h>\nstatic struct unet_recv r;\nint main(void) { return (int)r.length; }\n' >"$T/hdr.c"
+cflags=$(pkg-config --cflags unet)
+# shellcheck disable=SC2086
+if cc -std=c11 -Wall -Wextra -Wpedantic -Werror $cflags -c "$T/hdr.c" \
+	-o "$T/hdr.o" 2>"$T/hdr.log"; then
+	pass header-c11-pedantic
+else
+	fail header-c11-pedantic "$(head -3 "$T/hdr.log")"
+fi
+# shellcheck disable=SC2086
+if c++ -std=c++11 -Wall -Wextra -Werror -x c++ $cflags -c "$T/hdr.c" \
+	-o "$T/hdrxx.o" 2>"$T/hdrxx.log"; then
+	pass header-cplusplus
+else
+	fail header-cplusplus "$(head -3 "$T/hdrxx.log")"
+fi
+
 # Each example with the build line of its own header comment, run from
 # a directory holding nothing else, then run: without the module it must
 # get as far as opening /dev/unet (the library loads, versions resolve).
