@@ -2,14 +2,16 @@
 # SPDX-License-Identifier: MIT
 # Inside one guest (run by tests/bench/run-fastpath): the fast path's
 # figures for the tools in BEFORE (a directory holding unet_lat and unet_bw
-# of an older tree) and in build/bin, side by side in the same boot, round
-# after round so that a burst of host load hits both alike.  Loopback,
-# server on CPU 0, client on CPU 1.  One JSON line per measurement, tagged,
-# in $UNET_OUT/fastpath.jsonl.
+# of an older tree), in build/bin, and in STATIC (this tree's, linked
+# statically), side by side in the same boot, round after round so that a
+# burst of host load hits all alike.  Loopback, server on CPU 0, client on
+# CPU 1.  One JSON line per measurement, tagged, in
+# $UNET_OUT/fastpath.jsonl.
 #
-#   fastpath-guest.sh BEFORE ROUNDS
+#   fastpath-guest.sh BEFORE ROUNDS [STATIC]
 BEFORE=$1
 ROUNDS=${2:-5}
+STATIC=${3:-}
 AFTER=build/bin
 OUT=${UNET_OUT:-/tmp}/fastpath.jsonl
 : >"$OUT"
@@ -34,9 +36,12 @@ run() {
 
 r=1
 while [ $r -le "$ROUNDS" ]; do
-	for v in before after; do
-		dir=$AFTER
-		[ $v = before ] && dir=$BEFORE
+	for v in before after ${STATIC:+after-static}; do
+		case $v in
+		before) dir=$BEFORE ;;
+		after) dir=$AFTER ;;
+		after-static) dir=$STATIC ;;
+		esac
 		run "$v lat 8" $dir/unet_lat -s 8 -n 5000 -w 500
 		run "$v bw 8" $dir/unet_bw -s 8 -n 40000 -W 32
 		run "$v bw 64" $dir/unet_bw -s 64 -n 40000 -W 32
