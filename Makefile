@@ -1,6 +1,12 @@
-# U-Net/MM for Linux.  `make` builds the module, the library and the tools;
-# `make test` runs every test (host unit tests, then guests); `make demo`
-# runs the evaluation.  See README.md.
+# SPDX-License-Identifier: MIT
+# U-Net/MM for Linux.  `make` builds the module, the library, the tools and
+# the examples; `make test` runs every test (host, then guests); `make
+# install` installs the library, headers, pkg-config file, tools, manual
+# pages and udev rule; `make dkms-install` the module; `make demo` runs the
+# evaluation.  See README.md.
+
+VERSION   := 1.0.0
+SOVERSION := 1
 
 KVER    ?= $(shell scripts/kver 2>/dev/null)
 KDIR    ?= /lib/modules/$(KVER)/build
@@ -11,18 +17,61 @@ WARN    := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
 INC     := -Iinclude/uapi -Ilib
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer
 
-LIB_SRC   := lib/libunet.c
-TOOLS     := unet_lat unet_bw unetstat
-TOOL_BINS := $(addprefix $(BUILD)/bin/,$(TOOLS))
-FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/*.c))
-EVAL_BINS := $(patsubst eval/%.c,$(BUILD)/eval/%,$(wildcard eval/*.c))
-GUEST_TESTS := $(patsubst tests/guest/%.c,$(BUILD)/tests/%,$(wildcard tests/guest/*.c))
-TEST_LIB  := $(BUILD)/tests/lib/raw_ep.o
+# Where `make install` puts things; DESTDIR is prepended to all of them.
+PREFIX       ?= /usr/local
+BINDIR       ?= $(PREFIX)/bin
+SBINDIR      ?= $(PREFIX)/sbin
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+MANDIR       ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# udev and DKMS look in these places only, whatever the prefix.
+UDEVRULESDIR ?= /usr/lib/udev/rules.d
+DKMSSRCDIR   ?= /usr/src/unetmm-$(VERSION)
+
+# ---- the library ----
+
+LIB_OBJ := $(BUILD)/lib/libunet.o
+LIB_A   := $(BUILD)/lib/libunet.a
+LIB_SO  := $(BUILD)/lib/libunet.so.$(VERSION)
+LIB_HDR := lib/unet.h include/uapi/unetmm.h
+# Programs of this tree find build/lib when run from build/, and
+# PREFIX/lib once installed; the library is found by soname either way.
+LINK_UNET := -L$(BUILD)/lib -lunet -Wl,-rpath,'$$ORIGIN/../lib'
+
+# ---- the tools: unetstat links only what it uses ----
+
+PERF_OBJS := $(addprefix $(BUILD)/tools/,perf_main.o perf_options.o \
+	     perf_rendezvous.o perf_endpoint.o perf_io.o perf_watchdog.o \
+	     perf_util.o)
+JSON_OBJ  := $(BUILD)/tools/json_out.o
+TOOL_HDRS := $(wildcard tools/*.h)
+TOOL_BINS := $(BUILD)/bin/unet_lat $(BUILD)/bin/unet_bw $(BUILD)/bin/unetstat
+
+# ---- examples, tests, evaluation ----
+
+EXAMPLES      := $(patsubst examples/%.c,%,$(wildcard examples/*.c))
+EXAMPLE_BINS  := $(addprefix $(BUILD)/examples/,$(EXAMPLES))
+# tests/fuzz/*_common.c are the fuzzers' shared helpers (fuzz_common for
+# all, faults_common for fuzz_faults_*), each other file one fuzzer.
+FUZZ_COMMON   := $(wildcard tests/fuzz/*_common.c)
+FUZZ_BINS     := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(filter-out $(FUZZ_COMMON),$(wildcard tests/fuzz/*.c)))
+FUZZ_LIB      := $(BUILD)/fuzz/fuzz_common.o
+EVAL_BINS     := $(patsubst eval/%.c,$(BUILD)/eval/%,$(wildcard eval/*.c))
+GUEST_TESTS   := $(patsubst tests/guest/%.c,$(BUILD)/tests/%,$(wildcard tests/guest/*.c))
+# The tests' helper library, compiled once and linked into every test.
+TEST_LIB      := $(BUILD)/tests/lib/libunettest.a
+TEST_LIB_OBJS := $(patsubst tests/lib/%.c,$(BUILD)/tests/lib/%.o,$(wildcard tests/lib/*.c))
+TEST_INC      := -Itests/lib -Itests/guest
+HOST_TESTS    := $(BUILD)/tests/host/json_out_test
+SAN_BINS      := $(addprefix $(BUILD)/san/,bin/unet_lat bin/unet_bw \
+		 bin/unetstat tests/json_out_test) \
+		 $(addprefix $(BUILD)/san/examples/,$(EXAMPLES))
 UNIT_SRC  := tests/unit/test_main.c tests/unit/test_tlb.c \
 	     tests/unit/test_wire.c tests/unit/test_ring.c \
 	     kernel/tlb/tlb.c kernel/nic/wire.c
 
-all: module lib tools tests eval fuzzers
+all: module lib tools examples tests eval fuzzers
 
 # The module builds against the guest kernel's headers: Kbuild, no -Werror
 # games here; kernel/Kbuild sets the module's own flags.
@@ -30,41 +79,80 @@ module:
 	@test -n "$(KVER)" || { scripts/kver; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel modules
 
-lib: $(BUILD)/lib/libunet.a
+lib: $(LIB_A) $(LIB_SO)
 
-$(BUILD)/lib/libunet.a: $(LIB_SRC) lib/unet.h include/uapi/unetmm.h
+# One position-independent object for both: the archive then links into
+# shared objects of its users' too.
+$(LIB_OBJ): lib/libunet.c $(LIB_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CFLAGS) $(INC) -c $(LIB_SRC) -o $(BUILD)/lib/libunet.o
-	ar rcs $@ $(BUILD)/lib/libunet.o
+	$(CC) $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden $(INC) -c $< -o $@
+
+$(LIB_A): $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJ) lib/libunet.map
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libunet.so.$(SOVERSION) \
+		-Wl,--version-script=lib/libunet.map -Wl,-z,defs \
+		-Wl,-z,relro -Wl,-z,now $(LIB_OBJ) -o $@
+	ln -sf libunet.so.$(VERSION) $(BUILD)/lib/libunet.so.$(SOVERSION)
+	ln -sf libunet.so.$(SOVERSION) $(BUILD)/lib/libunet.so
 
 tools: $(TOOL_BINS)
 
-$(BUILD)/bin/%: tools/%.c tools/common.c tools/common.h $(BUILD)/lib/libunet.a
+$(BUILD)/tools/%.o: tools/%.c $(TOOL_HDRS) $(LIB_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CFLAGS) $(INC) -Itools $< tools/common.c $(BUILD)/lib/libunet.a -lm -o $@
+	$(CC) $(WARN) $(CFLAGS) $(INC) -Itools -c $< -o $@
+
+$(BUILD)/bin/unet_lat $(BUILD)/bin/unet_bw: $(BUILD)/bin/%: $(BUILD)/tools/%.o $(PERF_OBJS) $(JSON_OBJ) $(LIB_SO)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(filter %.o,$^) $(LINK_UNET) -ljansson -lm -o $@
+
+$(BUILD)/bin/unetstat: $(BUILD)/tools/unetstat.o $(JSON_OBJ) $(LIB_SO)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(filter %.o,$^) $(LINK_UNET) -ljansson -lm -o $@
+
+examples: $(EXAMPLE_BINS)
+
+# As a user would build them (see each one's first comment), but against
+# this tree.
+$(BUILD)/examples/%: examples/%.c $(LIB_SO) $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $(INC) $< $(LINK_UNET) -o $@
 
 eval: $(EVAL_BINS)
 
+$(BUILD)/eval/%: eval/%.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $(INC) $< $(LIB_A) -o $@
+
+tests: $(GUEST_TESTS) $(BUILD)/tests/unit $(BUILD)/tests/unit-san \
+	$(HOST_TESTS) san
+
+$(BUILD)/tests/lib/%.o: tests/lib/%.c $(wildcard tests/lib/*.h) $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $(INC) $(TEST_INC) -c $< -o $@
+
+$(TEST_LIB): $(TEST_LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+# Tests link libunet statically: they are not installed, and a test must
+# not pick up some other libunet.so.1 from the system.
+$(BUILD)/tests/%: tests/guest/%.c $(wildcard tests/guest/*.h tests/lib/*.h) $(TEST_LIB) $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $(INC) $(TEST_INC) $< $(TEST_LIB) $(LIB_A) -lpthread -o $@
+
 fuzzers: $(FUZZ_BINS)
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(wildcard tests/guest/*.h) $(TEST_LIB) $(BUILD)/lib/libunet.a
+$(BUILD)/fuzz/%.o: tests/fuzz/%.c $(wildcard tests/fuzz/*.h tests/lib/*.h) $(LIB_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CFLAGS) $(INC) -Itests/guest -Itests/fuzz -Itests/lib $< $(TEST_LIB) $(BUILD)/lib/libunet.a -lpthread -o $@
+	$(CC) $(WARN) $(CFLAGS) $(INC) $(TEST_INC) -Itests/fuzz -c $< -o $@
 
-$(BUILD)/eval/%: eval/%.c $(BUILD)/lib/libunet.a
-	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CFLAGS) $(INC) $< $(BUILD)/lib/libunet.a -o $@
+$(BUILD)/fuzz/%: $(BUILD)/fuzz/%.o $(FUZZ_LIB) $(TEST_LIB) $(LIB_A)
+	$(CC) $(CFLAGS) $^ -lpthread -o $@
 
-tests: $(GUEST_TESTS) $(BUILD)/tests/unit $(BUILD)/tests/unit-san
-
-# One raw-ABI helper library for the tests that bypass libunet.
-$(TEST_LIB): tests/lib/raw_ep.c tests/lib/raw_ep.h include/uapi/unetmm.h
-	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CFLAGS) $(INC) -c $< -o $@
-
-$(BUILD)/tests/%: tests/guest/%.c $(wildcard tests/guest/*.h) $(TEST_LIB) $(BUILD)/lib/libunet.a
-	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CFLAGS) $(INC) -Itests/guest -Itests/lib $< $(TEST_LIB) $(BUILD)/lib/libunet.a -lpthread -o $@
+$(filter $(BUILD)/fuzz/fuzz_faults_%,$(FUZZ_BINS)): $(BUILD)/fuzz/faults_common.o
 
 # Host unit tests compile the module's own pure-logic sources.
 $(BUILD)/tests/unit: $(UNIT_SRC) tests/unit/unit.h
@@ -74,6 +162,103 @@ $(BUILD)/tests/unit: $(UNIT_SRC) tests/unit/unit.h
 $(BUILD)/tests/unit-san: $(UNIT_SRC) tests/unit/unit.h
 	@mkdir -p $(@D)
 	$(CC) $(WARN) -O1 -g $(SAN) -Itests/unit/include $(INC) -Itests/unit $(UNIT_SRC) -o $@
+
+# Host tests of the user side (tests/run install, man, tools).
+$(BUILD)/tests/host/json_out_test: tests/host/json_out_test.c tools/json_out.c tools/json_out.h
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) -Itools $< tools/json_out.c -ljansson -lm -o $@
+
+# The user side again under ASan/UBSan: it must build without a warning,
+# and what runs on the host runs clean (tests/run tools).
+san: $(SAN_BINS)
+
+$(BUILD)/san/lib/libunet.so: lib/libunet.c lib/libunet.map $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O1 -g $(SAN) -fPIC -fvisibility=hidden $(INC) -shared \
+		-Wl,-soname,libunet.so.$(SOVERSION) \
+		-Wl,--version-script=lib/libunet.map $< -o $@.$(SOVERSION)
+	ln -sf libunet.so.$(SOVERSION) $@
+
+$(BUILD)/san/bin/%: tools/%.c $(wildcard tools/*.c) $(TOOL_HDRS) $(BUILD)/san/lib/libunet.so
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O1 -g $(SAN) $(INC) -Itools $< \
+		$(if $(filter unetstat,$*),tools/json_out.c,$(patsubst %,tools/%.c,json_out perf_main perf_options perf_rendezvous perf_endpoint perf_io perf_watchdog perf_util)) \
+		-L$(BUILD)/san/lib -lunet -Wl,-rpath,'$$ORIGIN/../lib' -ljansson -lm -o $@
+
+$(BUILD)/san/examples/%: examples/%.c $(BUILD)/san/lib/libunet.so
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O1 -g $(SAN) $(INC) $< -L$(BUILD)/san/lib -lunet \
+		-Wl,-rpath,'$$ORIGIN/../lib' -o $@
+
+$(BUILD)/san/tests/json_out_test: tests/host/json_out_test.c tools/json_out.c tools/json_out.h
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O1 -g $(SAN) -Itools $< tools/json_out.c -ljansson -lm -o $@
+
+# ---- installing ----
+
+$(BUILD)/unet.pc: lib/unet.pc.in FORCE
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    $< >$@
+
+MAN_PAGES := $(wildcard man/man1/*.1 man/man3/*.3 man/man7/*.7 man/man8/*.8)
+
+install: lib tools $(BUILD)/unet.pc
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
+		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR) \
+		$(DESTDIR)$(SBINDIR) $(DESTDIR)$(UDEVRULESDIR) \
+		$(addprefix $(DESTDIR)$(MANDIR)/,man1 man3 man7 man8)
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libunet.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libunet.so.$(SOVERSION)
+	ln -sf libunet.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libunet.so
+	install -m 644 $(LIB_HDR) $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 $(BUILD)/unet.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	install -m 755 $(BUILD)/bin/unet_lat $(BUILD)/bin/unet_bw $(DESTDIR)$(BINDIR)/
+	install -m 755 $(BUILD)/bin/unetstat $(DESTDIR)$(SBINDIR)/
+	for p in $(MAN_PAGES); do \
+		install -m 644 $$p $(DESTDIR)$(MANDIR)/$$(basename $$(dirname $$p))/ || exit 1; \
+	done
+	install -m 644 dist/60-unetmm.rules $(DESTDIR)$(UDEVRULESDIR)/
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libunet.a $(DESTDIR)$(LIBDIR)/libunet.so \
+		$(DESTDIR)$(LIBDIR)/libunet.so.$(SOVERSION) \
+		$(DESTDIR)$(LIBDIR)/libunet.so.$(VERSION) \
+		$(DESTDIR)$(INCLUDEDIR)/unet.h $(DESTDIR)$(INCLUDEDIR)/unetmm.h \
+		$(DESTDIR)$(PKGCONFIGDIR)/unet.pc \
+		$(DESTDIR)$(BINDIR)/unet_lat $(DESTDIR)$(BINDIR)/unet_bw \
+		$(DESTDIR)$(SBINDIR)/unetstat \
+		$(DESTDIR)$(UDEVRULESDIR)/60-unetmm.rules \
+		$(foreach p,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/$(notdir $(patsubst %/,%,$(dir $(p))))/$(notdir $(p)))
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
+
+# The module's source as DKMS wants it: dkms.conf at the top, the Kbuild
+# tree in kernel/ and the ABI header where kernel/Kbuild looks for it.
+KERNEL_SRC := $(shell find kernel \( -name '*.[ch]' -o -name Kbuild -o -name Makefile \) \
+		-not -name '*.mod.c' 2>/dev/null | sort)
+
+dkms-src:
+	rm -rf $(DESTDIR)$(DKMSSRCDIR)
+	install -d $(DESTDIR)$(DKMSSRCDIR)/include/uapi
+	sed 's|@VERSION@|$(VERSION)|' dist/dkms.conf >$(DESTDIR)$(DKMSSRCDIR)/dkms.conf
+	for f in $(KERNEL_SRC); do \
+		install -D -m 644 $$f $(DESTDIR)$(DKMSSRCDIR)/$$f || exit 1; \
+	done
+	install -m 644 include/uapi/unetmm.h $(DESTDIR)$(DKMSSRCDIR)/include/uapi/
+	install -m 644 LICENSES/GPL-2.0 $(DESTDIR)$(DKMSSRCDIR)/COPYING
+
+dkms-install: dkms-src
+	dkms add -m unetmm -v $(VERSION)
+	dkms install -m unetmm -v $(VERSION) $(if $(KVER),-k $(KVER))
+
+dkms-uninstall:
+	-dkms remove -m unetmm -v $(VERSION) --all
+	rm -rf $(DESTDIR)$(DKMSSRCDIR)
+
+# ---- running ----
 
 deps:
 	@scripts/deps
@@ -101,6 +286,10 @@ test-debug: deps
 	@scripts/kmod debug
 	@tests/run --kernel debug
 
+# For scripts: the version `make install` and `make dkms-src` use.
+print-version:
+	@echo $(VERSION)
+
 # Every test on the default guest kernel (6.1), then the guest suites on
 # 6.12 (tests/run-all).
 test: deps
@@ -120,5 +309,11 @@ clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR)/kernel clean 2>/dev/null
 	rm -rf $(BUILD)
 
-.PHONY: all module lib tools tests eval fuzzers deps test demo fuzz clean \
-	debug-kernel kmod test-debug
+FORCE:
+
+# The fuzzers' and tools' objects are worth keeping between builds.
+.SECONDARY:
+
+.PHONY: all module lib tools examples tests eval fuzzers san install \
+	uninstall dkms-src dkms-install dkms-uninstall deps print-version \
+	test demo fuzz clean FORCE debug-kernel kmod test-debug

@@ -54,7 +54,8 @@ static void child(uint32_t mode, int nmsg, int ready_fd, int go_fd,
 		  int report_fd, int release_fd)
 {
 	struct unet_ep_attr attr;
-	struct unet_nic_info info;
+	uint8_t addr_a[UNET_ADDR_LEN], addr_b[UNET_ADDR_LEN];
+	size_t len_a = sizeof(addr_a), len_b = sizeof(addr_b);
 	struct report rep = { 0 };
 	struct unet_ep *a, *b;
 	struct unet *u;
@@ -73,10 +74,10 @@ static void child(uint32_t mode, int nmsg, int ready_fd, int go_fd,
 	b = unet_ep_create(u, &attr);
 	if (!a || !b)
 		die("create endpoints");
-	if (unet_nic_info(u, 0, &info))
-		die("nic info");
-	ch = unet_chan_create(a, info.mac, unet_ep_id(b));
-	if (ch < 0 || unet_chan_create(b, info.mac, unet_ep_id(a)) < 0)
+	if (unet_ep_addr(a, addr_a, &len_a) || unet_ep_addr(b, addr_b, &len_b))
+		die("addresses");
+	ch = unet_chan_create(a, addr_b, len_b);
+	if (ch < 0 || unet_chan_create(b, addr_a, len_a) < 0)
 		die("channels");
 
 	app = malloc(REGION);
@@ -90,7 +91,7 @@ static void child(uint32_t mode, int nmsg, int ready_fd, int go_fd,
 		uint64_t addr = mode == UNET_MODE_BASE ? (uint64_t)i * MSG :
 			(uint64_t)(uintptr_t)(rx + (size_t)i * MSG);
 
-		if (unet_post_free(b, addr, MSG))
+		if (unet_post_free(b, addr, MSG, 0))
 			die("post free");
 	}
 
@@ -117,10 +118,10 @@ static void child(uint32_t mode, int nmsg, int ready_fd, int go_fd,
 		if (mode == UNET_MODE_BASE)	/* out of the window */
 			unet_recv_copy(b, &r, app + HALF, MSG);
 		{
-			struct unet_sge buf = *unet_recv_buf(b, &r, 0);
+			struct unet_buf buf = *unet_recv_buf(b, &r, 0);
 
 			unet_recv_done(b, &r);
-			unet_post_free(b, buf.addr, buf.len);
+			unet_post_free(b, buf.addr, buf.len, 0);
 		}
 		rep.bytes += r.length;
 		got++;

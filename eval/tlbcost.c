@@ -97,12 +97,12 @@ static void send_one(struct unet_ep *ep, int ch, void *buf)
 static void recv_repost(struct unet_ep *ep, uint64_t next)
 {
 	struct unet_recv r;
-	struct unet_sge buf;
+	struct unet_buf buf;
 
 	recv_one(ep, &r);
 	buf = *unet_recv_buf(ep, &r, 0);
 	unet_recv_done(ep, &r);
-	if (unet_post_free(ep, next ? next : buf.addr, buf.len))
+	if (unet_post_free(ep, next ? next : buf.addr, buf.len, 0))
 		die("post free");
 }
 
@@ -221,7 +221,8 @@ static double miss_swapped(size_t n, const char **why)
 static void setup(void)
 {
 	struct unet_ep_attr attr;
-	struct unet_nic_info info;
+	uint8_t addr_a[UNET_ADDR_LEN], addr_b[UNET_ADDR_LEN];
+	size_t len_a = sizeof(addr_a), len_b = sizeof(addr_b);
 
 	u = unet_open();
 	if (!u)
@@ -231,10 +232,10 @@ static void setup(void)
 	b = unet_ep_create(u, &attr);
 	if (!a || !b)
 		die("create endpoints");
-	if (unet_nic_info(u, 0, &info))
-		die("nic info");
-	ch_ab = unet_chan_create(a, info.mac, unet_ep_id(b));
-	ch_ba = unet_chan_create(b, info.mac, unet_ep_id(a));
+	if (unet_ep_addr(a, addr_a, &len_a) || unet_ep_addr(b, addr_b, &len_b))
+		die("addresses");
+	ch_ab = unet_chan_create(a, addr_b, len_b);
+	ch_ba = unet_chan_create(b, addr_a, len_a);
 	if (ch_ab < 0 || ch_ba < 0) {
 		errno = -(ch_ab < 0 ? ch_ab : ch_ba);
 		die("create channels");
@@ -273,8 +274,8 @@ int main(int argc, char **argv)
 	/* Warm: the same two receive buffers every time. */
 	pool = map_pages(2);
 	memset(pool, 0, 2 * PAGE);
-	unet_post_free(a, (uintptr_t)pool, PAGE);
-	unet_post_free(b, (uintptr_t)(pool + PAGE), PAGE);
+	unet_post_free(a, (uintptr_t)pool, PAGE, 0);
+	unet_post_free(b, (uintptr_t)(pool + PAGE), PAGE, 0);
 	for (i = 0; i < 20; i++)
 		round_trip(abuf, bbuf, NULL, NULL, 0);
 	for (i = 0; i < iters; i++)

@@ -1,21 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libunet: the user-level side of U-Net/MM.
+ * libunet: the user-level side of U-Net/MM.  unetmm(7) is the overview;
+ * every function has its own manual page.
  *
  * Open the device (a context bound to this process), create an endpoint,
- * ask the kernel for channels to remote endpoints, then exchange messages
- * by writing descriptors into the endpoint's mapped queues; the kernel is
- * entered only to ring the doorbell of an idle NIC, or to sleep.
+ * give its address to the peer and make a channel from the peer's, then
+ * exchange messages by writing descriptors into the endpoint's mapped
+ * queues; the kernel is entered only to ring the doorbell of an idle NIC,
+ * or to sleep.
  *
  *   struct unet *u = unet_open();
  *   struct unet_ep_attr a; unet_ep_attr_init(&a);
  *   struct unet_ep *ep = unet_ep_create(u, &a);
- *   int ch = unet_chan_create(ep, peer_mac, peer_ep_id);
- *   unet_post_free(ep, (uintptr_t)buf, sizeof(buf));
- *   unet_send_buf(ep, ch, data, len, 0);
+ *   uint8_t mine[UNET_ADDR_LEN]; size_t n = sizeof(mine);
+ *   unet_ep_addr(ep, mine, &n);          ... swap addresses with the peer
+ *   int ch = unet_chan_create(ep, theirs, n);
+ *   unet_post_free(ep, (uintptr_t)buf, sizeof(buf), ctx);
+ *   unet_send_buf(ep, ch, data, len, ctx);
  *   struct unet_recv r;
  *   while (unet_recv_poll(ep, &r) == 0) unet_wait(u, -1);
- *   ... r.length bytes in r.buf[0..r.nbuf) or r.data if inline ...
+ *   ... r.length bytes in r.data if inline, else in unet_recv_buf(ep, &r, i)
  *   unet_recv_done(ep, &r);
  *
  * In MM mode (the default) a buffer is any virtual address of the process;
@@ -23,6 +27,14 @@
  * mapped at unet_ep_segment().  Functions return 0 or a count on success
  * and a negative errno on failure; constructors return NULL and set errno.
  * An endpoint is not thread-safe: one thread, or your own lock, per endpoint.
+ *
+ * Binary compatibility.  struct unet and struct unet_ep are opaque, and
+ * every function is an exported symbol of libunet.so.1 with a symbol
+ * version (LIBUNET_1.0), so the queue protocol lives in the library, not
+ * in programs: a module of a new ABI version needs a new libunet, not
+ * recompiled programs.  A public structure that grows gets a new version
+ * of the functions that take it; the inline functions below only touch
+ * structures defined here.
  */
 #ifndef LIBUNET_H
 #define LIBUNET_H
@@ -35,6 +47,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+#define LIBUNET_VERSION_MAJOR	1
+#define LIBUNET_VERSION_MINOR	0
 
 struct unet;
 struct unet_ep;
@@ -49,10 +64,21 @@ int unet_fd(const struct unet *u);
 int unet_nic_info(struct unet *u, uint32_t nic, struct unet_nic_info *info);
 
 /*
- * Counters, as this header knows them (an older module leaves the newer
- * ones zero).  unet_stats_read() gives any set by count, with names if
- * @names is not NULL: it fills up to @count and returns how many counters
- * the set has, so a tool can show counters newer than itself.
+ * Counters by count: fills up to @count values (and names, if @names is
+ * not NULL), zeroes the values the module does not have, and returns how
+ * many counters the set has, so a tool can show counters newer than
+ * itself.  @id is a NIC index (UNET_STATS_NIC, UNET_STATS_MISS_HIST).
+ */
+int unet_stats_read(struct unet *u, uint32_t scope, uint32_t id,
+		    uint64_t *values, char (*names)[UNET_STAT_NAME_LEN],
+		    uint32_t count);
+int unet_ep_stats_read(struct unet_ep *ep, uint64_t *values,
+		       char (*names)[UNET_STAT_NAME_LEN], uint32_t count);
+
+/*
+ * The counters this header knows, as structures.  Inline, so that the
+ * structures' sizes are the caller's: a later header with more counters
+ * changes no library function.
  */
 struct unet_nic_stats {
 	uint64_t ctr[UNET_NIC_NR_COUNTERS];
@@ -61,10 +87,26 @@ struct unet_nic_stats {
 struct unet_ep_stats {
 	uint64_t ctr[UNET_EP_NR_COUNTERS];
 };
-int unet_nic_stats(struct unet *u, uint32_t nic, struct unet_nic_stats *st);
-int unet_stats_read(struct unet *u, uint32_t scope, uint32_t id,
-		    uint64_t *values, char (*names)[UNET_STAT_NAME_LEN],
-		    uint32_t count);
+
+static inline int unet_nic_stats(struct unet *u, uint32_t nic,
+				 struct unet_nic_stats *st)
+{
+	int n = unet_stats_read(u, UNET_STATS_NIC, nic, st->ctr, NULL,
+				UNET_NIC_NR_COUNTERS);
+
+	if (n >= 0)
+		n = unet_stats_read(u, UNET_STATS_MISS_HIST, nic,
+				    st->miss_hist, NULL,
+				    UNET_MISS_HIST_BUCKETS);
+	return n < 0 ? n : 0;
+}
+
+static inline int unet_ep_stats(struct unet_ep *ep, struct unet_ep_stats *st)
+{
+	int n = unet_ep_stats_read(ep, st->ctr, NULL, UNET_EP_NR_COUNTERS);
+
+	return n < 0 ? n : 0;
+}
 
 /* Endpoints. */
 struct unet_ep_attr {
@@ -79,68 +121,125 @@ struct unet_ep_attr {
 void unet_ep_attr_init(struct unet_ep_attr *attr);
 struct unet_ep *unet_ep_create(struct unet *u, const struct unet_ep_attr *attr);
 int unet_ep_destroy(struct unet_ep *ep);
+/* The id unetstat and debugfs show; peers connect by unet_ep_addr(). */
 uint32_t unet_ep_id(const struct unet_ep *ep);
 uint32_t unet_ep_mode(const struct unet_ep *ep);
 /* Base mode: the mapped communication segment (NULL in MM mode). */
 void *unet_ep_segment(const struct unet_ep *ep, size_t *size);
-int unet_ep_stats(struct unet_ep *ep, struct unet_ep_stats *st);
 
-/* Channels: only the kernel creates them. Returns the channel id. */
-int unet_chan_create(struct unet_ep *ep, const uint8_t mac[6],
-		     uint32_t remote_ep);
+/*
+ * Addresses.  An endpoint's address is an opaque blob of at most
+ * UNET_ADDR_LEN bytes, the same on every host, that a peer passes to
+ * unet_chan_create().  unet_ep_addr() takes the room in *len and sets it
+ * to the address's length (-ENOSPC, and the length needed, if too small).
+ * unet_addr_str() writes a printable form ("MAC/id") for messages.
+ */
+#define UNET_ADDR_LEN		16
+#define UNET_ADDR_STRLEN	32
+
+int unet_ep_addr(const struct unet_ep *ep, void *addr, size_t *len);
+const char *unet_addr_str(const void *addr, size_t len, char *buf,
+			  size_t size);
+
+/*
+ * Channels: only the kernel creates them.  Returns the channel id, which
+ * sends name and received messages carry.
+ */
+int unet_chan_create(struct unet_ep *ep, const void *addr, size_t len);
 int unet_chan_destroy(struct unet_ep *ep, uint32_t channel);
 
 /*
- * Sending.  A send is queued, not done: the buffers may be reused once its
- * completion is reaped with unet_send_poll().  -EAGAIN: the send queue is
- * full of unreaped sends.  Messages up to UNET_INLINE_MAX bytes given to
+ * Sending, batched.  unet_send_reserve() reserves up to @n send slots and
+ * returns how many (0: the send queue is full of unreaped sends), the
+ * first in *idx; fill slots idx .. idx + got - 1 with unet_send_prep() or
+ * unet_send_prep_sge(), then unet_send_submit() hands the first @n of
+ * them to the NIC with one release store and one doorbell check, and
+ * gives the others back.  A slot submitted unprepared completes with
+ * UNET_ST_BAD_CHANNEL.  @context comes back with the completion.
+ */
+unsigned int unet_send_reserve(struct unet_ep *ep, unsigned int n,
+			       uint32_t *idx);
+/* One buffer: inline if small, else a one-entry gather (addr = pointer,
+ * or for base mode a pointer into the segment: -EINVAL if it is not). */
+int unet_send_prep(struct unet_ep *ep, uint32_t idx, uint32_t channel,
+		   const void *data, uint32_t len, uint64_t context);
+int unet_send_prep_sge(struct unet_ep *ep, uint32_t idx, uint32_t channel,
+		       const struct unet_sge *sge, unsigned int nsge,
+		       uint64_t context);
+int unet_send_submit(struct unet_ep *ep, unsigned int n);
+
+/*
+ * Sending one message: reserve, prepare and submit in one call.  A send
+ * is queued, not done: the buffers may be reused once its completion is
+ * reaped with unet_send_poll().  -EAGAIN: the send queue is full of
+ * unreaped sends.  Messages up to UNET_INLINE_MAX bytes given to
  * unet_send_buf() travel inside the descriptor and the buffer is free at
  * once.
  */
 int unet_send(struct unet_ep *ep, uint32_t channel,
-	      const struct unet_sge *sge, unsigned int nsge, uint32_t cookie);
+	      const struct unet_sge *sge, unsigned int nsge, uint64_t context);
 int unet_send_inline(struct unet_ep *ep, uint32_t channel, const void *data,
-		     uint32_t len, uint32_t cookie);
-/* One buffer: inline if small, else a one-entry gather (addr = pointer,
- * or for base mode a pointer into the segment: -EINVAL if it is not). */
+		     uint32_t len, uint64_t context);
 int unet_send_buf(struct unet_ep *ep, uint32_t channel, const void *data,
-		  uint32_t len, uint32_t cookie);
+		  uint32_t len, uint64_t context);
 
 struct unet_send_comp {
-	uint32_t cookie;
+	uint64_t context;	/* as given to the send */
 	uint32_t status;	/* enum unet_status */
 };
-/* Reaps up to @max completions (comps may be NULL to just reap). */
+/* Reaps up to @max completions, in order (comps may be NULL to just reap). */
 int unet_send_poll(struct unet_ep *ep, struct unet_send_comp *comps,
 		   unsigned int max);
-/* Sends queued and not yet reaped. */
+/* Sends submitted and not yet reaped. */
 unsigned int unet_send_outstanding(const struct unet_ep *ep);
 
-/* Receiving.  Free buffers are taken in the order they were posted. */
-int unet_post_free(struct unet_ep *ep, uint64_t addr, uint32_t len);
+/*
+ * Receive buffers.  The NIC fills free buffers in the order they were
+ * posted; each carries a 64-bit context back to the receiver.
+ * unet_post_free() posts one; unet_fq_reserve(), unet_fq_prep() and
+ * unet_fq_submit() post many with one release store, as for sends.
+ * -EAGAIN / 0: the free queue is full.
+ */
+int unet_post_free(struct unet_ep *ep, uint64_t addr, uint32_t len,
+		   uint64_t context);
+unsigned int unet_fq_reserve(struct unet_ep *ep, unsigned int n,
+			     uint32_t *idx);
+int unet_fq_prep(struct unet_ep *ep, uint32_t idx, uint64_t addr,
+		 uint32_t len, uint64_t context);
+int unet_fq_submit(struct unet_ep *ep, unsigned int n);
 
-struct unet_recv {
-	uint32_t channel;
-	uint32_t length;
-	uint32_t status;		/* UNET_ST_OK, or why it was lost */
-	const void *data;		/* inline messages: the bytes */
-	unsigned int nbuf;		/* else: buffers holding them, see
-					 * unet_recv_buf() */
-	uint32_t seq;			/* internal */
+/* A free buffer as it was posted. */
+struct unet_buf {
+	uint64_t addr;		/* pointer (MM mode) or segment offset */
+	uint64_t context;
+	uint32_t len;
 };
 
-/* 1 and fills @r if a message (or a returned buffer set) is waiting, 0 if not. */
+/* The oldest message not yet released with unet_recv_done(). */
+struct unet_recv {
+	uint32_t channel;	/* the channel it arrived on */
+	uint32_t length;	/* bytes */
+	uint32_t status;	/* UNET_ST_OK, or why it was lost */
+	uint32_t nbuf;		/* buffers it took (0 if inline) */
+	const void *data;	/* inline messages: the bytes, else NULL */
+};
+
+/*
+ * 1 and fills @r if a message (or a set of returned buffers) waits, 0 if
+ * not, -EIO if the NIC wrote nonsense.  Polling again before
+ * unet_recv_done() gives the same message.
+ */
 int unet_recv_poll(struct unet_ep *ep, struct unet_recv *r);
-/* The i-th buffer of a message, valid until unet_recv_done(). */
-const struct unet_sge *unet_recv_buf(const struct unet_ep *ep,
+/* The i-th buffer of the message, valid until unet_recv_done(). */
+const struct unet_buf *unet_recv_buf(const struct unet_ep *ep,
 				     const struct unet_recv *r, unsigned int i);
-/* Releases the rx slot; its buffers are the caller's again (repost them). */
+/* Releases the message; its buffers are the caller's again (repost them). */
 void unet_recv_done(struct unet_ep *ep, struct unet_recv *r);
 /* Copies up to @cap bytes of the message to @dst; returns bytes copied. */
 size_t unet_recv_copy(const struct unet_ep *ep, const struct unet_recv *r,
 		      void *dst, size_t cap);
 /* Address of a buffer's bytes in this process (segment base applied). */
-void *unet_buf_ptr(const struct unet_ep *ep, const struct unet_sge *buf);
+void *unet_buf_ptr(const struct unet_ep *ep, const struct unet_buf *buf);
 
 /*
  * Sleeps until some endpoint of @u has a message to receive (1), or the

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * unet_bw: streaming bandwidth over U-Net, with credit flow control so
- * that a healthy run loses nothing.  See the usage text.
+ * that a healthy run loses nothing.  See unet_bw(1).
  *
  * The receiver grants as many messages in flight as its posted buffers
  * (and receive ring) can hold, and returns a small inline credit message,
@@ -11,78 +11,25 @@
  */
 #include <endian.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "json_out.h"
+#include "perf.h"
 
-static const char usage_head[] =
-"NAME\n"
-"       unet_bw - streaming bandwidth between two U-Net endpoints\n"
-"\n"
-"SYNOPSIS\n"
-"       unet_bw [OPTIONS]            server (receiver)\n"
-"       unet_bw [OPTIONS] HOST       client (sender)\n"
-"\n"
-"DESCRIPTION\n"
-"       Start the server first, without HOST; then the client, with the\n"
-"       server's host name or address.  The two meet over TCP to swap their\n"
-"       NICs' MAC addresses, endpoint ids and the test parameters, and at\n"
-"       the end their results; every measured message travels over U-Net.\n"
-"       Both may run on one host: the NIC then delivers through its loopback\n"
-"       path.\n"
-"\n"
-"       The client sends N messages of SIZE bytes to the server, keeping up\n"
-"       to WINDOW sends outstanding.  The server consumes each message (in\n"
-"       base mode it copies it out of the segment), reposts its buffers, and\n"
-"       returns a credit every so many messages; the client never has more\n"
-"       messages unconsumed than the server has buffers for, so none is\n"
-"       dropped for lack of buffers.  The rate is measured at the receiver,\n"
-"       over the interval from the first message to the last (N-1 messages'\n"
-"       worth), and at the sender, from its first send to its last\n"
-"       completion.  MB/s is 10^6 bytes per second.\n"
-"\n"
-"       The server takes the size, message count, window, mode and --check\n"
-"       from the client; any of them given to the server as well must match.\n"
-"\n"
-"OPTIONS\n"
-"       -s, --size BYTES\n"
-"              Message size, 0 to 65536 (default 65536).  K and M suffixes\n"
-"              multiply by 1024 and 1048576.\n"
-"\n"
-"       -n, --msgs N\n"
-"              Messages to send (default 2000).\n"
-"\n"
-"       -W, --window W\n"
-"              Sends the client keeps outstanding, 1 to 4096 (default 32).\n"
-"              The server acknowledges every min(W, its credit)/2 messages.\n"
-"\n";
+static const char synopsis[] =
+"Usage: unet_bw [OPTIONS]           server (receiver)\n"
+"       unet_bw [OPTIONS] HOST      client (sender)\n"
+"Streaming bandwidth between two U-Net endpoints: the client sends N\n"
+"messages of SIZE bytes under the server's credit, and prints the rates.\n";
 
-static const char usage_tail[] =
-"OUTPUT\n"
-"       The client prints a header line and a line of values: message size\n"
-"       in bytes, messages sent, MB/s and messages/s at the receiver and at\n"
-"       the sender, messages lost, and the mode (client/server when they\n"
-"       differ).  A message is lost if it arrived with an error status or\n"
-"       never arrived; a healthy run loses none.  With --json it prints\n"
-"       instead\n"
-"\n"
-"         {\"tool\":\"unet_bw\",\"role\":\"client\",\"mode\":\"mm\",\n"
-"          \"peer_mode\":\"mm\",\"size\":65536,\"msgs\":2000,\"window\":32,\n"
-"          \"received\":2000,\"MBps\":..,\"msg_rate\":..,\"lost\":0,\n"
-"          \"sender\":{\"MBps\":..,\"msg_rate\":..},\"errors\":0,\n"
-"          \"mismatches\":0}\n"
-"\n"
-"       where MBps and msg_rate are the receiver's, and errors counts failed\n"
-"       send completions on both sides.  The server prints the same from its\n"
-"       side, with \"role\":\"server\".  Errors and warnings go to standard\n"
-"       error.\n"
-"\n"
-"EXAMPLES\n"
-"       unet_bw &  unet_bw -s 4096 -n 100000 localhost\n"
-"       unet_bw --mode base --window 64 --json 192.168.1.2\n"
-"\n";
+static const char options[] =
+"  -s, --size BYTES         message size, 0 to 65536 (default 65536)\n"
+"  -n, --msgs N             messages to send (default 2000)\n"
+"  -W, --window W           sends kept outstanding, 1 to 4096 (default 32)\n"
+"  -B, --batch N            sends posted per submit, 1 to 4096 (default 32)\n";
 
 /* After the sender says it is done, how long stragglers may take. */
 #define BW_GRACE_NS	(2ull * 1000 * 1000 * 1000)
@@ -109,14 +56,72 @@ static int take_credit(struct perf_ctx *pc, struct perf_msg *m,
 	return perf_msg_repost(pc, m);
 }
 
-static int bw_client(struct perf_ctx *pc, struct perf_result *res)
+/*
+ * Posts as many sends as the window, the receiver's credit and --batch
+ * allow, with one doorbell check for all of them.  Returns how many, or
+ * -1.
+ */
+static int post_batch(struct perf_ctx *pc, uint64_t *sent, uint64_t acked,
+		      uint64_t *t_first)
 {
 	const struct perf_opts *o = pc->o;
 	bool base = o->mode == UNET_MODE_BASE;
 	bool small = o->size <= UNET_INLINE_MAX;
+	uint64_t want = o->count - *sent;
+	uint32_t outstanding = unet_send_outstanding(pc->ep), idx, got, k;
+	int rc;
+
+	if (outstanding >= o->window || *sent - acked >= pc->peer_credits)
+		return 0;
+	if (want > o->window - outstanding)
+		want = o->window - outstanding;
+	if (want > pc->peer_credits - (*sent - acked))
+		want = pc->peer_credits - (*sent - acked);
+	if (want > o->batch)
+		want = o->batch;
+	if (!want)
+		return 0;
+	got = unet_send_reserve(pc->ep, (unsigned int)want, &idx);
+	for (k = 0; k < got; k++) {
+		uint64_t seq = *sent + k;
+		/*
+		 * Completions are reaped in order, so with fewer than
+		 * @window outstanding, slot seq % window is free again.
+		 */
+		char *slot = pc->tx_area +
+			     (size_t)(seq % o->window) * pc->tx_slot_size;
+		/* MM mode: the application writes where the NIC reads. */
+		char *src = base ? pc->app_tx : slot;
+
+		if (o->check)
+			perf_pattern_fill(src, o->size, seq, 0);
+		if (!seq)
+			*t_first = perf_now_ns();
+		if (base && !small)
+			memcpy(slot, pc->app_tx, o->size);
+		rc = unet_send_prep(pc->ep, idx + k, (uint32_t)pc->chan,
+				    small ? src : slot, o->size, seq);
+		if (rc) {
+			unet_send_submit(pc->ep, k);
+			*sent += k;
+			return perf_error("cannot send: %s", strerror(-rc));
+		}
+	}
+	rc = unet_send_submit(pc->ep, got);
+	*sent += got;
+	if (rc)
+		return perf_error("cannot send: %s", strerror(-rc));
+	if (got)
+		perf_progress(pc);
+	return (int)got;
+}
+
+static int bw_client(struct perf_ctx *pc, struct perf_result *res)
+{
+	const struct perf_opts *o = pc->o;
 	uint64_t n = o->count, sent = 0, acked = 0;
 	uint64_t t_first = 0, t_last = 0;
-	uint32_t window = o->window, credits = pc->peer_credits, i;
+	uint32_t credits = pc->peer_credits, i;
 	struct perf_msg *m = malloc(sizeof(*m));
 	int ret = -1;
 
@@ -152,29 +157,11 @@ static int bw_client(struct perf_ctx *pc, struct perf_result *res)
 		if (rc < 0)
 			goto out;
 
-		/*
-		 * Completions are reaped in order, so with fewer than
-		 * @window outstanding, slot sent % window is free again.
-		 */
-		if (sent < n && unet_send_outstanding(pc->ep) < window &&
-		    sent - acked < credits) {
-			char *slot = pc->tx_area +
-				     (size_t)(sent % window) * pc->tx_slot_size;
-			/* MM mode: the application writes where the NIC reads. */
-			char *src = base ? pc->app_tx : slot;
-
-			if (o->check)
-				perf_pattern_fill(src, o->size, sent, 0);
-			if (!sent)
-				t_first = perf_now_ns();
-			if (base && !small)
-				memcpy(slot, pc->app_tx, o->size);
-			if (perf_send(pc, small ? src : slot, o->size,
-				      (uint32_t)sent, &res->errors))
-				goto out;
-			sent++;
+		rc = post_batch(pc, &sent, acked, &t_first);
+		if (rc < 0)
+			goto out;
+		if (rc)
 			busy = true;
-		}
 		if (!busy) {
 			bool credit_bound = sent < n && sent - acked >= credits;
 
@@ -288,7 +275,7 @@ static int bw_server(struct perf_ctx *pc, struct perf_result *res)
 		if (received % ack_every == 0) {
 			uint64_t v = htobe64(received);
 
-			if (perf_send(pc, &v, sizeof(v), (uint32_t)received,
+			if (perf_send(pc, &v, sizeof(v), received,
 				      &res->errors))
 				goto out;
 		}
@@ -316,12 +303,13 @@ struct rate {
 };
 
 /*
- * The receiver's interval runs from the first arrival to the last, so
- * it spans one message fewer than arrived.
+ * The receiver's interval runs from the first arrival to the last, so it
+ * spans one message fewer than arrived.  No interval, no rate: NaN, which
+ * the text shows as nan and JSON as null.
  */
 static struct rate rx_rate(const struct perf_result *r, uint32_t size)
 {
-	struct rate x = { 0, 0 };
+	struct rate x = { NAN, NAN };
 
 	if (r->msgs > 1 && r->rx_ns) {
 		x.msg_rate = (double)(r->msgs - 1) * 1e9 / (double)r->rx_ns;
@@ -332,7 +320,7 @@ static struct rate rx_rate(const struct perf_result *r, uint32_t size)
 
 static struct rate tx_rate(const struct perf_result *r, uint32_t size)
 {
-	struct rate x = { 0, 0 };
+	struct rate x = { NAN, NAN };
 
 	if (r->sent && r->tx_ns) {
 		x.msg_rate = (double)r->sent * 1e9 / (double)r->tx_ns;
@@ -353,21 +341,29 @@ static void bw_report(struct perf_ctx *pc, const struct perf_result *mine,
 	char modes[16];
 
 	if (o->json) {
-		printf("{\"tool\":\"unet_bw\",\"role\":\"%s\",\"mode\":\"%s\",\"peer_mode\":\"%s\",\"size\":%"
-		       PRIu32 ",\"msgs\":%" PRIu32 ",\"window\":%" PRIu32
-		       ",\"received\":%" PRIu64 ",\"MBps\":",
-		       pc->server ? "server" : "client", mode, peer_mode,
-		       o->size, o->count, o->window, rx->msgs);
-		perf_json_double(r.mbps);
-		printf(",\"msg_rate\":");
-		perf_json_double(r.msg_rate);
-		printf(",\"lost\":%" PRIu64 ",\"sender\":{\"MBps\":", rx->lost);
-		perf_json_double(s.mbps);
-		printf(",\"msg_rate\":");
-		perf_json_double(s.msg_rate);
-		printf("},\"errors\":%" PRIu64 ",\"mismatches\":%" PRIu64 "}\n",
-		       mine->errors + peer->errors,
-		       mine->mismatches + peer->mismatches);
+		json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:o,s:o,s:o}",
+				      "tool", "unet_bw",
+				      "role", pc->server ? "server" : "client",
+				      "mode", mode, "peer_mode", peer_mode,
+				      "size", (json_int_t)o->size,
+				      "msgs", (json_int_t)o->count,
+				      "window", (json_int_t)o->window,
+				      "batch", (json_int_t)o->batch,
+				      "received", json_out_u64(rx->msgs),
+				      "MBps", json_out_real(r.mbps),
+				      "msg_rate", json_out_real(r.msg_rate));
+
+		json_object_set_new(j, "lost", json_out_u64(rx->lost));
+		json_object_set_new(j, "sender",
+				    json_pack("{s:o,s:o}",
+					      "MBps", json_out_real(s.mbps),
+					      "msg_rate", json_out_real(s.msg_rate)));
+		json_object_set_new(j, "errors",
+				    json_out_u64(mine->errors + peer->errors));
+		json_object_set_new(j, "mismatches",
+				    json_out_u64(mine->mismatches +
+						 peer->mismatches));
+		json_out_print(j);
 	} else {
 		if (mine->mode == peer->mode)
 			snprintf(modes, sizeof(modes), "%s", mode);
@@ -394,8 +390,8 @@ int main(int argc, char **argv)
 		.opts = PERF_OPT_WINDOW,
 		.default_size = 65536,
 		.default_count = 2000,
-		.usage_head = usage_head,
-		.usage_tail = usage_tail,
+		.synopsis = synopsis,
+		.options = options,
 		.run = bw_run,
 		.report = bw_report,
 	};

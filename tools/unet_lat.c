@@ -1,74 +1,25 @@
 // SPDX-License-Identifier: MIT
 /*
- * unet_lat: ping-pong round-trip latency over U-Net.  See the usage text.
+ * unet_lat: ping-pong round-trip latency over U-Net.  See unet_lat(1).
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "json_out.h"
+#include "perf.h"
 
-static const char usage_head[] =
-"NAME\n"
-"       unet_lat - round-trip latency between two U-Net endpoints\n"
-"\n"
-"SYNOPSIS\n"
-"       unet_lat [OPTIONS]           server\n"
-"       unet_lat [OPTIONS] HOST      client\n"
-"\n"
-"DESCRIPTION\n"
-"       Start the server first, without HOST; then the client, with the\n"
-"       server's host name or address.  The two meet over TCP to swap their\n"
-"       NICs' MAC addresses, endpoint ids and the test parameters, and at\n"
-"       the end their results; every timed message travels over U-Net.\n"
-"       Both may run on one host: the NIC then delivers through its loopback\n"
-"       path.\n"
-"\n"
-"       The client sends a message of SIZE bytes, the server sends the same\n"
-"       bytes back, and the client times each round trip with\n"
-"       CLOCK_MONOTONIC, from just before the send (in base mode, before the\n"
-"       copy into the segment) to just after the reply is available to the\n"
-"       application (in base mode, copied out of the segment).  WARMUP round\n"
-"       trips run first, untimed, to fill the NIC's TLB and the caches.\n"
-"       Messages of at most 112 bytes travel inside the descriptors.\n"
-"\n"
-"       The server takes the size, iterations, warmup, mode and --check from\n"
-"       the client; any of them given to the server as well must match.\n"
-"\n"
-"OPTIONS\n"
-"       -s, --size BYTES\n"
-"              Message size, 0 to 65536 (default 8).  K and M suffixes\n"
-"              multiply by 1024 and 1048576.\n"
-"\n"
-"       -n, --iters N\n"
-"              Timed round trips (default 1000).\n"
-"\n"
-"       -w, --warmup N\n"
-"              Untimed round trips before them (default 100).\n"
-"\n";
+static const char synopsis[] =
+"Usage: unet_lat [OPTIONS]          server\n"
+"       unet_lat [OPTIONS] HOST     client\n"
+"Round-trip latency between two U-Net endpoints: the client sends SIZE\n"
+"bytes, the server echoes them, the client prints the times.\n";
 
-static const char usage_tail[] =
-"OUTPUT\n"
-"       The client prints a header line and a line of values: message size\n"
-"       in bytes, timed iterations, the median, 99th percentile, mean,\n"
-"       minimum and maximum round-trip time in microseconds, and the mode\n"
-"       (client/server when they differ).  With --json it prints instead\n"
-"\n"
-"         {\"tool\":\"unet_lat\",\"role\":\"client\",\"mode\":\"mm\",\n"
-"          \"peer_mode\":\"mm\",\"size\":8,\"iters\":1000,\"warmup\":100,\n"
-"          \"rtt_us\":{\"median\":..,\"p99\":..,\"avg\":..,\"min\":..,\"max\":..},\n"
-"          \"lost\":0,\"errors\":0,\"mismatches\":0,\n"
-"          \"server\":{\"msgs\":1100,\"lost\":0,\"errors\":0,\"mismatches\":0}}\n"
-"\n"
-"       The server prints what it served, or with --json one object with\n"
-"       \"role\":\"server\" and the client's counters under \"client\".\n"
-"       Errors and warnings go to standard error.\n"
-"\n"
-"EXAMPLES\n"
-"       unet_lat &  unet_lat -s 4096 -n 10000 localhost\n"
-"       unet_lat --mode base --check --json 192.168.1.2\n"
-"\n";
+static const char options[] =
+"  -s, --size BYTES         message size, 0 to 65536 (default 8)\n"
+"  -n, --iters N            timed round trips (default 1000)\n"
+"  -w, --warmup N           untimed round trips before them (default 100)\n";
 
 struct lat_stats {
 	double median, p99, avg, min, max;	/* microseconds */
@@ -225,8 +176,9 @@ static int echo_in_place(struct perf_ctx *pc, struct perf_msg *m,
 		return perf_reap_all(pc, errors);
 	}
 	while (left && n < m->nbuf) {
-		sge[n] = m->bufs[n];
-		sge[n].len = sge[n].len < left ? sge[n].len : left;
+		sge[n].addr = m->bufs[n].addr;
+		sge[n].len = m->bufs[n].len < left ? m->bufs[n].len : left;
+		sge[n].reserved = 0;
 		left -= sge[n].len;
 		n++;
 	}
@@ -319,10 +271,12 @@ static int lat_run(struct perf_ctx *pc, struct perf_result *res)
 	return pc->server ? lat_server(pc, res) : lat_client(pc, res);
 }
 
-static void json_counters(const struct perf_result *r)
+static json_t *json_counters(const struct perf_result *r)
 {
-	printf("\"lost\":%" PRIu64 ",\"errors\":%" PRIu64
-	       ",\"mismatches\":%" PRIu64, r->lost, r->errors, r->mismatches);
+	return json_pack("{s:o,s:o,s:o,s:o}", "msgs", json_out_u64(r->msgs),
+			 "lost", json_out_u64(r->lost),
+			 "errors", json_out_u64(r->errors),
+			 "mismatches", json_out_u64(r->mismatches));
 }
 
 static void lat_report(struct perf_ctx *pc, const struct perf_result *mine,
@@ -336,14 +290,17 @@ static void lat_report(struct perf_ctx *pc, const struct perf_result *mine,
 
 	if (pc->server) {
 		if (o->json) {
-			printf("{\"tool\":\"unet_lat\",\"role\":\"server\",\"mode\":\"%s\",\"peer_mode\":\"%s\",\"size\":%" PRIu32
-			       ",\"iters\":%" PRIu32 ",\"warmup\":%" PRIu32
-			       ",\"msgs\":%" PRIu64 ",", mode, peer_mode,
-			       o->size, o->count, o->warmup, mine->msgs);
-			json_counters(mine);
-			printf(",\"client\":{\"msgs\":%" PRIu64 ",", peer->msgs);
-			json_counters(peer);
-			printf("}}\n");
+			json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I}",
+					      "tool", "unet_lat",
+					      "role", "server", "mode", mode,
+					      "peer_mode", peer_mode,
+					      "size", (json_int_t)o->size,
+					      "iters", (json_int_t)o->count,
+					      "warmup", (json_int_t)o->warmup);
+
+			json_object_update_new(j, json_counters(mine));
+			json_object_set_new(j, "client", json_counters(peer));
+			json_out_print(j);
 		} else {
 			printf("unet_lat: served %" PRIu64 " round trips of %" PRIu32
 			       " bytes to %s (mode %s, client %s)\n", mine->msgs,
@@ -355,24 +312,23 @@ static void lat_report(struct perf_ctx *pc, const struct perf_result *mine,
 	}
 
 	if (o->json) {
-		printf("{\"tool\":\"unet_lat\",\"role\":\"client\",\"mode\":\"%s\",\"peer_mode\":\"%s\",\"size\":%" PRIu32
-		       ",\"iters\":%" PRIu32 ",\"warmup\":%" PRIu32 ",\"rtt_us\":{",
-		       mode, peer_mode, o->size, o->count, o->warmup);
-		printf("\"median\":");
-		perf_json_double(s->median);
-		printf(",\"p99\":");
-		perf_json_double(s->p99);
-		printf(",\"avg\":");
-		perf_json_double(s->avg);
-		printf(",\"min\":");
-		perf_json_double(s->min);
-		printf(",\"max\":");
-		perf_json_double(s->max);
-		printf("},");
-		json_counters(mine);
-		printf(",\"server\":{\"msgs\":%" PRIu64 ",", peer->msgs);
-		json_counters(peer);
-		printf("}}\n");
+		json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I}",
+				      "tool", "unet_lat", "role", "client",
+				      "mode", mode, "peer_mode", peer_mode,
+				      "size", (json_int_t)o->size,
+				      "iters", (json_int_t)o->count,
+				      "warmup", (json_int_t)o->warmup);
+
+		json_object_set_new(j, "rtt_us",
+				    json_pack("{s:o,s:o,s:o,s:o,s:o}",
+					      "median", json_out_real(s->median),
+					      "p99", json_out_real(s->p99),
+					      "avg", json_out_real(s->avg),
+					      "min", json_out_real(s->min),
+					      "max", json_out_real(s->max)));
+		json_object_update_new(j, json_counters(mine));
+		json_object_set_new(j, "server", json_counters(peer));
+		json_out_print(j);
 	} else {
 		if (mine->mode == peer->mode)
 			snprintf(modes, sizeof(modes), "%s", mode);
@@ -399,8 +355,8 @@ int main(int argc, char **argv)
 		.opts = PERF_OPT_WARMUP,
 		.default_size = 8,
 		.default_count = 1000,
-		.usage_head = usage_head,
-		.usage_tail = usage_tail,
+		.synopsis = synopsis,
+		.options = options,
 		.run = lat_run,
 		.report = lat_report,
 		.priv = &stats,

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * unetstat: the counters of every U-Net NIC, and optionally of every
- * endpoint.  NIC counters come from UNET_IOC_NIC_STATS, named by the ABI
- * header's own X-macro so that a counter added there shows up here without
- * an edit; per-endpoint counters of all processes are only in debugfs.
+ * endpoint.  See unetstat(8).  NIC counters come from UNET_IOC_STATS,
+ * named by the ABI header's own X-macro so that a counter added there
+ * shows up here without an edit; per-endpoint counters of all processes
+ * are only in debugfs.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,64 +17,25 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "json_out.h"
+#include "unet.h"
 
 #ifndef DEBUGFS_DIR
 #define DEBUGFS_DIR	"/sys/kernel/debug/unetmm"
 #endif
 
 static const char usage_text[] =
-"NAME\n"
-"       unetstat - show U-Net NIC and endpoint counters\n"
+"Usage: unetstat [-e] [-d N] [--json] [-w SEC [-c COUNT]]\n"
+"The counters of every U-Net NIC, and of every endpoint.\n"
 "\n"
-"SYNOPSIS\n"
-"       unetstat [-e] [-d N] [--json] [-w SEC [-c COUNT]]\n"
+"  -e, --endpoints          also every endpoint's counters (debugfs, root)\n"
+"  -d, --nic N              only NIC N\n"
+"      --json               one JSON object per report\n"
+"  -w, --watch SEC          report again every SEC seconds\n"
+"  -c, --count COUNT        with -w, stop after COUNT reports\n"
+"  -h, --help               print this summary\n"
 "\n"
-"DESCRIPTION\n"
-"       Prints, for every NIC of the unetmm module, its interface, MAC\n"
-"       address, MTU and TLB geometry, then each counter as a \"name value\"\n"
-"       line, then the TLB miss service-time histogram, where bucket\n"
-"       miss_us_lt_N counts misses served in less than N microseconds\n"
-"       (N = 2^i).  Counters are totals since the module was loaded.\n"
-"\n"
-"OPTIONS\n"
-"       -e, --endpoints\n"
-"              Also print every endpoint's counters, from\n"
-"              " DEBUGFS_DIR "/nicN/endpoints.  That needs\n"
-"              debugfs mounted and, usually, root; without them a warning\n"
-"              is printed and the NIC counters still are.\n"
-"\n"
-"       -d, --nic N\n"
-"              Only NIC N.\n"
-"\n"
-"       --json\n"
-"              Print one JSON object per report on standard output:\n"
-"\n"
-"                {\"nics\":[{\"nic\":0,\"ifname\":\"eth0\",\n"
-"                  \"mac\":\"52:54:00:12:34:56\",\"mtu\":1500,\"wire\":true,\n"
-"                  \"link_up\":true,\"tlb_entries\":512,\"tlb_ways\":4,\n"
-"                  \"counters\":{\"tx_msgs\":0,...},\n"
-"                  \"miss_hist_us\":[...],\n"
-"                  \"endpoints\":[{\"ep\":1,\"mode\":\"mm\",\n"
-"                                 \"counters\":{...}}]}]}\n"
-"\n"
-"              miss_hist_us[i] counts misses served in less than 2^i\n"
-"              microseconds; \"endpoints\" is there with -e only.  With -w\n"
-"              each report is one line and carries \"time\", seconds since\n"
-"              the epoch.\n"
-"\n"
-"       -w, --watch SEC\n"
-"              Report again every SEC seconds, until interrupted.\n"
-"\n"
-"       -c, --count COUNT\n"
-"              With -w, stop after COUNT reports.\n"
-"\n"
-"       -h, --help\n"
-"              Print this text and exit.\n"
-"\n"
-"EXIT STATUS\n"
-"       0 on success, 1 if the device or a NIC cannot be read, 2 on a\n"
-"       usage error.\n";
+"See unetstat(8) for the details.\n";
 
 static const char *const nic_counter_names[] = {
 #define UNETSTAT_NAME(name) #name,
@@ -103,8 +65,7 @@ usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputs("\n\n", stderr);
-	fputs(usage_text, stderr);
+	fputs("\nTry 'unetstat --help', or see unetstat(8).\n", stderr);
 	exit(2);
 }
 
@@ -159,8 +120,8 @@ static void parse_args(int argc, char **argv, struct stat_opts *o)
 			o->count = parse_u32("a count >= 1", optarg, 1);
 			break;
 		default:
-			fputc('\n', stderr);
-			fputs(usage_text, stderr);
+			fputs("Try 'unetstat --help', or see unetstat(8).\n",
+			      stderr);
 			exit(2);
 		}
 	}
@@ -226,14 +187,29 @@ static bool is_number(const char *s)
 	return true;
 }
 
+/* A debugfs value: a number if it is one, else the text. */
+static json_t *json_value(const char *v)
+{
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (*v && !*end && !errno)
+		return json_integer(n);
+	return json_string(v);
+}
+
 /*
  * Each line: "ep <id> mode <mm|base> name value name value ...".  Lines
  * of another shape are passed over: the file belongs to the kernel.
+ * Prints the text form, or returns the JSON array (json_null() when the
+ * file cannot be read).
  */
-static void print_endpoints(const struct stat_opts *o, uint32_t nic)
+static json_t *endpoints(const struct stat_opts *o, uint32_t nic)
 {
 	char path[128], *buf, *line, *save_line = NULL;
-	bool first = true;
+	json_t *list;
 
 	snprintf(path, sizeof(path), DEBUGFS_DIR "/nic%" PRIu32 "/endpoints",
 		 nic);
@@ -243,52 +219,46 @@ static void print_endpoints(const struct stat_opts *o, uint32_t nic)
 			fprintf(stderr, "unetstat: no per-endpoint counters: cannot read %s: %s (is debugfs mounted? are you root?)\n",
 				path, strerror(errno));
 		endpoints_warned = true;
-		if (o->json)
-			printf(",\"endpoints\":null");
-		return;
+		return json_null();
 	}
-	if (o->json)
-		printf(",\"endpoints\":[");
+	list = json_array();
 	for (line = strtok_r(buf, "\n", &save_line); line;
 	     line = strtok_r(NULL, "\n", &save_line)) {
 		char *save = NULL, *tok[4], *name, *value;
-		bool first_ctr = true;
+		json_t *ctrs = json_object();
 		int i;
 
 		for (i = 0; i < 4; i++)
 			tok[i] = strtok_r(i ? NULL : line, " \t", &save);
 		if (!tok[3] || strcmp(tok[0], "ep") || !is_number(tok[1]) ||
-		    strcmp(tok[2], "mode"))
+		    strcmp(tok[2], "mode")) {
+			json_decref(ctrs);
 			continue;
-		if (o->json) {
-			printf("%s{\"ep\":%s,\"mode\":", first ? "" : ",", tok[1]);
-			perf_json_string(tok[3]);
-			printf(",\"counters\":{");
-		} else {
-			printf("  ep %s mode %s\n", tok[1], tok[3]);
 		}
-		first = false;
+		if (!o->json)
+			printf("  ep %s mode %s\n", tok[1], tok[3]);
 		while ((name = strtok_r(NULL, " \t", &save)) &&
 		       (value = strtok_r(NULL, " \t", &save))) {
-			if (!o->json) {
-				printf("    %-24s %s\n", name, value);
-				continue;
-			}
-			printf("%s", first_ctr ? "" : ",");
-			perf_json_string(name);
-			putchar(':');
-			if (is_number(value))
-				printf("%s", value);
+			if (o->json)
+				json_object_set_new(ctrs, name,
+						    json_value(value));
 			else
-				perf_json_string(value);
-			first_ctr = false;
+				printf("    %-24s %s\n", name, value);
 		}
-		if (o->json)
-			printf("}}");
+		json_array_append_new(list,
+				      json_pack("{s:o,s:s,s:o}",
+						"ep", json_value(tok[1]),
+						"mode", tok[3],
+						"counters", ctrs));
 	}
-	if (o->json)
-		printf("]");
 	free(buf);
+	return list;
+}
+
+static void mac_str(char out[18], const uint8_t mac[6])
+{
+	snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x",
+		 mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
 }
 
 static void print_nic(const struct stat_opts *o,
@@ -302,42 +272,50 @@ static void print_nic(const struct stat_opts *o,
 
 	memcpy(ifname, info->ifname, sizeof(info->ifname));
 	ifname[sizeof(info->ifname)] = '\0';
-	perf_mac_str(mac, info->mac);
-
-	if (!o->json) {
-		printf("nic%" PRIu32 ": ifname %s mac %s mtu %" PRIu32
-		       " %s%s tlb_entries %" PRIu32 " tlb_ways %" PRIu32 "\n",
-		       info->nic, ifname, mac, info->mtu,
-		       wire ? "wire" : "loopback-only",
-		       wire ? (up ? " link-up" : " link-down") : "",
-		       info->tlb_entries, info->tlb_ways);
-		for (i = 0; i < UNET_NIC_NR_COUNTERS; i++)
-			printf("  %-24s %" PRIu64 "\n", nic_counter_names[i],
-			       (uint64_t)st->ctr[i]);
-		for (i = 0; i < UNET_MISS_HIST_BUCKETS; i++)
-			printf("  miss_us_lt_%-12u %" PRIu64 "\n", 1u << i,
-			       (uint64_t)st->miss_hist[i]);
-		if (o->endpoints)
-			print_endpoints(o, info->nic);
-		return;
-	}
-
-	printf("{\"nic\":%" PRIu32 ",\"ifname\":", info->nic);
-	perf_json_string(ifname);
-	printf(",\"mac\":\"%s\",\"mtu\":%" PRIu32 ",\"wire\":%s,\"link_up\":%s"
-	       ",\"tlb_entries\":%" PRIu32 ",\"tlb_ways\":%" PRIu32
-	       ",\"counters\":{", mac, info->mtu, wire ? "true" : "false",
-	       up ? "true" : "false", info->tlb_entries, info->tlb_ways);
+	mac_str(mac, info->mac);
+	printf("nic%" PRIu32 ": ifname %s mac %s mtu %" PRIu32
+	       " %s%s tlb_entries %" PRIu32 " tlb_ways %" PRIu32 "\n",
+	       info->nic, ifname, mac, info->mtu,
+	       wire ? "wire" : "loopback-only",
+	       wire ? (up ? " link-up" : " link-down") : "",
+	       info->tlb_entries, info->tlb_ways);
 	for (i = 0; i < UNET_NIC_NR_COUNTERS; i++)
-		printf("%s\"%s\":%" PRIu64, i ? "," : "", nic_counter_names[i],
+		printf("  %-24s %" PRIu64 "\n", nic_counter_names[i],
 		       (uint64_t)st->ctr[i]);
-	printf("},\"miss_hist_us\":[");
 	for (i = 0; i < UNET_MISS_HIST_BUCKETS; i++)
-		printf("%s%" PRIu64, i ? "," : "", (uint64_t)st->miss_hist[i]);
-	printf("]");
+		printf("  miss_us_lt_%-12u %" PRIu64 "\n", 1u << i,
+		       (uint64_t)st->miss_hist[i]);
 	if (o->endpoints)
-		print_endpoints(o, info->nic);
-	printf("}");
+		json_decref(endpoints(o, info->nic));
+}
+
+static json_t *nic_json(const struct stat_opts *o,
+			const struct unet_nic_info *info,
+			const struct unet_nic_stats *st)
+{
+	char ifname[sizeof(info->ifname) + 1], mac[18];
+	json_t *ctrs = json_object(), *hist = json_array(), *j;
+	int i;
+
+	memcpy(ifname, info->ifname, sizeof(info->ifname));
+	ifname[sizeof(info->ifname)] = '\0';
+	mac_str(mac, info->mac);
+	for (i = 0; i < UNET_NIC_NR_COUNTERS; i++)
+		json_object_set_new(ctrs, nic_counter_names[i],
+				    json_out_u64(st->ctr[i]));
+	for (i = 0; i < UNET_MISS_HIST_BUCKETS; i++)
+		json_array_append_new(hist, json_out_u64(st->miss_hist[i]));
+	j = json_pack("{s:I,s:s,s:s,s:I,s:b,s:b,s:I,s:I,s:o,s:o}",
+		      "nic", (json_int_t)info->nic, "ifname", ifname,
+		      "mac", mac, "mtu", (json_int_t)info->mtu,
+		      "wire", !!(info->flags & UNET_NIC_WIRE),
+		      "link_up", !!(info->flags & UNET_NIC_LINK_UP),
+		      "tlb_entries", (json_int_t)info->tlb_entries,
+		      "tlb_ways", (json_int_t)info->tlb_ways,
+		      "counters", ctrs, "miss_hist_us", hist);
+	if (j && o->endpoints)
+		json_object_set_new(j, "endpoints", endpoints(o, info->nic));
+	return j;
 }
 
 static int report(struct unet *u, const struct stat_opts *o)
@@ -345,6 +323,7 @@ static int report(struct unet *u, const struct stat_opts *o)
 	struct unet_nic_info info;
 	struct unet_nic_stats st;
 	uint32_t first = o->one_nic ? o->nic : 0, last, nic, shown = 0;
+	json_t *root = NULL, *nics = NULL;
 	int rc, ret = 0;
 
 	rc = unet_nic_info(u, first, &info);
@@ -359,15 +338,17 @@ static int report(struct unet *u, const struct stat_opts *o)
 	}
 
 	if (o->json) {
-		printf("{");
+		root = json_object();
+		nics = json_array();
 		if (o->interval) {
 			struct timespec ts;
 
 			clock_gettime(CLOCK_REALTIME, &ts);
-			printf("\"time\":%lld.%03ld,", (long long)ts.tv_sec,
-			       ts.tv_nsec / 1000000);
+			json_object_set_new(root, "time",
+					    json_out_real((double)ts.tv_sec +
+							  ts.tv_nsec / 1e9));
 		}
-		printf("\"nics\":[");
+		json_object_set_new(root, "nics", nics);
 	} else if (o->interval) {
 		time_t now = time(NULL);
 		char when[32];
@@ -389,14 +370,20 @@ static int report(struct unet *u, const struct stat_opts *o)
 			ret = 1;
 			continue;
 		}
+		if (o->json) {
+			json_array_append_new(nics, nic_json(o, &info, &st));
+			continue;
+		}
 		if (shown++)
-			printf(o->json ? "," : "\n");
+			printf("\n");
 		print_nic(o, &info, &st);
 	}
-	if (o->json)
-		printf("]}\n");
-	else if (o->interval)
+	if (o->json) {
+		if (json_out_print(root))
+			ret = 1;
+	} else if (o->interval) {
 		printf("\n");
+	}
 	fflush(stdout);
 	return ret;
 }

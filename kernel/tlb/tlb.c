@@ -83,7 +83,7 @@ static bool overlaps(const struct unet_tlb_entry *e, u32 asid, u64 start,
 		     u64 end)
 {
 	return e->asid == asid && e->vpn < end &&
-	       e->vpn + unet_tlb_span(e) > start;
+	       e->vpn + (unet_tlb_span(e) - 1) >= start;
 }
 
 static u64 align_down(u64 vpn, u32 order)
@@ -292,7 +292,7 @@ u32 unet_tlb_invalidate(struct unet_tlb *tlb, u32 asid, u64 vpn_start,
 			u32 *busy)
 {
 	u32 n = 0, i, total = unet_tlb_entries(tlb);
-	u64 vpn;
+	u64 vpn, last;
 
 	*busy = 0;
 	if (vpn_end <= vpn_start || !tlb->valid)
@@ -301,11 +301,16 @@ u32 unet_tlb_invalidate(struct unet_tlb *tlb, u32 asid, u64 vpn_start,
 		for (vpn = vpn_start; vpn < vpn_end; vpn++)
 			n += invalidate_set(tlb, asid, vpn, 0, vpn_start,
 					    vpn_end, release, arg, busy);
-		for (vpn = align_down(vpn_start, UNET_TLB_HUGE_ORDER);
-		     vpn < vpn_end; vpn += UNET_TLB_HUGE_PAGES)
+		/* Counted, not compared: the top huge page must not wrap. */
+		last = align_down(vpn_end - 1, UNET_TLB_HUGE_ORDER);
+		for (vpn = align_down(vpn_start, UNET_TLB_HUGE_ORDER); ;
+		     vpn += UNET_TLB_HUGE_PAGES) {
 			n += invalidate_set(tlb, asid, vpn,
 					    UNET_TLB_HUGE_ORDER, vpn_start,
 					    vpn_end, release, arg, busy);
+			if (vpn == last)
+				break;
+		}
 		return n;
 	}
 	for (i = 0; i < total; i++) {

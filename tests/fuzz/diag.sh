@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Inside a guest: shows where every fuzz process is (for a hang report).
 echo "# diag: processes"
 for p in /proc/[0-9]*; do

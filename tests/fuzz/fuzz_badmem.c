@@ -156,7 +156,7 @@ static void still_works(const char *what)
 	int st;
 
 	for (int i = 0; i < 8; i++)
-		if (unet_post_free(rx, (uintptr_t)(good + (8 + i) * PAGE), PAGE))
+		if (unet_post_free(rx, (uintptr_t)(good + (8 + i) * PAGE), PAGE, 0))
 			gt_die("post free");
 	gt_fill(good, len, seed);
 	if (unet_send_buf(tx, ch, good, len, 0))
@@ -206,7 +206,7 @@ static void bad_send(enum kind k)
 					 (size_t)bad * PAGE, .len = PAGE };
 		uint32_t last;
 
-		if (unet_post_free(rx, (uintptr_t)(good + 8 * PAGE), PAGE) ||
+		if (unet_post_free(rx, (uintptr_t)(good + 8 * PAGE), PAGE, 0) ||
 		    unet_send(tx, ch, &once, 1, 0))
 			gt_die("send");
 		if (gt_send_done(tx, 5000) != UNET_ST_OK)
@@ -227,7 +227,7 @@ static void bad_send(enum kind k)
 		sge[ns++] = (struct unet_sge){ .addr = (uintptr_t)good + PAGE,
 					       .len = 1 + fz_below(PAGE) };
 	for (int i = 0; i < 8; i++)
-		if (unet_post_free(rx, (uintptr_t)(good + (8 + i) * PAGE), PAGE))
+		if (unet_post_free(rx, (uintptr_t)(good + (8 + i) * PAGE), PAGE, 0))
 			gt_die("post free");
 	t0 = gt_now_ms();
 	if (unet_send(tx, ch, sge, ns, 0))
@@ -260,7 +260,7 @@ static void bad_recv(enum kind k)
 	snprintf(what, sizeof(what), "receive into %s page %u of %u",
 		 kind_name[k], bad, n);
 	for (unsigned int i = 0; i < n; i++)
-		if (unet_post_free(rx, (uintptr_t)(r.p + i * PAGE), PAGE))
+		if (unet_post_free(rx, (uintptr_t)(r.p + i * PAGE), PAGE, 0))
 			gt_die("post free");
 	if (k == TRUNCATED && ftruncate(r.fd, (off_t)bad * PAGE))
 		gt_die("ftruncate");	/* maybe after the NIC prefetched it */
@@ -319,14 +319,14 @@ static void unserved_child(void)
 		a = gt_ep(cu, UNET_MODE_MM, 0);
 		b = gt_ep(cu, UNET_MODE_MM, 0);
 		gt_nic_mac(cu, mac);
-		if (unet_chan_create(a, mac, unet_ep_id(b)) < 0 ||
-		    unet_chan_create(b, mac, unet_ep_id(a)) < 0)
+		if (gt_chan_to(a, mac, unet_ep_id(b)) < 0 ||
+		    gt_chan_to(b, mac, unet_ep_id(a)) < 0)
 			_exit(2);
 		if (send_side) {
-			unet_post_free(b, (uintptr_t)msg, sizeof(msg));
+			unet_post_free(b, (uintptr_t)msg, sizeof(msg), 0);
 			unet_send_buf(a, 0, r.p + PAGE - 100, 2000, 0);
 		} else {
-			unet_post_free(b, (uintptr_t)r.p, 2 * PAGE);
+			unet_post_free(b, (uintptr_t)r.p, 2 * PAGE, 0);
 			unet_send_buf(a, 0, msg, sizeof(msg), 0);
 		}
 		if (fz_chance(30)) {
@@ -362,8 +362,8 @@ static void pair_open(void)
 	tx = gt_ep(u, UNET_MODE_MM, 0);
 	rx = gt_ep(u, UNET_MODE_MM, 0);
 	gt_nic_mac(u, mac);
-	ch = unet_chan_create(tx, mac, unet_ep_id(rx));
-	if (ch < 0 || unet_chan_create(rx, mac, unet_ep_id(tx)) < 0)
+	ch = gt_chan_to(tx, mac, unet_ep_id(rx));
+	if (ch < 0 || gt_chan_to(rx, mac, unet_ep_id(tx)) < 0)
 		gt_die("channels");
 }
 

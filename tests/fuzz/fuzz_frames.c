@@ -353,7 +353,7 @@ static void sink_drain(struct fz_stream *f, int nch, uint64_t *foreign)
 	struct unet_recv r;
 
 	for (int i = 0; i < 64 && unet_recv_poll(f->ep, &r) > 0; i++) {
-		struct unet_sge bufs[FZ_NSLOT];
+		struct unet_buf bufs[FZ_NSLOT];
 		unsigned int n = r.nbuf < FZ_NSLOT ? r.nbuf : FZ_NSLOT;
 
 		if ((int)r.channel >= nch)
@@ -363,7 +363,7 @@ static void sink_drain(struct fz_stream *f, int nch, uint64_t *foreign)
 		unet_recv_done(f->ep, &r);
 		for (unsigned int k = 0; k < n; k++) {
 			fz_check_guard(f, bufs[k].addr);
-			unet_post_free(f->ep, bufs[k].addr, bufs[k].len);
+			unet_post_free(f->ep, bufs[k].addr, bufs[k].len, 0);
 		}
 	}
 }
@@ -401,7 +401,7 @@ static int guest1(uint32_t checked)
 	fz_stream_connect(&V[0], g2mac, theirs[1]);
 	fz_stream_connect(&V[1], g2mac, theirs[1]);
 	for (int k = 0; k < NFCH; k++)
-		if (unet_chan_create(F.ep, g2mac, FBASE + k) < 0)
+		if (gt_chan_to(F.ep, g2mac, FBASE + k) < 0)
 			gt_die("sink channel");
 	if (fz_nic_stats(&a))
 		gt_die("stats");

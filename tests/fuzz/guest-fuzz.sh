@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Inside a guest (both guests run it): the robustness phases.
 #   tests/fuzz/guest-fuzz.sh full|quick [SEED]
 # Prints PASS/FAIL lines and the fuzzers' FUZZJSON lines; run-fuzz and
@@ -102,7 +103,7 @@ if [ "$G" = 1 ]; then
 	# its buffers), munmap of buffers the NIC is using, fork during
 	# traffic.  fuzz_faults counts its repetitions (FUZZJSON fault_cases).
 	fault_run() {	# mode repetitions
-		runf fault-$1 300 $F/fuzz_faults --mode $1 --reps $2 --checked 100 --seed $((SEED + 99))
+		runf fault-$1 300 $F/fuzz_faults_$1 --reps $2 --checked 100 --seed $((SEED + 99))
 		leak_check fault-$1
 	}
 	fault_run close $FCLOSE

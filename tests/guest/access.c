@@ -66,11 +66,11 @@ static void as_user(const char *who, long gid, bool want_wire)
 		if (!a || !b)
 			exit(gt_exit());
 		gt_nic_mac(u, mac);
-		ch = unet_chan_create(a, mac, unet_ep_id(b));
+		ch = gt_chan_to(a, mac, unet_ep_id(b));
 		snprintf(name, sizeof(name), "access-%s-loopback-channel", who);
 		gt_result(ch >= 0, name, "channel to this NIC: %s",
 			  ch < 0 ? strerror(-ch) : "ok");
-		ch = unet_chan_create(a, remote_mac, 7);
+		ch = gt_chan_to(a, remote_mac, 7);
 		snprintf(name, sizeof(name), "access-%s-wire-channel-%s", who,
 			 want_wire ? "allowed" : "refused");
 		gt_result(want_wire ? ch >= 0 : ch == -EPERM, name,
@@ -100,7 +100,7 @@ int main(void)
 	{
 		struct unet *u = gt_open();
 		struct unet_ep *a = gt_ep(u, UNET_MODE_MM, 0);
-		int ch = unet_chan_create(a, remote_mac, 7);
+		int ch = gt_chan_to(a, remote_mac, 7);
 
 		gt_result(ch >= 0, "access-root-wire-channel",
 			  "root (CAP_NET_RAW): %s",

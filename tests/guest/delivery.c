@@ -2,7 +2,8 @@
 /*
  * Delivery of every interesting size, byte for byte, in both endpoint
  * modes: through the NIC's loopback (two endpoints of one process), or
- * across the wire between two guests (guest 1 echoes what guest 2 sends).
+ * across the wire between two guests (guest 1 echoes what guest 2 sends),
+ * which find each other by address (unet_ep_addr()).
  *
  *   delivery loopback
  *   delivery wire 1|2
@@ -47,8 +48,8 @@ static void loopback(struct unet *u, uint32_t mode)
 
 	gt_side_init(&a, u, mode);
 	gt_side_init(&b, u, mode);
-	a.ch = gt_chan_local(u, a.ep, b.ep);
-	b.ch = gt_chan_local(u, b.ep, a.ep);
+	a.ch = gt_chan_local(a.ep, b.ep);
+	b.ch = gt_chan_local(b.ep, a.ep);
 	for (i = 0; i < nsizes; i++) {
 		uint32_t len = sizes[i], seed = 1000 + i;
 		const char *why;
@@ -70,16 +71,16 @@ static void loopback(struct unet *u, uint32_t mode)
 
 static void wire(struct unet *u, uint32_t mode, int guest)
 {
+	uint8_t mine[UNET_ADDR_LEN], theirs[UNET_ADDR_LEN];
 	struct gt_side s;
-	uint8_t mac[6];
-	uint32_t peer;
 	char name[64];
 	int i;
 
 	gt_side_init(&s, u, mode);
-	peer = gt_swap_ids(guest == 1, "169.254.88.1", unet_ep_id(s.ep));
-	gt_peer_mac(guest == 1 ? 2 : 1, mac);
-	s.ch = unet_chan_create(s.ep, mac, peer);
+	/* As a program would: the peer's address, not its (MAC, id). */
+	gt_addr(s.ep, mine);
+	gt_swap_addrs(guest == 1, "169.254.88.1", mine, theirs);
+	s.ch = unet_chan_create(s.ep, theirs, sizeof(theirs));
 	if (s.ch < 0) {
 		errno = -s.ch;
 		gt_die("channel to peer guest");

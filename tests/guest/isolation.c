@@ -116,7 +116,7 @@ static void drain(struct ep *e, uint8_t *scratch)
 	int n;
 
 	while ((n = unet_recv_poll(e->ep, &r)) > 0) {
-		struct unet_sge bufs[UNET_MAX_RX_BUFS];
+		struct unet_buf bufs[UNET_MAX_RX_BUFS];
 		unsigned int i, nb = r.nbuf;
 		uint32_t src = 0, seq = 0, want;
 		size_t got;
@@ -126,7 +126,8 @@ static void drain(struct ep *e, uint8_t *scratch)
 		got = unet_recv_copy(e->ep, &r, scratch, UNET_MAX_MSG);
 		unet_recv_done(e->ep, &r);
 		for (i = 0; i < nb && i < UNET_MAX_RX_BUFS; i++)
-			unet_post_free(e->ep, bufs[i].addr, bufs[i].len);
+			unet_post_free(e->ep, bufs[i].addr, bufs[i].len,
+				       bufs[i].context);
 
 		if (r.status != UNET_ST_OK) {
 			flag(e, "message %u: rx status %s", e->got,
@@ -231,9 +232,9 @@ static void child(int me, int rfd, int wfd)
 		e->target = ids[(me + 1) % NPROC][j];
 		e->source = ids[(me + NPROC - 1) % NPROC][j];
 		e->decoy = ids[(me + 2) % NPROC][(j + 1) % NEP];
-		e->ch_target = unet_chan_create(e->ep, mac, e->target);
-		e->ch_source = unet_chan_create(e->ep, mac, e->source);
-		e->ch_decoy = unet_chan_create(e->ep, mac, e->decoy);
+		e->ch_target = gt_chan_to(e->ep, mac, e->target);
+		e->ch_source = gt_chan_to(e->ep, mac, e->source);
+		e->ch_decoy = gt_chan_to(e->ep, mac, e->decoy);
 		if (e->ch_target < 0 || e->ch_source < 0 || e->ch_decoy < 0)
 			gt_die("create channel");
 		/* Enough buffers for everything the source will send. */
@@ -257,7 +258,7 @@ static void child(int me, int rfd, int wfd)
 		}
 		for (i = 0; i < need; i++)
 			if (unet_post_free(e->ep, addr_of(e, e->rx + i * RBUF),
-					   RBUF))
+					   RBUF, 0))
 				gt_die("post free");
 	}
 	xwrite(wfd, "r", 1);
@@ -382,7 +383,7 @@ static void no_channel(struct unet *u, uint32_t mode)
 
 	gt_side_init(&a, u, mode);
 	gt_side_init(&c, u, mode);
-	a.ch = gt_chan_local(u, a.ep, c.ep);
+	a.ch = gt_chan_local(a.ep, c.ep);
 	nc0 = gt_nic_counter(u, UNET_NIC_drop_no_channel);
 	for (i = 0; i < 6; i++) {
 		st = gt_send_pattern(&a, i % 2 ? 5000 : 60, 300 + i);
@@ -401,7 +402,7 @@ static void no_channel(struct unet *u, uint32_t mode)
 	gt_result(nc1 - nc0 == 6, name, "drop_no_channel went up by %ld, want 6",
 		  nc1 - nc0);
 	/* Once C has the channel, the same sender gets through. */
-	c.ch = gt_chan_local(u, c.ep, a.ep);
+	c.ch = gt_chan_local(c.ep, a.ep);
 	st = gt_send_pattern(&a, 5000, 399);
 	why = st == UNET_ST_OK ? gt_recv_pattern(&c, 5000, 399, 5000)
 			       : "send failed";
@@ -430,7 +431,7 @@ static void corners(struct unet *u, uint32_t mode)
 
 	gt_nic_mac(u, mac);
 	gt_side_init(&a, u, mode);
-	a.ch = unet_chan_create(a.ep, mac, unet_ep_id(a.ep));
+	a.ch = gt_chan_to(a.ep, mac, unet_ep_id(a.ep));
 	snprintf(name, sizeof(name), "isolation-self-channel-%s", mname);
 	if (a.ch < 0) {
 		gt_result(false, name, "channel to itself: %s", strerror(-a.ch));
@@ -442,8 +443,8 @@ static void corners(struct unet *u, uint32_t mode)
 	}
 
 	gt_side_init(&b, u, mode);
-	a.ch = gt_chan_local(u, a.ep, b.ep);
-	b.ch = gt_chan_local(u, b.ep, a.ep);
+	a.ch = gt_chan_local(a.ep, b.ep);
+	b.ch = gt_chan_local(b.ep, a.ep);
 	unet_ep_destroy(b.ep);
 	ne0 = gt_nic_counter(u, UNET_NIC_drop_no_endpoint);
 	st = gt_send_pattern(&a, 9000, 78);

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Sourced by the guest suites (tests/guest/suite-*.sh), inside a guest.
 # Every check prints one `PASS guest/...` or `FAIL guest/...` line.
 # tests/run --kernel K sets UNET_KO (the module built for K) and UNET_SLOW

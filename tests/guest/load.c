@@ -156,16 +156,16 @@ static void worker(int p, const struct plan *pl, struct ids *ids,
 		uint8_t *base = starved ? pool + (size_t)EPS * MSGS * BUF :
 					  pool + (size_t)e * MSGS * BUF;
 
-		ch_out[e] = unet_chan_create(ep[e], mac, to[dst][e]);
+		ch_out[e] = gt_chan_to(ep[e], mac, to[dst][e]);
 		/* On the wire one channel goes both ways. */
 		ch_in[e] = src == dst ? ch_out[e] :
-			   unet_chan_create(ep[e], mac, to[src][e]);
+			   gt_chan_to(ep[e], mac, to[src][e]);
 		if (ch_out[e] < 0 || ch_in[e] < 0)
 			gt_die("channels");
 		/* Every buffer any message will need, posted up front. */
 		for (posted[e] = 0; posted[e] < want; posted[e]++)
 			if (unet_post_free(ep[e], (uintptr_t)(base +
-					   (size_t)posted[e] * size), size))
+					   (size_t)posted[e] * size), size, 0))
 				gt_die("post free");
 	}
 	/* Everyone's channels exist before anyone sends. */

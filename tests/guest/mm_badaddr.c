@@ -35,7 +35,7 @@ static void post_pool(void)
 {
 	if (pool_posted)
 		return;
-	if (unet_post_free(P.rx, (uintptr_t)pool, UNET_MAX_MSG))
+	if (unet_post_free(P.rx, (uintptr_t)pool, UNET_MAX_MSG, 0))
 		gt_die("post free");
 	pool_posted = true;
 }
@@ -111,13 +111,13 @@ static void send_bad1(const char *name, uint64_t addr, uint32_t len)
 static void recv_bad2(const char *name, const struct unet_sge *bufs,
 		      unsigned int n, uint32_t len, int want, int alt)
 {
-	struct unet_sge got[8];
+	struct unet_buf got[8];
 	unsigned int i, nbuf = 0;
 	const char *why;
 	int st;
 
 	for (i = 0; i < n; i++)
-		if (unet_post_free(P.rx, bufs[i].addr, bufs[i].len))
+		if (unet_post_free(P.rx, bufs[i].addr, bufs[i].len, 0))
 			gt_die("post free");
 	gt_fill(heap_src, len, 777);
 	st = mm_send(&P, heap_src, len);
@@ -396,7 +396,7 @@ int main(void)
 
 		if (mprotect(ro, 4 * MM_PAGE, PROT_READ | PROT_WRITE))
 			gt_die("mprotect");
-		if (unet_post_free(P.rx, (uintptr_t)ro, 4 * MM_PAGE))
+		if (unet_post_free(P.rx, (uintptr_t)ro, 4 * MM_PAGE, 0))
 			gt_die("post free");
 		gt_fill(heap_src, 4 * MM_PAGE, 999);
 		st = mm_send(&P, heap_src, 4 * MM_PAGE);

@@ -89,7 +89,7 @@ static void process_b(int go_fd, double ms[2])
 		int st;
 
 		gt_fill(out, B_LEN, 500 + i);
-		if (unet_post_free(p.rx, (uintptr_t)in, MM_PAGE))
+		if (unet_post_free(p.rx, (uintptr_t)in, MM_PAGE, 0))
 			gt_die("post free");
 		st = mm_send(&p, out, B_LEN);
 		if (st == UNET_ST_OK)
@@ -144,7 +144,7 @@ static double abandon_fault(bool close_first)
 		if (ioctl(uffd, UFFDIO_REGISTER, &reg))
 			_exit(2);
 		mm_pair_init(&p, u, 0);
-		if (unet_post_free(p.rx, (uintptr_t)area, MM_PAGE))
+		if (unet_post_free(p.rx, (uintptr_t)area, MM_PAGE, 0))
 			_exit(2);
 		gt_fill(msg, A_LEN, 1);
 		unet_send_buf(p.tx, p.ch, msg, A_LEN, 0);
@@ -215,7 +215,7 @@ int main(void)
 
 	u = gt_open();
 	mm_pair_init(&p, u, 0);
-	if (unet_post_free(p.rx, (uintptr_t)area, MM_PAGE))
+	if (unet_post_free(p.rx, (uintptr_t)area, MM_PAGE, 0))
 		gt_die("post free");
 	gt_fill(msg, A_LEN, 4242);
 	t0 = gt_now_ms();

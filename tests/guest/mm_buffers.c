@@ -53,7 +53,7 @@ static const char *recv_check(const uint8_t *want, uint32_t len)
 /* Posts plain heap buffers for one message of up to MSG_MAX bytes. */
 static void post_heap(uint8_t *pool)
 {
-	if (unet_post_free(P.rx, (uintptr_t)pool, MSG_MAX))
+	if (unet_post_free(P.rx, (uintptr_t)pool, MSG_MAX, 0))
 		gt_die("post free");
 }
 
@@ -89,7 +89,7 @@ static void send_from(const struct region *r, size_t off, uint32_t len,
 static void recv_into(const struct region *r, size_t off, uint32_t len,
 		      uint32_t seed)
 {
-	struct unet_sge buf;
+	struct unet_buf buf;
 	unsigned int nbuf = 0;
 	char name[96];
 	size_t lo = off > 64 ? off - 64 : 0;
@@ -105,7 +105,7 @@ static void recv_into(const struct region *r, size_t off, uint32_t len,
 	}
 	memset(r->base + lo, 0xEE, hi - lo);
 	gt_fill(heap_src, len, seed);
-	if (unet_post_free(P.rx, (uintptr_t)(r->base + off), len))
+	if (unet_post_free(P.rx, (uintptr_t)(r->base + off), len, 0))
 		gt_die("post free");
 	st = mm_send(&P, heap_src, len);
 	if (st != UNET_ST_OK) {
@@ -315,7 +315,7 @@ static void odd_buffers(const char *name, uint8_t *area, size_t area_size,
 {
 	const uint32_t blen = 1000, stride = 1008;
 	const unsigned int nb = (MSG_MAX + blen - 1) / blen;	/* 66 */
-	struct unet_sge got[UNET_MAX_RX_BUFS];
+	struct unet_buf got[UNET_MAX_RX_BUFS];
 	unsigned int i, nbuf = 0;
 	uint8_t *base = (uint8_t *)(((uintptr_t)area + 7) & ~(uintptr_t)7) + 3;
 	uint32_t len = 0;
@@ -326,7 +326,7 @@ static void odd_buffers(const char *name, uint8_t *area, size_t area_size,
 		gt_die("odd buffer area too small");
 	memset(area, 0xEE, 10 + (size_t)nb * stride);
 	for (i = 0; i < nb; i++)
-		if (unet_post_free(P.rx, (uintptr_t)(base + i * stride), blen))
+		if (unet_post_free(P.rx, (uintptr_t)(base + i * stride), blen, 0))
 			gt_die("post free");
 	st = mm_sendv(&P, src, nsrc);
 	if (st != UNET_ST_OK) {

@@ -52,8 +52,8 @@ static inline void mm_pair_init(struct mm_pair *p, struct unet *u,
 	p->u = u;
 	p->tx = mm_ep(u, ring);
 	p->rx = mm_ep(u, ring);
-	p->ch = gt_chan_local(u, p->tx, p->rx);
-	p->rch = gt_chan_local(u, p->rx, p->tx);
+	p->ch = gt_chan_local(p->tx, p->rx);
+	p->rch = gt_chan_local(p->rx, p->tx);
 }
 
 static inline void mm_pair_destroy(struct mm_pair *p)
@@ -133,10 +133,10 @@ static inline long mm_check_fill(const void *p, size_t n, uint8_t c)
  */
 static inline int mm_recv_msg(struct unet_ep *ep, void *out, size_t cap,
 			      uint32_t *len, bool repost,
-			      struct unet_sge *bufs, unsigned int maxbufs,
+			      struct unet_buf *bufs, unsigned int maxbufs,
 			      unsigned int *nbuf)
 {
-	struct unet_sge saved[UNET_MAX_RX_BUFS];
+	struct unet_buf saved[UNET_MAX_RX_BUFS];
 	struct unet_recv r;
 	unsigned int i, n;
 	int st;
@@ -157,7 +157,8 @@ static inline int mm_recv_msg(struct unet_ep *ep, void *out, size_t cap,
 		bufs[i] = saved[i];
 	unet_recv_done(ep, &r);
 	for (i = 0; repost && i < n; i++)
-		unet_post_free(ep, saved[i].addr, saved[i].len);
+		unet_post_free(ep, saved[i].addr, saved[i].len,
+			       saved[i].context);
 	return st;
 }
 

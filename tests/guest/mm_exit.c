@@ -32,7 +32,7 @@ static int traffic(struct mm_pair *p, uint8_t *src, uint8_t *pool,
 		int st;
 
 		gt_fill(s, len, seed + m);
-		if (unet_post_free(p->rx, (uintptr_t)(pool + m * len), len))
+		if (unet_post_free(p->rx, (uintptr_t)(pool + m * len), len, 0))
 			return 1;
 		st = mm_send(p, s, len);
 		if (st != UNET_ST_OK)
@@ -78,7 +78,7 @@ static void child(enum how how, int ready_fd, int go_fd)
 	case EXIT_QUEUED:
 		for (i = 0; i < 4; i++) {
 			if (unet_post_free(p.rx, (uintptr_t)(pool + i * 16 * MM_PAGE),
-					   16 * MM_PAGE))
+					   16 * MM_PAGE, 0))
 				_exit(24);
 		}
 		for (i = 0; i < 12; i++)
@@ -87,7 +87,7 @@ static void child(enum how how, int ready_fd, int go_fd)
 		_exit(0);
 	case KILL_STREAMING:
 		for (i = 2;; i++) {
-			unet_post_free(p.rx, (uintptr_t)pool, 16 * MM_PAGE);
+			unet_post_free(p.rx, (uintptr_t)pool, 16 * MM_PAGE, 0);
 			/* Evictions and misses keep coming: fresh pages. */
 			if (traffic(&p, src, pool, scratch, i))
 				_exit(25);

@@ -36,7 +36,7 @@ static void *stream(void *arg)
 		long bad;
 		int st;
 
-		if (unet_post_free(p->rx, (uintptr_t)s->pool, UNET_MAX_MSG)) {
+		if (unet_post_free(p->rx, (uintptr_t)s->pool, UNET_MAX_MSG, 0)) {
 			snprintf(s->why, sizeof(s->why), "post free failed");
 			s->errors++;
 			break;
@@ -100,7 +100,7 @@ static int child(uint32_t seed_b)
 
 		if (i & 1)
 			gt_fill(own, len, seed);
-		if (unet_post_free(c.rx, (uintptr_t)pool, UNET_MAX_MSG))
+		if (unet_post_free(c.rx, (uintptr_t)pool, UNET_MAX_MSG, 0))
 			return 12;
 		st = mm_send(&c, src, len);
 		if (st != UNET_ST_OK) {
@@ -190,7 +190,7 @@ int main(void)
 
 		/* The parent writes C: the NIC must send C. */
 		gt_fill(P, PLEN, seed_c);
-		if (unet_post_free(pair.rx, (uintptr_t)pool, UNET_MAX_MSG))
+		if (unet_post_free(pair.rx, (uintptr_t)pool, UNET_MAX_MSG, 0))
 			gt_die("post free");
 		{
 			int st = mm_send(&pair, P, PLEN);

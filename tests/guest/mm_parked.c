@@ -106,7 +106,7 @@ static void mac_change_then_resume(struct unet *u, const char *other_mac)
 
 	mm_pair_init(&p, u, 0);
 	hold_page(&h, 31);
-	if (unet_post_free(p.rx, (uintptr_t)dst, MM_PAGE) ||
+	if (unet_post_free(p.rx, (uintptr_t)dst, MM_PAGE, 0) ||
 	    unet_send_buf(p.tx, p.ch, h.page, LEN, 0))
 		gt_die("post");
 	usleep(300000);			/* parked on the held page */
@@ -136,11 +136,11 @@ static void mac_change_then_abort(struct unet *u, const char *other_mac)
 	uint8_t *dst = mm_map_anon(MM_PAGE, PROT_READ | PROT_WRITE,
 				   MAP_PRIVATE);
 	unsigned int nbuf = 0;
-	int ch = gt_chan_local(us, tx, rx), st;
+	int ch = gt_chan_local(tx, rx), st;
 
-	gt_chan_local(u, rx, tx);
+	gt_chan_local(rx, tx);
 	hold_page(&h, 32);
-	if (unet_post_free(rx, (uintptr_t)dst, MM_PAGE) ||
+	if (unet_post_free(rx, (uintptr_t)dst, MM_PAGE, 0) ||
 	    unet_send_buf(tx, (uint32_t)ch, h.page, LEN, 0))
 		gt_die("post");
 	usleep(300000);
@@ -175,7 +175,7 @@ static void base_sender_killed(struct unet *u)
 	pid_t pid;
 
 	hold_page(&h, 33);
-	if (unet_post_free(rx, (uintptr_t)h.page, MM_PAGE) || pipe(idp))
+	if (unet_post_free(rx, (uintptr_t)h.page, MM_PAGE, 0) || pipe(idp))
 		gt_die("post");
 	fflush(stdout);
 	pid = fork();
@@ -189,7 +189,7 @@ static void base_sender_killed(struct unet *u)
 		int ch;
 
 		gt_nic_mac(uc, mac);
-		ch = unet_chan_create(tx, mac, rx_id);
+		ch = gt_chan_to(tx, mac, rx_id);
 		gt_fill(s, LEN, 34);
 		if (ch < 0 || write(idp[1], &id, 4) != 4 ||
 		    unet_send_buf(tx, (uint32_t)ch, s, LEN, 0))
@@ -203,7 +203,7 @@ static void base_sender_killed(struct unet *u)
 		uint8_t mac[6];
 
 		gt_nic_mac(u, mac);
-		if (unet_chan_create(rx, mac, tx_id) < 0)
+		if (gt_chan_to(rx, mac, tx_id) < 0)
 			gt_die("channel");
 	}
 	usleep(400000);			/* parked on our held page */

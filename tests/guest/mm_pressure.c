@@ -161,7 +161,7 @@ static void pageout_checks(struct unet *u, struct traffic *tr)
 	mm_pair_init(&p, u, 16);
 	/* Warm both: r as a receive buffer, s as a send buffer. */
 	gt_fill(s, len, 61);
-	if (unet_post_free(p.rx, (uintptr_t)r, len))
+	if (unet_post_free(p.rx, (uintptr_t)r, len, 0))
 		gt_die("post free");
 	st = mm_send(&p, s, len);
 	if (st == UNET_ST_OK)
@@ -191,7 +191,7 @@ static void pageout_checks(struct unet *u, struct traffic *tr)
 		why = "paged-out receive buffer lost its contents";
 	/* New bytes in s (a fresh page if it was swapped); receive into r. */
 	gt_fill(s, len, 62);
-	if (!why && unet_post_free(p.rx, (uintptr_t)r, len))
+	if (!why && unet_post_free(p.rx, (uintptr_t)r, len, 0))
 		gt_die("post free");
 	st = why ? UNET_ST_OK : mm_send(&p, s, len);
 	if (!why && st != UNET_ST_OK)
@@ -256,7 +256,7 @@ int main(int argc, char **argv)
 	memset(t.pool, 0, POOL_BYTES);
 	for (i = 0; i < (int)(POOL_BYTES / MM_PAGE); i++)
 		if (unet_post_free(t.p.rx, (uintptr_t)(t.pool + i * MM_PAGE),
-				   MM_PAGE))
+				   MM_PAGE, 0))
 			gt_die("post free");
 
 	/* Warm: every page of both sides once; the TLB fills up. */

@@ -33,7 +33,7 @@ static const char *send_expect(const void *buf, uint32_t len, uint32_t seed)
 	long bad;
 	int st;
 
-	if (unet_post_free(P.rx, (uintptr_t)pool, UNET_MAX_MSG))
+	if (unet_post_free(P.rx, (uintptr_t)pool, UNET_MAX_MSG, 0))
 		gt_die("post free");
 	st = mm_send(&P, buf, len);
 	if (st != UNET_ST_OK) {
@@ -64,7 +64,7 @@ static int recv_at(void *buf, uint32_t len, uint32_t seed)
 	uint32_t got = 0;
 	int st;
 
-	if (unet_post_free(P.rx, (uintptr_t)buf, len))
+	if (unet_post_free(P.rx, (uintptr_t)buf, len, 0))
 		gt_die("post free");
 	gt_fill(heap_src, len, seed);
 	st = mm_send(&P, heap_src, len);
@@ -333,7 +333,7 @@ static void *race_stream(void *arg)
 		int g = __atomic_load_n(&race_gen, __ATOMIC_ACQUIRE), pg, st;
 		uint32_t got = 0;
 
-		if (unet_post_free(P.rx, (uintptr_t)buf, UNET_MAX_MSG))
+		if (unet_post_free(P.rx, (uintptr_t)buf, UNET_MAX_MSG, 0))
 			break;
 		st = mm_send(&P, race_x, RACE_LEN);
 		if (st == UNET_ST_BAD_ADDR) {

@@ -75,7 +75,7 @@ static void still_works(const char *name)
 	int st;
 
 	seed++;
-	if (unet_post_free(P.rx, (uintptr_t)good_dst, MM_PAGE))
+	if (unet_post_free(P.rx, (uintptr_t)good_dst, MM_PAGE, 0))
 		gt_die("post free");
 	gt_fill(good_src, LEN, seed);
 	st = mm_send(&P, good_src, LEN);
@@ -94,7 +94,7 @@ static void send_case(const char *name, uint8_t *bad)
 	int st;
 
 	/* A receiver without buffers would drop it unread. */
-	if (unet_post_free(P.rx, (uintptr_t)good_dst, MM_PAGE))
+	if (unet_post_free(P.rx, (uintptr_t)good_dst, MM_PAGE, 0))
 		gt_die("post free");
 	st = send_status((uintptr_t)bad, 5000, &took);
 
@@ -118,7 +118,7 @@ static void recv_case(const char *name, uint8_t *bad)
 	char n[96];
 	int st;
 
-	if (unet_post_free(P.rx, (uintptr_t)bad, MM_PAGE))
+	if (unet_post_free(P.rx, (uintptr_t)bad, MM_PAGE, 0))
 		gt_die("post free");
 	gt_fill(good_src, LEN, ++seed);
 	t0 = gt_now_ms();

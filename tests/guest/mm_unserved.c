@@ -79,7 +79,7 @@ static pid_t blocker(bool uffd_first, bool unmap)
 		if (uffd_first)
 			u = gt_open();
 		mm_pair_init(&p, u, 0);
-		if (unet_post_free(p.rx, (uintptr_t)page, MM_PAGE))
+		if (unet_post_free(p.rx, (uintptr_t)page, MM_PAGE, 0))
 			_exit(2);
 		gt_fill(msg, LEN, 7);
 		if (unet_send_buf(p.tx, p.ch, msg, LEN, 0))
@@ -132,7 +132,7 @@ static double fresh_round_trips(struct unet *u, double *total)
 		int st;
 
 		gt_fill(out, LEN, 300 + i);
-		if (unet_post_free(p.rx, (uintptr_t)in, MM_PAGE) ||
+		if (unet_post_free(p.rx, (uintptr_t)in, MM_PAGE, 0) ||
 		    unet_send_buf(p.tx, p.ch, out, LEN, 0))
 			gt_die("post");
 		/* Bounded, so that a stalled agent fails rather than hangs. */

@@ -106,7 +106,7 @@ static void setup(struct mm_pair *p, struct unet *u, uint8_t **src,
 	memset(*pool, 0, pool_bytes);
 	for (i = 0; i < pool_bytes / MM_PAGE; i++)
 		if (unet_post_free(p->rx, (uintptr_t)(*pool + i * MM_PAGE),
-				   MM_PAGE))
+				   MM_PAGE, 0))
 			gt_die("post free");
 }
 

@@ -9,24 +9,20 @@
  */
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "guest_test.h"
+#include "raw_ep.h"
 
 static uint8_t mac[6];
 
-static int xerr(int r)
-{
-	return r < 0 ? errno : 0;
-}
-
+/* @got: 0 or -errno, as tests/lib's calls return; @want: errno or 0. */
 static void expect_err(const char *name, int got, int want)
 {
-	gt_result(got == want, name, "got %s (%d), want %s", strerror(got), got,
-		  strerror(want));
+	gt_result(got == -want, name, "got %s (%d), want %s", strerror(-got),
+		  got, want ? strerror(want) : "success");
 }
 
 static void xwrite(int fd, const void *p, size_t n)
@@ -112,15 +108,15 @@ static void foreign_channels(void)
 		close(up[0]);
 		gt_side_init(&ce, cu, UNET_MODE_BASE);
 		for (i = 0; i < FOREIGN; i++) {
-			ch = unet_chan_create(ce.ep, mac, 100000 + i);
+			ch = gt_chan_to(ce.ep, mac, 100000 + i);
 			if (ch != (int)i)
 				gt_die("child channel");
 		}
 		xread(down[0], ids, sizeof(ids));	/* E's and Q's ids */
-		ch = unet_chan_create(ce.ep, mac, ids[1]);	/* to Q */
+		ch = gt_chan_to(ce.ep, mac, ids[1]);	/* to Q */
 		if (ch != (int)FOREIGN)
 			gt_die("child channel to Q");
-		ch = unet_chan_create(ce.ep, mac, ids[0]);	/* from E */
+		ch = gt_chan_to(ce.ep, mac, ids[0]);	/* from E */
 		if (ch < 0)
 			gt_die("child channel from E");
 		msg[0] = unet_ep_id(ce.ep);
@@ -144,12 +140,12 @@ static void foreign_channels(void)
 	xread(up[0], ids, sizeof(ids));
 	ce_id = ids[0];
 	/* Q would accept messages from CE, so a misrouted send would show. */
-	if (unet_chan_create(Q.ep, mac, ce_id) < 0)
+	if (gt_chan_to(Q.ep, mac, ce_id) < 0)
 		gt_die("Q channel from child");
 
 	{
 		/* A channel E had and gave back. */
-		int gone = unet_chan_create(E.ep, mac, ce_id);
+		int gone = gt_chan_to(E.ep, mac, ce_id);
 
 		if (gone < 0 || unet_chan_destroy(E.ep, gone))
 			gt_die("E destroyed channel");
@@ -213,24 +209,20 @@ static void foreign_channels(void)
 	still_works("protection-bad-channels-then-ok");
 }
 
-/* A raw endpoint of the parent, made on the libunet context's fd. */
-static struct unet_ep_create raw;
-static uint8_t *raw_q, *raw_seg;
+/*
+ * A raw endpoint of the parent, made on the libunet context's fd: its
+ * handle and offsets are what a child and another context try to use.
+ */
+static struct raw_ep raw;
 
 static void make_raw(int fd)
 {
-	memset(&raw, 0, sizeof(raw));
-	raw.mode = UNET_MODE_BASE;
-	raw.tx_entries = raw.rx_entries = raw.fq_entries = 16;
-	raw.segment_size = 65536;
-	if (ioctl(fd, UNET_IOC_EP_CREATE, &raw) < 0)
-		gt_die("EP_CREATE");
-	raw_q = mmap(NULL, raw.queue_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		     fd, (off_t)raw.queue_offset);
-	raw_seg = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-		       (off_t)raw.segment_offset);
-	if (raw_q == MAP_FAILED || raw_seg == MAP_FAILED)
-		gt_die("mmap");
+	int err = raw_ep_create(&raw, fd, 0, UNET_MODE_BASE, 16, 16, 16, 65536);
+
+	if (err) {
+		errno = -err;
+		gt_die("raw endpoint");
+	}
 }
 
 /* The endpoint's counters, as UNET_IOC_STATS asks for them. */
@@ -245,9 +237,10 @@ static struct unet_stats ep_stats_req(uint32_t handle)
 
 static bool raw_alive(int fd)
 {
-	struct unet_stats s = ep_stats_req(raw.handle);
+	uint64_t v[UNET_EP_NR_COUNTERS];
 
-	return ioctl(fd, UNET_IOC_STATS, &s) == 0;
+	return raw_stats(fd, UNET_STATS_EP, raw.req.handle, v,
+			 UNET_EP_NR_COUNTERS) >= 0;
 }
 
 /* 2a. The inherited fd is not the child's context. */
@@ -265,37 +258,37 @@ static void inherited_fd(void)
 			.mode = UNET_MODE_MM, .tx_entries = 16,
 			.rx_entries = 16, .fq_entries = 16,
 		};
-		struct unet_chan_create cc = { .handle = raw.handle,
+		struct unet_chan_create cc = { .handle = raw.req.handle,
 					       .remote_ep = 1 };
-		struct unet_chan_destroy cd = { .handle = raw.handle };
-		struct unet_stats es = ep_stats_req(raw.handle);
+		struct unet_chan_destroy cd = { .handle = raw.req.handle };
+		struct unet_stats es = ep_stats_req(raw.req.handle);
 		struct unet_nic_info ni = { .nic = 0 };
-		uint32_t h = raw.handle;
+		uint32_t h = raw.req.handle;
 		void *p;
 
 		memcpy(cc.remote_mac, mac, 6);
 		expect_err("protection-inherited-ep-create",
-			   xerr(ioctl(fd, UNET_IOC_EP_CREATE, &req)), EPERM);
+			   raw_ioctl(fd, UNET_IOC_EP_CREATE, &req), EPERM);
 		expect_err("protection-inherited-kick",
-			   xerr(ioctl(fd, UNET_IOC_KICK, &h)), EPERM);
+			   raw_ioctl(fd, UNET_IOC_KICK, &h), EPERM);
 		expect_err("protection-inherited-chan-create",
-			   xerr(ioctl(fd, UNET_IOC_CHAN_CREATE, &cc)), EPERM);
+			   raw_ioctl(fd, UNET_IOC_CHAN_CREATE, &cc), EPERM);
 		expect_err("protection-inherited-chan-destroy",
-			   xerr(ioctl(fd, UNET_IOC_CHAN_DESTROY, &cd)), EPERM);
+			   raw_ioctl(fd, UNET_IOC_CHAN_DESTROY, &cd), EPERM);
 		expect_err("protection-inherited-ep-stats",
-			   xerr(ioctl(fd, UNET_IOC_STATS, &es)), EPERM);
+			   raw_ioctl(fd, UNET_IOC_STATS, &es), EPERM);
 		expect_err("protection-inherited-ep-destroy",
-			   xerr(ioctl(fd, UNET_IOC_EP_DESTROY, &h)), EPERM);
+			   raw_ioctl(fd, UNET_IOC_EP_DESTROY, &h), EPERM);
 		expect_err("protection-inherited-nic-info-allowed",
-			   xerr(ioctl(fd, UNET_IOC_NIC_INFO, &ni)), 0);
-		p = mmap(NULL, raw.queue_size, PROT_READ | PROT_WRITE,
-			 MAP_SHARED, fd, (off_t)raw.queue_offset);
+			   raw_ioctl(fd, UNET_IOC_NIC_INFO, &ni), 0);
+		p = mmap(NULL, raw.req.queue_size, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, fd, (off_t)raw.req.queue_offset);
 		expect_err("protection-inherited-mmap-queue",
-			   p == MAP_FAILED ? errno : 0, EPERM);
+			   p == MAP_FAILED ? -errno : 0, EPERM);
 		p = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-			 (off_t)raw.segment_offset);
+			 (off_t)raw.req.segment_offset);
 		expect_err("protection-inherited-mmap-segment",
-			   p == MAP_FAILED ? errno : 0, EPERM);
+			   p == MAP_FAILED ? -errno : 0, EPERM);
 		exit(gt_exit());
 	}
 	child_ok(pid, "protection-inherited-fd-child");
@@ -338,12 +331,12 @@ static void not_inherited(void)
 	uint8_t *seg = unet_ep_segment(E.ep, NULL);
 
 	/* The parent itself may. */
-	raw_seg[0] = 7;
-	gt_result(raw_seg[0] == 7 && ((struct unet_ctrl *)raw_q)->nic_idle <= 1,
+	raw.seg[0] = 7;
+	gt_result(raw.seg[0] == 7 && ((struct unet_ctrl *)raw.q)->nic_idle <= 1,
 		  "protection-parent-reads-own-mappings", "odd contents");
-	touch_in_child("protection-child-reads-queue-segv", raw_q, false);
-	touch_in_child("protection-child-writes-queue-segv", raw_q, true);
-	touch_in_child("protection-child-reads-segment-segv", raw_seg, false);
+	touch_in_child("protection-child-reads-queue-segv", raw.q, false);
+	touch_in_child("protection-child-writes-queue-segv", raw.q, true);
+	touch_in_child("protection-child-reads-segment-segv", raw.seg, false);
 	touch_in_child("protection-child-reads-libunet-segment-segv", seg,
 		       false);
 	touch_in_child("protection-child-writes-libunet-segment-segv",
@@ -361,56 +354,50 @@ static void other_context(void)
 	if (pid < 0)
 		gt_die("fork");
 	if (pid == 0) {
-		int fd = open(UNET_DEVICE_PATH, O_RDWR);
-		struct unet_ep_create mine = {
-			.mode = UNET_MODE_BASE, .tx_entries = 16,
-			.rx_entries = 16, .fq_entries = 16,
-			.segment_size = 65536,
-		};
+		int fd = open(UNET_DEVICE_PATH, O_RDWR), err;
+		struct raw_ep mine;
 		uint32_t h;
 		void *p;
 
 		if (fd < 0)
 			gt_die("open");
-		/* It owns handle 1; the parent has 1, 2 and raw.handle. */
-		if (ioctl(fd, UNET_IOC_EP_CREATE, &mine) < 0)
-			gt_die("EP_CREATE");
-		p = mmap(NULL, mine.queue_size, PROT_READ | PROT_WRITE,
-			 MAP_SHARED, fd, (off_t)mine.queue_offset);
-		gt_result(p != MAP_FAILED, "protection-other-ctx-maps-own",
-			  "%s", strerror(errno));
-		p = mmap(NULL, raw.queue_size, PROT_READ | PROT_WRITE,
-			 MAP_SHARED, fd, (off_t)raw.queue_offset);
+		/* It owns handle 1; the parent has 1, 2 and raw.req.handle. */
+		err = raw_ep_create(&mine, fd, 0, UNET_MODE_BASE, 16, 16, 16,
+				    65536);
+		gt_result(!err, "protection-other-ctx-maps-own", "%s",
+			  strerror(-err));
+		p = mmap(NULL, raw.req.queue_size, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, fd, (off_t)raw.req.queue_offset);
 		gt_result(p == MAP_FAILED, "protection-other-ctx-mmap-queue",
 			  "mapped the other process's queues");
 		p = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-			 (off_t)raw.segment_offset);
+			 (off_t)raw.req.segment_offset);
 		gt_result(p == MAP_FAILED, "protection-other-ctx-mmap-segment",
 			  "mapped the other process's segment");
-		p = mmap(NULL, raw.queue_size, PROT_READ | PROT_WRITE,
+		p = mmap(NULL, raw.req.queue_size, PROT_READ | PROT_WRITE,
 			 MAP_SHARED, fd, (off_t)((uint64_t)2 << 32));
 		gt_result(p == MAP_FAILED, "protection-other-ctx-mmap-handle-2",
 			  "mapped a queue by the other process's handle 2");
-		h = raw.handle;
+		h = raw.req.handle;
 		expect_err("protection-other-ctx-destroy",
-			   xerr(ioctl(fd, UNET_IOC_EP_DESTROY, &h)), ENOENT);
+			   raw_ioctl(fd, UNET_IOC_EP_DESTROY, &h), ENOENT);
 		h = 2;
 		expect_err("protection-other-ctx-destroy-2",
-			   xerr(ioctl(fd, UNET_IOC_EP_DESTROY, &h)), ENOENT);
-		h = raw.handle;
+			   raw_ioctl(fd, UNET_IOC_EP_DESTROY, &h), ENOENT);
+		h = raw.req.handle;
 		expect_err("protection-other-ctx-kick",
-			   xerr(ioctl(fd, UNET_IOC_KICK, &h)), ENOENT);
+			   raw_ioctl(fd, UNET_IOC_KICK, &h), ENOENT);
 		{
-			struct unet_stats s = ep_stats_req(raw.handle);
-			struct unet_chan_create c = { .handle = raw.handle,
+			struct unet_stats s = ep_stats_req(raw.req.handle);
+			struct unet_chan_create c = { .handle = raw.req.handle,
 						      .remote_ep = 1 };
 
 			memcpy(c.remote_mac, mac, 6);
 			expect_err("protection-other-ctx-stats",
-				   xerr(ioctl(fd, UNET_IOC_STATS, &s)),
+				   raw_ioctl(fd, UNET_IOC_STATS, &s),
 				   ENOENT);
 			expect_err("protection-other-ctx-chan-create",
-				   xerr(ioctl(fd, UNET_IOC_CHAN_CREATE, &c)),
+				   raw_ioctl(fd, UNET_IOC_CHAN_CREATE, &c),
 				   ENOENT);
 		}
 		close(fd);
@@ -419,7 +406,7 @@ static void other_context(void)
 	child_ok(pid, "protection-other-ctx-child");
 	gt_result(raw_alive(unet_fd(u)), "protection-other-ctx-endpoint-survives",
 		  "the parent's endpoint is gone");
-	gt_result(raw_seg[0] == 7, "protection-other-ctx-segment-intact",
+	gt_result(raw.seg[0] == 7, "protection-other-ctx-segment-intact",
 		  "segment contents changed");
 	still_works("protection-other-ctx-then-ok");
 }
@@ -430,8 +417,8 @@ int main(void)
 	gt_nic_mac(u, mac);
 	gt_side_init(&E, u, UNET_MODE_BASE);	/* handle 1 */
 	gt_side_init(&Q, u, UNET_MODE_BASE);	/* handle 2 */
-	E.ch = gt_chan_local(u, E.ep, Q.ep);
-	Q.ch = gt_chan_local(u, Q.ep, E.ep);
+	E.ch = gt_chan_local(E.ep, Q.ep);
+	Q.ch = gt_chan_local(Q.ep, E.ep);
 	make_raw(unet_fd(u));			/* handle 3 */
 	still_works("protection-start");
 

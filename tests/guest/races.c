@@ -131,22 +131,22 @@ static void slot_reuse(struct unet *u)
 	int c1, c2, st;
 
 	gt_nic_mac(u, mac);
-	c1 = unet_chan_create(r, mac, unet_ep_id(s1));
-	if (c1 < 0 || gt_chan_local(u, s1, r) < 0)
+	c1 = gt_chan_to(r, mac, unet_ep_id(s1));
+	if (c1 < 0 || gt_chan_local(s1, r) < 0)
 		gt_die("channels");
 	/* s1's first message (id 0) is refused: r has no buffers. */
 	gt_fill(src, 3000, 1);
 	if (unet_send_buf(s1, 0, src, 3000, 0) || gt_send_done(s1, 5000) < 0)
 		gt_die("send");
 	unet_chan_destroy(r, (uint32_t)c1);
-	c2 = unet_chan_create(r, mac, unet_ep_id(s2));
-	if (c2 != c1 || gt_chan_local(u, s2, r) < 0) {
+	c2 = gt_chan_to(r, mac, unet_ep_id(s2));
+	if (c2 != c1 || gt_chan_local(s2, r) < 0) {
 		gt_result(false, "races-channel-slot-reuse",
 			  "the new channel got slot %d, not %d", c2, c1);
 		return;
 	}
 	/* s2's first message is id 0 too, into a buffer this time. */
-	if (unet_post_free(r, (uintptr_t)buf, MM_PAGE))
+	if (unet_post_free(r, (uintptr_t)buf, MM_PAGE, 0))
 		gt_die("post");
 	gt_fill(src, 3000, 2);
 	if (unet_send_buf(s2, 0, src, 3000, 0))
@@ -210,10 +210,10 @@ static void churning_receiver(void)
 		memset(pool, 0, 24 * big);
 		for (int i = 0; i < 24; i++)
 			unet_post_free(r, (uintptr_t)(pool + i * big),
-				       (uint32_t)big);
+				       (uint32_t)big, 0);
 		if (write(up[1], &id, 4) != 4 || read(down[0], &peer, 4) != 4)
 			_exit(2);
-		unet_chan_create(r, mac, peer);
+		gt_chan_to(r, mac, peer);
 		churning = 1;
 		pthread_create(&t, NULL, churn, other);
 		if (write(up[1], "c", 1) != 1)
@@ -236,7 +236,7 @@ static void churning_receiver(void)
 		if (read(up[0], &c, 1) != 1)
 			gt_die("sync");
 		gt_nic_mac(u, mac);
-		ch = unet_chan_create(s, mac, rid);
+		ch = gt_chan_to(s, mac, rid);
 		memset(src, 7, 65536);
 		for (int i = 0; i < 24; i++) {
 			int st;
@@ -300,9 +300,9 @@ static void parked_sender_times_out(struct unet *u)
 			fclose(f);
 		}
 	}
-	ch = gt_chan_local(us, s, r);
-	gt_chan_local(u, r, s);
-	if (unet_post_free(r, (uintptr_t)buf, 2 * MM_PAGE))
+	ch = gt_chan_local(s, r);
+	gt_chan_local(r, s);
+	if (unet_post_free(r, (uintptr_t)buf, 2 * MM_PAGE, 0))
 		gt_die("post");
 	/* 6000 bytes: the first 4096 come from a good page, then the held one. */
 	memset(buf, 0, 2 * MM_PAGE);

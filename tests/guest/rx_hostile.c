@@ -113,7 +113,7 @@ static struct unet_ep *ep_with_chan(const uint8_t mac[6])
 	ep = unet_ep_create(u, &a);
 	if (!ep)
 		gt_die("create endpoint");
-	ch = unet_chan_create(ep, mac, SRC);
+	ch = gt_chan_to(ep, mac, SRC);
 	if (ch < 0) {
 		errno = -ch;
 		gt_die("channel");
@@ -186,7 +186,7 @@ static void guest1(void)
 			for (int b = 0; b < STUCK_BUFS; b++)
 				if (unet_post_free(stuck[i], (uintptr_t)region +
 						   ((size_t)i * STUCK_BUFS + b) *
-						   PAGE, PAGE))
+						   PAGE, PAGE, 0))
 					gt_die("post free");
 		}
 		if (write(idp[1], ids, sizeof(uint32_t) * NSTUCK) !=
@@ -217,14 +217,14 @@ static void guest1(void)
 				gt_die("mmap");
 			a = (uintptr_t)none;
 		}
-		if (unet_post_free(e, a, PAGE))
+		if (unet_post_free(e, a, PAGE, 0))
 			gt_die("post free");
 	}
 	ids[ID_E] = unet_ep_id(e);
 	v = ep_with_chan(mac2);
 	for (i = 0; i < 8; i++)
 		if (unet_post_free(v, (uintptr_t)(good + (10 + i % 6) * PAGE),
-				   PAGE))
+				   PAGE, 0))
 			gt_die("post free");
 	ids[ID_V] = unet_ep_id(v);
 	barrier(1, ids, dummy, NIDS);

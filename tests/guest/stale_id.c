@@ -49,7 +49,7 @@ static long max_endpoints(void)
 
 static void chan_to(struct gt_side *s, const uint8_t mac[6], uint32_t id)
 {
-	s->ch = unet_chan_create(s->ep, mac, id);
+	s->ch = gt_chan_to(s->ep, mac, id);
 	if (s->ch < 0) {
 		errno = -s->ch;
 		gt_die("create channel");

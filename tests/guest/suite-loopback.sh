@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # One guest: everything that runs through the NIC's loopback path.
 # guests: 1
 SUITE=loopback
@@ -14,6 +15,7 @@ run_test load $BIN/load loopback
 run_test wait $BIN/wait
 run_test idle-eps $BIN/idle_eps
 run_test races $BIN/races
+run_test datapath $BIN/datapath
 
 # The module must stay while any process holds /dev/unet open.
 sleep 30 </dev/unet &

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # One guest: U-Net/MM traffic while a hog drives the guest into reclaim
 # and swap; the NIC's shrinker must give pinned pages back.
 # guests: 1

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # One guest, a 64-entry 4-way TLB: U-Net/MM working sets larger than the
 # TLB, from one process and from sixteen.
 # guests: 1

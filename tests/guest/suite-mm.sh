@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # One guest, default TLB: U-Net/MM buffers anywhere in the address space,
 # kept coherent with the VM (unmap, mremap, madvise, fork, exit) and
 # refused when they are not the process's to use; faults that fail or

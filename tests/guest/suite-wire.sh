@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Two guests on one link: delivery, load and MTU changes across the wire.
 # guests: 2
 SUITE=wire

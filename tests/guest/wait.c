@@ -39,7 +39,7 @@ static void drain_receiver(void)
 
 	while (unet_recv_poll(rep, &r) == 1) {
 		unet_recv_done(rep, &r);
-		unet_post_free(rep, (uintptr_t)rxbuf, sizeof(rxbuf));
+		unet_post_free(rep, (uintptr_t)rxbuf, sizeof(rxbuf), 0);
 	}
 }
 
@@ -80,9 +80,9 @@ int main(void)
 	ru = gt_open();
 	sep = gt_ep(su, UNET_MODE_MM, 0);
 	rep = gt_ep(ru, UNET_MODE_MM, 0);
-	ch = gt_chan_local(su, sep, rep);
-	if (gt_chan_local(ru, rep, sep) < 0 ||
-	    unet_post_free(rep, (uintptr_t)rxbuf, sizeof(rxbuf)))
+	ch = gt_chan_local(sep, rep);
+	if (gt_chan_local(rep, sep) < 0 ||
+	    unet_post_free(rep, (uintptr_t)rxbuf, sizeof(rxbuf), 0))
 		gt_die("setup");
 	gt_fill(msg, LEN, 1);
 

@@ -75,7 +75,7 @@ static void sender(struct unet *u)
 		gt_die("alloc");
 	peer = gt_swap_ids(true, NULL, unet_ep_id(ep));
 	gt_peer_mac(2, mac);
-	ch = unet_chan_create(ep, mac, peer);
+	ch = gt_chan_to(ep, mac, peer);
 	if (ch < 0)
 		gt_die("channel to guest 2");
 	gt_swap_ids(true, NULL, 0);	/* guest 2's buffers are posted */
@@ -135,11 +135,11 @@ static void receiver(struct unet *u)
 	if (!pool || !copy)
 		gt_die("alloc");
 	for (int i = 0; i < RX_BUFS; i++)
-		if (unet_post_free(ep, (uintptr_t)(pool + (size_t)i * LEN), LEN))
+		if (unet_post_free(ep, (uintptr_t)(pool + (size_t)i * LEN), LEN, 0))
 			gt_die("post free");
 	peer = gt_swap_ids(false, peer_ip, unet_ep_id(ep));
 	gt_peer_mac(1, mac);
-	ch = unet_chan_create(ep, mac, peer);
+	ch = gt_chan_to(ep, mac, peer);
 	if (ch < 0)
 		gt_die("channel to guest 1");
 	gt_swap_ids(false, peer_ip, 0);
@@ -171,7 +171,7 @@ static void receiver(struct unet *u)
 			bad++;
 		}
 		unet_recv_done(ep, &r);
-		unet_post_free(ep, addr, LEN);
+		unet_post_free(ep, addr, LEN, 0);
 	}
 	ok = gt_swap_ids(false, peer_ip, 0);
 	no_route = gt_swap_ids(false, peer_ip, 0);

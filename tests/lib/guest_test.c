@@ -1,27 +1,14 @@
-/* SPDX-License-Identifier: MIT */
-/*
- * Helpers for the guest integration tests.  Every test program prints one
- * line per check, `PASS guest/<name>` or `FAIL guest/<name>: why`, and
- * exits non-zero if any failed; tests/run counts the lines.
- */
-#ifndef GUEST_TEST_H
-#define GUEST_TEST_H
+// SPDX-License-Identifier: MIT
+/* Helpers for the guest integration tests: see guest_test.h. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
-#include <errno.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
+#include "guest_test.h"
 
-#include "unet.h"
+int gt_failed;
 
-static int gt_failed;
-
-static inline void gt_result(bool ok, const char *name, const char *fmt, ...)
+void gt_result(bool ok, const char *name, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -38,13 +25,18 @@ static inline void gt_result(bool ok, const char *name, const char *fmt, ...)
 	fflush(stdout);
 }
 
-static inline void gt_die(const char *what)
+void gt_pass(const char *name)
+{
+	gt_result(true, name, "%s", "");
+}
+
+void gt_die(const char *what)
 {
 	printf("FAIL guest/setup: %s: %s\n", what, strerror(errno));
 	exit(1);
 }
 
-static inline double gt_now_ms(void)
+double gt_now_ms(void)
 {
 	struct timespec ts;
 
@@ -52,7 +44,12 @@ static inline double gt_now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static inline struct unet *gt_open(void)
+int gt_exit(void)
+{
+	return gt_failed ? 1 : 0;
+}
+
+struct unet *gt_open(void)
 {
 	struct unet *u = unet_open();
 
@@ -61,8 +58,7 @@ static inline struct unet *gt_open(void)
 	return u;
 }
 
-static inline struct unet_ep *gt_ep(struct unet *u, uint32_t mode,
-				    uint32_t seg)
+struct unet_ep *gt_ep(struct unet *u, uint32_t mode, uint32_t seg)
 {
 	struct unet_ep_attr a;
 	struct unet_ep *ep;
@@ -76,7 +72,7 @@ static inline struct unet_ep *gt_ep(struct unet *u, uint32_t mode,
 	return ep;
 }
 
-static inline void gt_nic_mac(struct unet *u, uint8_t mac[6])
+void gt_nic_mac(struct unet *u, uint8_t mac[6])
 {
 	struct unet_nic_info info;
 
@@ -85,15 +81,53 @@ static inline void gt_nic_mac(struct unet *u, uint8_t mac[6])
 	memcpy(mac, info.mac, 6);
 }
 
-/* A channel from @a to @b on this NIC (the loopback path). */
-static inline int gt_chan_local(struct unet *u, struct unet_ep *a,
-				struct unet_ep *b)
+long gt_nic_counter(struct unet *u, int ctr)
 {
-	uint8_t mac[6];
+	struct unet_nic_stats st;
+
+	if (unet_nic_stats(u, 0, &st))
+		gt_die("nic stats");
+	return (long)st.ctr[ctr];
+}
+
+void gt_addr(struct unet_ep *ep, uint8_t addr[UNET_ADDR_LEN])
+{
+	size_t len = UNET_ADDR_LEN;
+	int err = unet_ep_addr(ep, addr, &len);
+
+	if (err || len != UNET_ADDR_LEN) {
+		errno = err ? -err : EINVAL;
+		gt_die("unet_ep_addr");
+	}
+}
+
+void gt_addr_make(uint8_t addr[UNET_ADDR_LEN], const uint8_t mac[6],
+		  uint32_t ep_id)
+{
+	memset(addr, 0, UNET_ADDR_LEN);
+	addr[0] = 1;			/* format 1 */
+	memcpy(addr + 2, mac, 6);
+	addr[8] = (uint8_t)(ep_id >> 24);
+	addr[9] = (uint8_t)(ep_id >> 16);
+	addr[10] = (uint8_t)(ep_id >> 8);
+	addr[11] = (uint8_t)ep_id;
+}
+
+int gt_chan_to(struct unet_ep *ep, const uint8_t mac[6], uint32_t ep_id)
+{
+	uint8_t addr[UNET_ADDR_LEN];
+
+	gt_addr_make(addr, mac, ep_id);
+	return unet_chan_create(ep, addr, sizeof(addr));
+}
+
+int gt_chan_local(struct unet_ep *from, struct unet_ep *to)
+{
+	uint8_t addr[UNET_ADDR_LEN];
 	int ch;
 
-	gt_nic_mac(u, mac);
-	ch = unet_chan_create(a, mac, unet_ep_id(b));
+	gt_addr(to, addr);
+	ch = unet_chan_create(from, addr, sizeof(addr));
 	if (ch < 0) {
 		errno = -ch;
 		gt_die("create channel");
@@ -101,8 +135,7 @@ static inline int gt_chan_local(struct unet *u, struct unet_ep *a,
 	return ch;
 }
 
-/* Waits up to @ms for a message; 1 got one, 0 timed out. */
-static inline int gt_recv(struct unet_ep *ep, struct unet_recv *r, int ms)
+int gt_recv(struct unet_ep *ep, struct unet_recv *r, int ms)
 {
 	double end = gt_now_ms() + ms;
 
@@ -117,8 +150,7 @@ static inline int gt_recv(struct unet_ep *ep, struct unet_recv *r, int ms)
 	}
 }
 
-/* Waits for the next send completion; returns its status or -1. */
-static inline int gt_send_done(struct unet_ep *ep, int ms)
+int gt_send_done(struct unet_ep *ep, int ms)
 {
 	struct unet_send_comp c;
 	double end = gt_now_ms() + ms;
@@ -134,12 +166,7 @@ static inline int gt_send_done(struct unet_ep *ep, int ms)
 	}
 }
 
-static inline uint8_t gt_pattern(uint32_t seed, size_t i)
-{
-	return (uint8_t)((seed * 2654435761u + i * 31 + (i >> 8)) & 0xff);
-}
-
-static inline void gt_fill(void *buf, size_t len, uint32_t seed)
+void gt_fill(void *buf, size_t len, uint32_t seed)
 {
 	size_t i;
 
@@ -147,8 +174,7 @@ static inline void gt_fill(void *buf, size_t len, uint32_t seed)
 		((uint8_t *)buf)[i] = gt_pattern(seed, i);
 }
 
-/* Index of the first wrong byte, or -1. */
-static inline long gt_verify(const void *buf, size_t len, uint32_t seed)
+long gt_verify(const void *buf, size_t len, uint32_t seed)
 {
 	size_t i;
 
@@ -158,53 +184,18 @@ static inline long gt_verify(const void *buf, size_t len, uint32_t seed)
 	return -1;
 }
 
-static inline long gt_nic_counter(struct unet *u, int ctr)
+/* ---- buffers and a two-party exchange ---- */
+
+uint64_t gt_buf_addr(struct gt_side *s, void *p)
 {
-	struct unet_nic_stats st;
-
-	if (unet_nic_stats(u, 0, &st))
-		gt_die("nic stats");
-	return (long)st.ctr[ctr];
-}
-
-static inline int gt_exit(void)
-{
-	return gt_failed ? 1 : 0;
-}
-
-#endif /* GUEST_TEST_H */
-
-/* ---- buffers and a two-party exchange shared by the delivery tests ---- */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-
-#define GT_BUFSZ	4096
-#define GT_NBUF		32
-#define GT_MAXMSG	65536
-
-struct gt_side {
-	struct unet *u;
-	struct unet_ep *ep;
-	uint32_t mode;
-	uint8_t *rx_pool;	/* GT_NBUF receive buffers */
-	uint8_t *tx_buf;	/* GT_MAXMSG send buffer */
-	uint8_t *scratch;	/* application memory for received data */
-	int ch;
-};
-
-static inline uint64_t gt_addr(struct gt_side *s, void *p)
-{
-	size_t seg_size;
-	uint8_t *seg = unet_ep_segment(s->ep, &seg_size);
+	uint8_t *seg = unet_ep_segment(s->ep, NULL);
 
 	if (s->mode == UNET_MODE_BASE)
 		return (uint64_t)((uint8_t *)p - seg);
 	return (uint64_t)(uintptr_t)p;
 }
 
-static inline void gt_side_init(struct gt_side *s, struct unet *u,
-				uint32_t mode)
+void gt_side_init(struct gt_side *s, struct unet *u, uint32_t mode)
 {
 	memset(s, 0, sizeof(*s));
 	s->u = u;
@@ -224,31 +215,29 @@ static inline void gt_side_init(struct gt_side *s, struct unet *u,
 	s->scratch = malloc(GT_MAXMSG);
 	if (!s->scratch)
 		gt_die("alloc");
-	for (int i = 0; i < GT_NBUF; i++)
-		if (unet_post_free(s->ep, gt_addr(s, s->rx_pool + i * GT_BUFSZ),
-				   GT_BUFSZ))
+	for (int i = 0; i < GT_NBUF; i++) {
+		uint8_t *buf = s->rx_pool + i * GT_BUFSZ;
+
+		if (unet_post_free(s->ep, gt_buf_addr(s, buf), GT_BUFSZ,
+				   (uintptr_t)buf))
 			gt_die("post free");
+	}
 }
 
-/* Gives a received message's buffers back to the free queue. */
-static inline void gt_repost(struct gt_side *s, struct unet_recv *r)
+void gt_repost(struct gt_side *s, struct unet_recv *r)
 {
-	struct unet_sge bufs[GT_NBUF];
+	struct unet_buf bufs[GT_NBUF];
 	unsigned int i, n = r->nbuf;
 
 	for (i = 0; i < n && i < GT_NBUF; i++)
 		bufs[i] = *unet_recv_buf(s->ep, r, i);
 	unet_recv_done(s->ep, r);
 	for (i = 0; i < n && i < GT_NBUF; i++)
-		unet_post_free(s->ep, bufs[i].addr, bufs[i].len);
+		unet_post_free(s->ep, bufs[i].addr, bufs[i].len,
+			       bufs[i].context);
 }
 
-/*
- * Sends @len bytes of pattern @seed on the side's channel and waits for
- * the completion.  Returns the status.
- */
-static inline int gt_send_pattern(struct gt_side *s, uint32_t len,
-				  uint32_t seed)
+int gt_send_pattern(struct gt_side *s, uint32_t len, uint32_t seed)
 {
 	int ret;
 
@@ -259,9 +248,8 @@ static inline int gt_send_pattern(struct gt_side *s, uint32_t len,
 	return gt_send_done(s->ep, 10000);
 }
 
-/* Receives one message and checks it; returns NULL or a reason. */
-static inline const char *gt_recv_pattern(struct gt_side *s, uint32_t len,
-					  uint32_t seed, int ms)
+const char *gt_recv_pattern(struct gt_side *s, uint32_t len, uint32_t seed,
+			    int ms)
 {
 	static char why[128];
 	struct unet_recv r;
@@ -291,9 +279,10 @@ static inline const char *gt_recv_pattern(struct gt_side *s, uint32_t len,
 	return NULL;
 }
 
+/* ---- the peer guest ---- */
+
 /* One exchange of @n u32s on a connected socket; @mine may be @theirs. */
-static inline int gt_swap_conn(int c, const uint32_t *mine, uint32_t *theirs,
-			       int n)
+static int swap_on(int c, const uint32_t *mine, uint32_t *theirs, int n)
 {
 	uint32_t buf[256];
 	size_t len, got;
@@ -318,14 +307,8 @@ static inline int gt_swap_conn(int c, const uint32_t *mine, uint32_t *theirs,
 	return 0;
 }
 
-/*
- * Swaps @n u32s (ids, counts) with the peer guest over TCP on the test
- * link, port @port: guest 1 listens, guest 2 connects.  Any failure of one
- * attempt (the peer not listening yet, a reset) is retried for up to
- * 120 s.  Both guests call it at the same point, so it is also a barrier.
- */
-static inline void gt_swap_array(bool listener, const char *peer_ip, int port,
-				 const uint32_t *mine, uint32_t *theirs, int n)
+void gt_swap_array(bool listener, const char *peer_ip, int port,
+		   const uint32_t *mine, uint32_t *theirs, int n)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	double end = gt_now_ms() + 120000;
@@ -343,7 +326,7 @@ static inline void gt_swap_array(bool listener, const char *peer_ip, int port,
 			c = accept(fd, NULL, NULL);
 			if (c < 0)
 				gt_die("accept");
-			if (!gt_swap_conn(c, mine, theirs, n))
+			if (!swap_on(c, mine, theirs, n))
 				break;
 			close(c);
 		}
@@ -357,7 +340,7 @@ static inline void gt_swap_array(bool listener, const char *peer_ip, int port,
 		if (c < 0)
 			gt_die("socket");
 		if (!connect(c, (void *)&sa, sizeof(sa)) &&
-		    !gt_swap_conn(c, mine, theirs, n)) {
+		    !swap_on(c, mine, theirs, n)) {
 			close(c);
 			return;
 		}
@@ -367,20 +350,32 @@ static inline void gt_swap_array(bool listener, const char *peer_ip, int port,
 	gt_die("exchange with the peer guest");
 }
 
-/* Swaps one endpoint id; each call uses the next port from 18600. */
-static inline uint32_t gt_swap_ids(bool listener, const char *peer_ip,
-				   uint32_t mine)
+/* A port per round: no stale connection of the last one interferes. */
+static int swap_round;
+
+uint32_t gt_swap_ids(bool listener, const char *peer_ip, uint32_t mine)
 {
-	static int round;
 	uint32_t theirs;
 
-	/* A port per round: no stale connection of the last one interferes. */
-	gt_swap_array(listener, peer_ip, 18600 + round++, &mine, &theirs, 1);
+	gt_swap_array(listener, peer_ip, 18600 + swap_round++, &mine, &theirs,
+		      1);
 	return theirs;
 }
 
-/* The peer guest's MAC: the harness gives guest N 52:54:00:88:b5:0N. */
-static inline void gt_peer_mac(int peer_guest, uint8_t mac[6])
+void gt_swap_addrs(bool listener, const char *peer_ip,
+		   const uint8_t mine[UNET_ADDR_LEN],
+		   uint8_t theirs[UNET_ADDR_LEN])
+{
+	uint32_t out[UNET_ADDR_LEN / 4], in[UNET_ADDR_LEN / 4];
+
+	/* Bytes as they are: the address is the same on every host. */
+	memcpy(out, mine, UNET_ADDR_LEN);
+	gt_swap_array(listener, peer_ip, 18600 + swap_round++, out, in,
+		      UNET_ADDR_LEN / 4);
+	memcpy(theirs, in, UNET_ADDR_LEN);
+}
+
+void gt_peer_mac(int peer_guest, uint8_t mac[6])
 {
 	const uint8_t base[6] = { 0x52, 0x54, 0x00, 0x88, 0xb5, 0x00 };
 

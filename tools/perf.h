@@ -1,16 +1,15 @@
-// SPDX-License-Identifier: MIT
+/* SPDX-License-Identifier: MIT */
 /*
- * Shared plumbing of the U-Net perf tools (unet_lat, unet_bw): options and
- * usage, the TCP rendezvous that swaps endpoint addresses and results, the
- * endpoint with its buffers in either mode, the receive and send helpers
- * and a watchdog so that a lost message ends a test instead of hanging it.
- *
- * A tool describes itself in a struct perf_tool and hands control to
- * perf_main(); its run() callback does the measurement on a ready channel
- * and its report() callback prints both sides' results.
+ * The framework of the perf tools (unet_lat, unet_bw), in the manner of
+ * perftest: a tool describes itself in a struct perf_tool and hands control
+ * to perf_main(), which parses the options (perf_options.c), meets the
+ * peer over TCP (perf_rendezvous.c), builds the endpoint, its buffers and
+ * the channel (perf_endpoint.c), and calls the tool's run() on a ready
+ * channel and its report() with both sides' results (perf_main.c).  run()
+ * moves messages with perf_io.c and waits with perf_watchdog.c.
  */
-#ifndef UNET_TOOLS_COMMON_H
-#define UNET_TOOLS_COMMON_H
+#ifndef UNET_TOOLS_PERF_H
+#define UNET_TOOLS_PERF_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -50,6 +49,7 @@ struct perf_opts {
 	uint32_t count;		/* lat: timed round trips; bw: messages */
 	uint32_t warmup;
 	uint32_t window;
+	uint32_t batch;		/* bw sender: sends per submit */
 	uint32_t connect_timeout;	/* seconds */
 	uint32_t timeout;		/* seconds without progress; 0: none */
 	bool json;
@@ -88,8 +88,8 @@ struct perf_tool {
 	unsigned int opts;		/* PERF_OPT_* */
 	uint32_t default_size;
 	uint32_t default_count;
-	const char *usage_head;		/* NAME .. tool options */
-	const char *usage_tail;		/* OUTPUT .. EXAMPLES */
+	const char *synopsis;		/* the usage's first lines */
+	const char *options;		/* its own options, one line each */
 	/* Measures on a ready channel; 0, or -1 after reporting why. */
 	int (*run)(struct perf_ctx *pc, struct perf_result *mine);
 	/* Prints this side's summary; @peer is the other side's view. */
@@ -110,8 +110,9 @@ struct perf_ctx {
 	struct unet_nic_info nic;
 	struct unet_ep *ep;
 	int chan;
-	uint8_t peer_mac[6];
-	uint32_t peer_ep;
+	uint8_t my_addr[UNET_ADDR_LEN];
+	uint8_t peer_addr[UNET_ADDR_LEN];
+	bool peer_loopback_only;	/* the peer's NIC has no netdev */
 	uint32_t peer_mode;
 	/* Messages the peer lets us have sent and it not yet consumed. */
 	uint32_t peer_credits;
@@ -147,30 +148,35 @@ struct perf_ctx {
 	void *priv;			/* the tool's */
 };
 
-/* A received message, its buffers copied out of the rx descriptor. */
+/* A received message, its buffers copied out of the library's view. */
 struct perf_msg {
 	struct unet_recv r;
 	bool done;			/* unet_recv_done() called */
 	unsigned int nbuf;
-	struct unet_sge bufs[UNET_MAX_RX_BUFS];
+	struct unet_buf bufs[UNET_MAX_RX_BUFS];
 };
 
 int perf_main(const struct perf_tool *tool, int argc, char **argv);
 
+/* ---- perf_util.c ---- */
+
+/* The tool's name, for messages. */
+extern const char *perf_prog;
 /*
  * Prints "tool: message" on stderr and keeps the text, which a server
  * sends to a client it refuses; returns -1 for tail calls.
  */
 int perf_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Says on stderr what went wrong on one side (@who), if anything did. */
-void perf_report_problems(const char *who, const struct perf_result *r);
+/* The last text perf_error() printed. */
+const char *perf_last_error(void);
 /* The same, but quiet after a few: per-message failures can be many. */
 void perf_error_limited(struct perf_ctx *pc, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Says on stderr what went wrong on one side (@who), if anything did. */
+void perf_report_problems(const char *who, const struct perf_result *r);
 
 uint64_t perf_now_ns(void);
 const char *perf_mode_name(uint32_t mode);
-void perf_mac_str(char out[18], const uint8_t mac[6]);
 
 /* The byte at @off of message @seq under --check. */
 static inline uint8_t perf_pattern_byte(uint64_t seq, size_t off)
@@ -183,6 +189,8 @@ void perf_pattern_fill(void *buf, size_t len, uint64_t seq, size_t off);
 /* Counts the bytes of @buf that differ from message @seq at @off. */
 uint64_t perf_pattern_check(const void *buf, size_t len, uint64_t seq,
 			    size_t off);
+
+/* ---- perf_io.c: the data path ---- */
 
 /*
  * Receiving.  perf_recv() returns 1 with @m filled, 0 if nothing waits, -1
@@ -197,7 +205,7 @@ size_t perf_msg_copy(struct perf_ctx *pc, const struct perf_msg *m,
 uint64_t perf_msg_check(struct perf_ctx *pc, const struct perf_msg *m,
 			uint64_t seq);
 void perf_msg_done(struct perf_ctx *pc, struct perf_msg *m);
-/* Releases the rx slot if needed and gives the buffers back to the NIC. */
+/* Releases the message if needed and gives its buffers back, in one go. */
 int perf_msg_repost(struct perf_ctx *pc, struct perf_msg *m);
 
 /*
@@ -206,18 +214,21 @@ int perf_msg_repost(struct perf_ctx *pc, struct perf_msg *m);
  * @errors; perf_reap_all() waits until no send is outstanding.
  */
 int perf_send(struct perf_ctx *pc, const void *data, uint32_t len,
-	      uint32_t cookie, uint64_t *errors);
+	      uint64_t context, uint64_t *errors);
 int perf_send_sge(struct perf_ctx *pc, const struct unet_sge *sge,
-		  unsigned int nsge, uint32_t cookie, uint64_t *errors);
+		  unsigned int nsge, uint64_t context, uint64_t *errors);
 int perf_reap(struct perf_ctx *pc, uint64_t *errors);
 int perf_reap_all(struct perf_ctx *pc, uint64_t *errors);
 
+/* ---- perf_watchdog.c ---- */
+
 /*
- * Waiting.  Call perf_watch_start() before a test's loop, perf_progress()
- * whenever something happened, and perf_idle() when a poll found nothing:
- * it spins or sleeps (--block: in unet_wait_send(), until a message or a
- * send completion), and every so often checks the clock and the TCP socket.  Returns 0 after a plain spin, 1 after such a check, -1
- * when the peer left or nothing happened for --timeout seconds.
+ * Call perf_watch_start() before a test's loop, perf_progress() whenever
+ * something happened, and perf_idle() when a poll found nothing: it spins
+ * or sleeps (--block: in unet_wait_send(), until a message or a send
+ * completion), and every so often checks the clock and the TCP socket.
+ * Returns 0 after a plain spin, 1 after such a check, -1 when the peer
+ * left or nothing happened for --timeout seconds.
  */
 void perf_watch_start(struct perf_ctx *pc);
 static inline void perf_progress(struct perf_ctx *pc)
@@ -226,8 +237,4 @@ static inline void perf_progress(struct perf_ctx *pc)
 }
 int perf_idle(struct perf_ctx *pc, const char *what);
 
-/* JSON helpers: numbers that are finite, and strings escaped. */
-void perf_json_double(double v);
-void perf_json_string(const char *s);
-
-#endif /* UNET_TOOLS_COMMON_H */
+#endif /* UNET_TOOLS_PERF_H */
