@@ -23,9 +23,10 @@ void fault_fail(uint64_t *what, const char *fmt, ...)
 }
 
 /*
- * Messages to an endpoint that is gone.  Endpoint ids are reused at once
- * (lowest free), so a later endpoint may hold the id: without a channel to
- * the sender it counts the message as drop_no_channel.
+ * Messages to an endpoint that is gone: drop_no_endpoint, since an id is
+ * never handed out again (slots cycle and carry a generation), or
+ * drop_no_channel on a module that reuses ids, where a later endpoint
+ * holding the id has no channel to the sender.
  */
 uint64_t nic_gone(void)
 {
