@@ -708,6 +708,15 @@ bool unet_rx_poll(struct unet_endpoint *ep)
 		rx_drop(ep, UNET_CTR_rx_drop_reasm,
 			UNET_NIC_drop_reasm_timeout);
 		reasm_finish(ep, r, UNET_ST_DROPPED);
+		/*
+		 * Fragments of it that come late off the wire go quietly: a
+		 * reassembly they started would lack the first ones, time
+		 * out (or be aborted) in its turn and report one message
+		 * dropped twice.  (A local sender that resumes is counted
+		 * by rx_place, from its progress.)
+		 */
+		if (!r->local)
+			reasm_refuse(r, r->msg_id);
 	}
 	if (!skb_queue_empty(&ep->rx.backlog) &&
 	    time_after(jiffies, ep->rx.backlog_moved + timeout))

@@ -16,6 +16,10 @@
  *  3. A receive buffer that faults in the middle of a message refuses the
  *     whole message: the fragments after the fault must not start another
  *     reassembly and take more buffers.
+ *  4. The same for a message whose reassembly timed out: its fragments
+ *     that come late are dropped, not a second reassembly that times out
+ *     (or is aborted) in its turn and hands the process a second
+ *     "dropped" for one message.
  *
  *   rx_hostile 1|2 [--seed N]      (a seed makes guest 2's flood random)
  */
@@ -323,6 +327,32 @@ static void guest1(void)
 			  k >= 2 ? unet_status_str(got[1].status) : "-",
 			  k >= 2 ? got[1].nbuf : 0, k >= 2 ? got[1].first : -1);
 	}
+
+	/* 4: the first fragment of 8 KiB, the rest after the timeout. */
+	barrier(1, NULL, NULL, 0);	/* guest 2 sends the first */
+	barrier(1, NULL, NULL, 0);
+	usleep((useconds_t)(t_ms + 1500) * 1000);
+	barrier(1, NULL, NULL, 0);	/* the rest, then a 2 KiB message */
+	barrier(1, NULL, NULL, 0);
+	{
+		uint32_t status[3], len[3];
+		int k = 0;
+
+		while (k < 3 && next_msg(v, &r, k < 2 ? 2500 : (int)t_ms + 500)) {
+			status[k] = r.status;
+			len[k] = r.length;
+			unet_recv_done(v, &r);
+			k++;
+		}
+		gt_result(k == 2 && status[0] == UNET_ST_DROPPED &&
+			  status[1] == UNET_ST_OK && len[1] == 2048,
+			  "hostile-late-fragments-after-timeout",
+			  "%d deliveries: %s, %s, %s (want dropped, then ok "
+			  "2048 bytes)", k,
+			  k > 0 ? unet_status_str(status[0]) : "-",
+			  k > 1 ? unet_status_str(status[1]) : "-",
+			  k > 2 ? unet_status_str(status[2]) : "-");
+	}
 	barrier(1, NULL, NULL, 0);
 	if (write(quit[1], "q", 1) != 1 || waitpid(child, &st, 0) != child)
 		gt_die("stuck endpoints' process");
@@ -400,6 +430,17 @@ static void guest2(void)
 	barrier(2, NULL, NULL, 0);
 	raw_send_msg(&s, mac1, ids[ID_E], SRC, 300, 16384, 5);
 	raw_send_msg(&s, mac1, ids[ID_E], SRC, 301, 2048, 6);
+	barrier(2, NULL, NULL, 0);
+
+	/* 4 */
+	barrier(2, NULL, NULL, 0);
+	raw_send_frag(&s, mac1, ids[ID_V], SRC, 400, 8192, RAW_FRAG, 0, 7);
+	barrier(2, NULL, NULL, 0);
+	barrier(2, NULL, NULL, 0);
+	for (i = 1; (uint32_t)i * RAW_FRAG < 8192; i++)
+		raw_send_frag(&s, mac1, ids[ID_V], SRC, 400, 8192, RAW_FRAG,
+			      (uint32_t)i * RAW_FRAG, 7);
+	raw_send_msg(&s, mac1, ids[ID_V], SRC, 401, 2048, 8);
 	barrier(2, NULL, NULL, 0);
 	barrier(2, NULL, NULL, 0);
 }
