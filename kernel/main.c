@@ -82,6 +82,12 @@ module_param_named(max_user_faults, unet_max_user_faults, uint, 0444);
 MODULE_PARM_DESC(max_user_faults,
 		 "page faults one user's buffers may have waiting at once (default 16)");
 
+/* See tx.c: the driver's ring bounds frames in flight; this only caps them. */
+unsigned int unet_tx_inflight_max = 1024;
+module_param_named(tx_inflight_max, unet_tx_inflight_max, uint, 0444);
+MODULE_PARM_DESC(tx_inflight_max,
+		 "frames one endpoint may have in the netdev's driver at once, 16..65536 (default 1024)");
+
 int unet_wire_group = -1;
 module_param_named(wire_group, unet_wire_group, int, 0444);
 MODULE_PARM_DESC(wire_group,
@@ -105,6 +111,11 @@ static int __init unet_init(void)
 	    !unet_reasm_timeout_ms || !unet_stall_timeout_ms ||
 	    !unet_max_user_faults) {
 		pr_err("backlog_frames, backlog_kib, reasm_timeout_ms, stall_timeout_ms and max_user_faults must be positive\n");
+		return -EINVAL;
+	}
+	if (unet_tx_inflight_max < 16 || unet_tx_inflight_max > 65536) {
+		pr_err("tx_inflight_max=%u: need 16..65536\n",
+		       unet_tx_inflight_max);
 		return -EINVAL;
 	}
 	if (!unet_max_endpoints ||

@@ -124,6 +124,19 @@ struct unet_tx_msg {
 };
 
 /* The send engine's state.  mutex serialises it; it may sleep. */
+/* Why a transmit engine stopped before its queue was empty. */
+enum unet_tx_park {
+	UNET_TX_RUNNING,
+	UNET_TX_PARK_ROOM,		/* the driver's ring was full */
+	UNET_TX_PARK_THROTTLE,		/* tx_inflight_max frames out */
+};
+
+/* Why parked engines were resumed. */
+enum unet_tx_wake {
+	UNET_TX_WAKE_FREED,		/* a frame of ours completed */
+	UNET_TX_WAKE_TICK,		/* the room timer, or the 100 ms poll */
+};
+
 struct unet_ep_tx {
 	struct mutex mutex;
 	u32 cons;
@@ -132,6 +145,8 @@ struct unet_ep_tx {
 	struct work_struct work;
 	atomic_t inflight;		/* frames handed to the netdev */
 	bool throttled;			/* waiting for them to drain */
+	enum unet_tx_park park;		/* why the engine last parked */
+	u64 parked_at;			/* and since when (ns) */
 	struct list_head room_node;	/* on nic->room_waiters, room_lock */
 };
 
@@ -222,6 +237,7 @@ struct unet_nic {
 	struct list_head active;
 	spinlock_t room_lock;
 	struct list_head room_waiters;
+	struct timer_list room_timer;	/* retries them a jiffy later */
 
 	/* Frames parked for translations, NIC-wide: truesize bytes. */
 	atomic_long_t backlog_bytes;
@@ -246,6 +262,7 @@ extern unsigned int unet_reasm_timeout_ms;
 extern unsigned int unet_stall_timeout_ms;
 extern unsigned int unet_max_endpoints;
 extern unsigned int unet_max_user_faults;
+extern unsigned int unet_tx_inflight_max;
 extern int unet_wire_group;
 
 static inline void unet_ep_count(struct unet_endpoint *ep, int c, s64 v)

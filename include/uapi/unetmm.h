@@ -223,10 +223,16 @@ struct unet_chan_destroy {
  * Most count events since the module was loaded; pinned_pages,
  * segment_pages, endpoints, backlog_frames (frames waiting for
  * translations), backlog_bytes (their memory), reasm_active (messages
- * being reassembled), misses_queued and faults_waiting (fault-ins that
- * wait for a page) are gauges of what exists now, so
- * that a leak is visible once every process has gone.  New counters are
- * added at the end of a list, never in between.
+ * being reassembled), misses_queued, faults_waiting (fault-ins that
+ * wait for a page) and tx_inflight (frames handed to the netdev and not
+ * yet freed by its driver) are gauges of what exists now, so that a leak
+ * is visible once every process has gone.  tx_room_waits and
+ * tx_throttle_waits count the times a transmit engine parked because the
+ * driver's ring was full or its own frames in flight reached the limit;
+ * the *_wait_ns beside them add up the time it stayed parked, and
+ * tx_wakes_freed / tx_wakes_tick count resumes by a freed frame and by a
+ * timer (a jiffy after a park for room, or the NIC's 100 ms poll).  New counters are added at the end of a list, never
+ * in between.
  */
 #define UNET_EP_COUNTERS(X)				\
 	X(tx_msgs)	X(tx_bytes)	X(rx_msgs)	X(rx_bytes)	\
@@ -249,7 +255,10 @@ struct unet_chan_destroy {
 	X(tlb_pin_retries)	X(backlog_frames)	X(reasm_active)	\
 	X(misses_queued)	X(backlog_bytes)	X(drop_backlog_bytes) \
 	X(drop_backlog_stale)	X(drop_not_host)	X(polls)	\
-	X(poll_ns)	X(tlb_fault_transient)	X(faults_waiting)
+	X(poll_ns)	X(tlb_fault_transient)	X(faults_waiting)	\
+	X(tx_room_waits)	X(tx_room_wait_ns)	X(tx_throttle_waits) \
+	X(tx_throttle_wait_ns)	X(tx_wakes_freed)	X(tx_wakes_tick) \
+	X(tx_inflight)
 
 #define UNET_COUNTER_ENUM(name)	UNET_CTR_##name,
 enum unet_ep_counter { UNET_EP_COUNTERS(UNET_COUNTER_ENUM) UNET_EP_NR_COUNTERS };

@@ -181,7 +181,7 @@ static void nic_poll(struct timer_list *t)
 	}
 	spin_unlock(&nic->active_lock);
 	/* In case no frame of ours completes to say the ring has room. */
-	unet_tx_wake_room(nic);
+	unet_tx_wake_room(nic, UNET_TX_WAKE_TICK);
 	unet_nic_count(nic, UNET_NIC_polls, 1);
 	unet_nic_count(nic, UNET_NIC_poll_ns, ktime_get_ns() - t0);
 	if (!READ_ONCE(nic->stopping))
@@ -301,6 +301,7 @@ static struct unet_nic *nic_create(u32 index, struct net_device *dev)
 		goto err_free;
 	}
 	timer_setup(&nic->poll_timer, nic_poll, 0);
+	timer_setup(&nic->room_timer, unet_tx_room_timer, 0);
 	ret = unet_agent_nic_init(nic);
 	if (ret)
 		goto err_wq;
@@ -327,6 +328,8 @@ static void nic_stop(struct unet_nic *nic)
 	rtnl_unlock();
 	WRITE_ONCE(nic->stopping, true);
 	del_timer_sync(&nic->poll_timer);
+	/* No endpoint is left to arm it again: each holds the module. */
+	del_timer_sync(&nic->room_timer);
 	drain_workqueue(nic->wq);
 }
 

@@ -55,7 +55,8 @@ void unet_nic_deactivate(struct unet_endpoint *ep);
 void unet_tx_kick(struct unet_endpoint *ep);
 void unet_tx_work(struct work_struct *work);
 void unet_tx_stop(struct unet_endpoint *ep);
-void unet_tx_wake_room(struct unet_nic *nic);
+void unet_tx_wake_room(struct unet_nic *nic, enum unet_tx_wake cause);
+void unet_tx_room_timer(struct timer_list *t);
 
 /* rx.c: the receive engine. */
 int unet_rx_frame(struct sk_buff *skb, struct net_device *dev,

@@ -132,31 +132,45 @@ static void tx_source(struct unet_endpoint *ep, struct unet_span *src)
 }
 
 /*
- * Frames an endpoint may have queued in the netdev before its engine waits
- * for the driver to free some, as a NIC stalls on a full ring: without it
- * a burst of 64 KiB messages overflows the qdisc and is lost.
+ * unet_tx_inflight_max (tx_inflight_max=, default 1024): frames of one
+ * endpoint the netdev may hold before its engine waits for the driver to
+ * free some.  Frames bypass the qdisc, so the driver's ring
+ * is what bounds them: a full ring answers NETDEV_TX_BUSY and the engine
+ * waits for room (tx_wait_room).  This limit only keeps one endpoint from
+ * holding more than a ring's worth of memory on a driver that frees late.
+ * It must not be below the ring: virtio-net frees sent frames lazily (when
+ * it next transmits, or after 3/4 of the ring completes), so a limit under
+ * the ring parks the engine with nothing left to make the driver free, and
+ * it resumes only when a received frame happens to clean the ring; at 128
+ * that cost about 90 ms per park and made wire bandwidth fall as the
+ * window grew.
  */
-#define UNET_TX_INFLIGHT_MAX	128
 
 static void tx_frame_freed(struct sk_buff *skb)
 {
 	struct unet_endpoint *ep = skb_shinfo(skb)->destructor_arg;
 
-	if (atomic_dec_return(&ep->tx.inflight) <= UNET_TX_INFLIGHT_MAX / 2 &&
+	unet_nic_count(ep->nic, UNET_NIC_tx_inflight, -1);
+	if (atomic_dec_return(&ep->tx.inflight) <= unet_tx_inflight_max / 2 &&
 	    READ_ONCE(ep->tx.throttled)) {
 		WRITE_ONCE(ep->tx.throttled, false);
+		unet_nic_count(ep->nic, UNET_NIC_tx_wakes_freed, 1);
 		if (!READ_ONCE(ep->dead))
 			unet_ep_queue_work(ep, &ep->tx.work);
 	}
-	unet_tx_wake_room(ep->nic);	/* the ring has room for one more */
+	/* The ring has room for one more. */
+	unet_tx_wake_room(ep->nic, UNET_TX_WAKE_FREED);
 	unet_ep_put(ep);
 	module_put(THIS_MODULE);
 }
 
 /*
  * The driver's ring is full: the endpoint keeps its frame and waits on
- * the NIC's list until a frame of this NIC completes (or the 100 ms
- * poll).  The list holds a reference.  Caller holds tx.mutex.
+ * the NIC's list until a frame of this NIC completes, or a jiffy passes.
+ * The timer is there because a driver that frees late (virtio-net) may
+ * free nothing of ours for long while its ring drains; waiting for the
+ * NIC's 100 ms poll instead cost a third of the parks 100 ms each.  The
+ * list holds a reference.  Caller holds tx.mutex.
  */
 static void tx_wait_room(struct unet_endpoint *ep)
 {
@@ -168,7 +182,16 @@ static void tx_wait_room(struct unet_endpoint *ep)
 		unet_ep_get(ep);
 		list_add_tail(&ep->tx.room_node, &nic->room_waiters);
 	}
+	if (!timer_pending(&nic->room_timer))
+		mod_timer(&nic->room_timer, jiffies + 1);
 	spin_unlock_bh(&nic->room_lock);
+}
+
+void unet_tx_room_timer(struct timer_list *t)
+{
+	struct unet_nic *nic = from_timer(nic, t, room_timer);
+
+	unet_tx_wake_room(nic, UNET_TX_WAKE_TICK);
 }
 
 static void tx_stop_waiting_room(struct unet_endpoint *ep)
@@ -192,7 +215,7 @@ static void tx_stop_waiting_room(struct unet_endpoint *ep)
  * this from running for ever.  Every list operation is under room_lock,
  * the snapshot's too, since unet_tx_stop() may take a node off either.
  */
-void unet_tx_wake_room(struct unet_nic *nic)
+void unet_tx_wake_room(struct unet_nic *nic, enum unet_tx_wake cause)
 {
 	struct unet_endpoint *ep;
 	LIST_HEAD(wake);
@@ -208,12 +231,40 @@ void unet_tx_wake_room(struct unet_nic *nic)
 			break;
 		list_del_init(&ep->tx.room_node);
 		spin_unlock_bh(&nic->room_lock);
+		unet_nic_count(nic, cause == UNET_TX_WAKE_TICK ?
+				    UNET_NIC_tx_wakes_tick :
+				    UNET_NIC_tx_wakes_freed, 1);
 		if (!READ_ONCE(ep->dead))
 			unet_ep_queue_work(ep, &ep->tx.work);
 		unet_ep_put(ep);	/* the list's reference */
 		spin_lock_bh(&nic->room_lock);
 	}
 	spin_unlock_bh(&nic->room_lock);
+}
+
+/*
+ * Parks and resumes are counted, with the time spent parked, so that
+ * unetstat shows whether the wire waits for the driver's ring or for its
+ * own limit of frames in flight.  Called with tx.mutex held.
+ */
+static void tx_park(struct unet_endpoint *ep, enum unet_tx_park why)
+{
+	lockdep_assert_held(&ep->tx.mutex);
+	ep->tx.park = why;
+	ep->tx.parked_at = ktime_get_ns();
+	unet_nic_count(ep->nic, why == UNET_TX_PARK_ROOM ?
+			UNET_NIC_tx_room_waits : UNET_NIC_tx_throttle_waits, 1);
+}
+
+static void tx_unpark(struct unet_endpoint *ep)
+{
+	lockdep_assert_held(&ep->tx.mutex);
+	if (ep->tx.park == UNET_TX_RUNNING)
+		return;
+	unet_nic_count(ep->nic, ep->tx.park == UNET_TX_PARK_ROOM ?
+			UNET_NIC_tx_room_wait_ns : UNET_NIC_tx_throttle_wait_ns,
+		       ktime_get_ns() - ep->tx.parked_at);
+	ep->tx.park = UNET_TX_RUNNING;
 }
 
 /*
@@ -234,8 +285,10 @@ static int tx_xmit(struct unet_endpoint *ep, struct net_device *dev)
 		tx_wait_room(ep);
 		/* Room may have come before we said we wait for it. */
 		ret = __dev_direct_xmit(msg->skb, queue);
-		if (ret == NETDEV_TX_BUSY)
+		if (ret == NETDEV_TX_BUSY) {
+			tx_park(ep, UNET_TX_PARK_ROOM);
 			return -EAGAIN;
+		}
 		tx_stop_waiting_room(ep);
 	}
 	msg->skb = NULL;	/* the driver's, or freed */
@@ -250,11 +303,11 @@ static int tx_xmit(struct unet_endpoint *ep, struct net_device *dev)
 /* True when the endpoint must wait for the netdev to drain. */
 static bool tx_throttle(struct unet_endpoint *ep)
 {
-	if (atomic_read(&ep->tx.inflight) < UNET_TX_INFLIGHT_MAX)
+	if (atomic_read(&ep->tx.inflight) < unet_tx_inflight_max)
 		return false;
 	WRITE_ONCE(ep->tx.throttled, true);
 	smp_mb();	/* pairs with the atomic_dec_return in tx_frame_freed */
-	if (atomic_read(&ep->tx.inflight) < UNET_TX_INFLIGHT_MAX) {
+	if (atomic_read(&ep->tx.inflight) < unet_tx_inflight_max) {
 		WRITE_ONCE(ep->tx.throttled, false);
 		return false;
 	}
@@ -301,6 +354,7 @@ static struct sk_buff *tx_frame(struct unet_endpoint *ep,
 	__module_get(THIS_MODULE);
 	unet_ep_get(ep);
 	atomic_inc(&ep->tx.inflight);
+	unet_nic_count(ep->nic, UNET_NIC_tx_inflight, 1);
 	skb_shinfo(skb)->destructor_arg = ep;
 	skb->destructor = tx_frame_freed;
 	return skb;
@@ -348,6 +402,7 @@ static int tx_wire(struct unet_endpoint *ep)
 	do {
 		if (!msg->skb) {
 			if (tx_throttle(ep)) {
+				tx_park(ep, UNET_TX_PARK_THROTTLE);
 				ret = -EAGAIN;
 				goto out;
 			}
@@ -453,6 +508,7 @@ static bool tx_run(struct unet_endpoint *ep)
  */
 static void tx_service(struct unet_endpoint *ep)
 {
+	tx_unpark(ep);
 	for (;;) {
 		u32 prod;
 
