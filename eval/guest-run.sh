@@ -169,8 +169,10 @@ start_sp_servers() {
 }
 stop_sp_servers() {
 	[ -n "$sp_servers" ] || return 0
+	# A server spinning on a non-blocking socket never looks at the flag
+	# its SIGTERM handler sets.
 	# shellcheck disable=SC2086
-	kill $sp_servers 2>/dev/null
+	kill -KILL $sp_servers 2>/dev/null
 	# shellcheck disable=SC2086
 	wait $sp_servers 2>/dev/null
 	sp_servers=""
