@@ -29,16 +29,31 @@ B=build/bin
 E=build/eval
 
 ROUNDS=3
+# Per round: LAT_N round trips busy-polling (every busy p99 from at least
+# 10,000 samples in a full run), LAT_NB blocking; likewise IB_N / IB_NB
+# for perftest.  sockperf runs for a time (sp_time), long enough for about
+# as many samples at the round trips this machine has shown.
 if [ "${QUICK:-0}" = 1 ]; then
-	LAT_N=2000; BW_N=300; RATE_N=3000; CHECK_N=100; SP_T=1; IB_N=1000
-	IB_BW_N=300; SCALE_N=16
+	LAT_N=2000; LAT_NB=1000; BW_N=300; RATE_N=3000; CHECK_N=100
+	IB_N=1000; IB_NB=500; IB_BW_N=300; SCALE_N=16; FRESH_N=1000
 else
-	LAT_N=10000; BW_N=1500; RATE_N=20000; CHECK_N=300; SP_T=4; IB_N=10000
-	IB_BW_N=1500; SCALE_N=48
+	LAT_N=10000; LAT_NB=3000; BW_N=1500; RATE_N=20000; CHECK_N=300
+	IB_N=10000; IB_NB=3000; IB_BW_N=1500; SCALE_N=48; FRESH_N=10000
 fi
-# sockperf runs for a time, not a count: on the wire a round trip takes
-# hundreds of microseconds, so it runs longer there.
-[ "$setup" = wire ] && SP_T=$((SP_T * 2))
+# sp_time KIND DISC SIZE: seconds of one sockperf run.
+sp_time() {
+	if [ "${QUICK:-0}" = 1 ]; then
+		echo 1
+	elif [ "$1" != lat ]; then
+		[ "$setup" = wire ] && echo 3 || echo 2
+	elif [ "$2" = block ]; then
+		[ "$setup" = wire ] && echo 3 || echo 2
+	elif [ "$setup" = wire ]; then
+		[ "$3" -ge 8192 ] && echo 10 || echo 5
+	else
+		echo 3
+	fi
+}
 
 LAT_SIZES="8 1024 8192"
 BW_SIZES="1024 8192 65536"
@@ -179,8 +194,9 @@ stop_sp_servers() {
 }
 sp_lat() {	# FILE VARIANT SIZE
 	m=$3; [ "$m" -lt 14 ] && m=14	# sockperf's smallest message
+	d=busy; [ "$2" = block ] && d=block
 	cmd "$1" sockperf ping-pong -i "$UDP_IP" -p "$(sp_port $2)" -m "$m" \
-		-t $SP_T --full-rtt $(sp_flags $2)
+		-t "$(sp_time lat $d "$3")" --full-rtt $(sp_flags $2)
 }
 # Throughput: the client counts what it sent; the server guest's UDP
 # InDatagrams (/proc/net/snmp) before and after count what arrived.
@@ -194,7 +210,7 @@ sp_bw() {	# FILE VARIANT SIZE
 	barrier
 	if [ $role != server ]; then
 		cmd "$f" sockperf throughput -i "$UDP_IP" -p "$(sp_port $v)" \
-			-m "$m" -t $SP_T
+			-m "$m" -t "$(sp_time bw)"
 	fi
 	barrier
 	if [ $role != client ]; then
@@ -242,7 +258,7 @@ eflag() { [ "$1" = block ] && echo -e; }
 insmod "${UNET_KO:-kernel/unetmm.ko}" netdev=eth0 || exit 1
 uname -r >"$raw/kernel.txt"
 nproc >"$raw/vcpus.txt"
-echo "rounds=$ROUNDS lat_n=$LAT_N bw_n=$BW_N rate_n=$RATE_N check_n=$CHECK_N sp_t=$SP_T ib_n=$IB_N ib_bw_n=$IB_BW_N" \
+echo "rounds=$ROUNDS lat_n=$LAT_N lat_nb=$LAT_NB bw_n=$BW_N rate_n=$RATE_N check_n=$CHECK_N ib_n=$IB_N ib_nb=$IB_NB ib_bw_n=$IB_BW_N fresh_n=$FRESH_N" \
 	>"$raw/params.txt"
 
 progress "U-Net/MM and base-level U-Net: checked runs (--check), every size, mode and discipline"
@@ -268,9 +284,10 @@ if [ $role != server ]; then
 	for r in $(seq $ROUNDS); do
 		for d in $DISCS; do
 			for s in $LAT_SIZES; do
+				n=$LAT_N; [ $d = block ] && n=$LAT_NB
 				for mode in mm base; do
 					unet_lat "$setup-unet_$mode-rtt-$s.$d.r$r.txt" \
-						$d $mode $s $LAT_N
+						$d $mode $s $n
 				done
 			done
 			for s in $BW_SIZES; do
@@ -346,8 +363,9 @@ if [ $rxe_ok = 1 ]; then
 	for r in $(seq $ROUNDS); do
 		for d in $DISCS; do
 			for s in $LAT_SIZES; do
+				n=$IB_N; [ $d = block ] && n=$IB_NB
 				pair "$setup-rxe-rtt-$s.$d.r$r.txt" ib_send_lat \
-					-d rxe0 -s "$s" -n $IB_N -F $(eflag $d)
+					-d rxe0 -s "$s" -n $n -F $(eflag $d)
 			done
 			for s in $BW_SIZES; do
 				pair "$setup-rxe-bw-$s.$d.r$r.txt" ib_send_bw \
@@ -363,10 +381,10 @@ fi
 
 progress "registration: verbs ibv_reg_mr against U-Net/MM's first use; fresh buffers"
 if [ "$setup" = loopback ] && [ $rxe_ok = 1 ] && [ -x $E/regcost ]; then
-	$E/regcost -d rxe0 --json >"$raw/regcost.txt" 2>&1
+	$E/regcost -d rxe0 -n $FRESH_N --json >"$raw/regcost.txt" 2>&1
 fi
 if [ "$setup" = loopback ] && [ -x $E/firstuse ]; then
-	$E/firstuse --json >"$raw/firstuse.txt" 2>&1
+	$E/firstuse -n $FRESH_N --json >"$raw/firstuse.txt" 2>&1
 fi
 [ $rxe_ok = 1 ] && rdma link delete rxe0 2>/dev/null
 

@@ -175,6 +175,7 @@ def unet_bw(path):
 
 
 CHECKS = {"passed": 0, "failed": []}
+LOW_SAMPLES = []        # p99s from fewer than 10,000 samples per round
 
 
 def check_passed(raw, setup, mode, kind, size, disc):
@@ -219,6 +220,10 @@ def setup_results(raw, setup, disc):
             med, rng = spread([r[0] for r in runs])
             res["bw_MBps"][peer][s], res["bw_MBps_range"][peer][s] = med, rng
             res["bw_rounds"][peer][s] = len(runs)
+        if kind == "rtt" and runs and res["rtt_samples"][peer][s] is not None \
+                and res["rtt_samples"][peer][s] < 10000:
+            LOW_SAMPLES.append(f"{label} {PEER_NAMES[peer]} {s} B "
+                               f"({res['rtt_samples'][peer][s]})")
         if not runs:
             missing(f"{label} {PEER_NAMES[peer]} {s} B {what}", pattern)
         elif len(runs) < 3:
@@ -718,7 +723,7 @@ def report_md(res, plots):
             return fmt(v[i]) if v and i < len(v) else "—"
         L.append(f"| {sz // 1024} KiB | {at('verbs_reg_us')} | {at('verbs_dereg_us')} | "
                  f"{at('unetmm_first_use_us')} |")
-    L += ["", f"Fresh-buffer workload (10,000 messages of 64 KiB, each from memory not "
+    L += ["", f"Fresh-buffer workload ({pl.get('fresh_n', '?')} messages of 64 KiB, each from memory not "
           f"used before): U-Net/MM {fmt(fr['unetmm'])} MB/s, verbs registering each "
           f"buffer {fmt(fr['rxe_register'])} MB/s, verbs copying into a registered "
           f"bounce buffer {fmt(fr['rxe_bounce'])} MB/s.", ""]
@@ -739,6 +744,9 @@ def report_md(res, plots):
           "| U-Net/MM MB/s | " + " | ".join(fmt(v) for v in sc["bw_MBps"]["unetmm"]) + " |",
           "| base-level MB/s | " + " | ".join(fmt(v) for v in sc["bw_MBps"]["unet_base"]) + " |",
           ""]
+    if LOW_SAMPLES:
+        notes.append("p99 from fewer than 10,000 samples per round: "
+                     + "; ".join(LOW_SAMPLES))
     L += ["## Reading", ""] + reading(res) + [""]
     if notes:
         L += ["## Missing or qualified values", ""] + [f"* {n}" for n in notes] + [""]
@@ -756,20 +764,23 @@ def report_md(res, plots):
           "completion events) on both sides.  Every raw file starts with the command that "
           "made it, and `eval/check-report` holds this paragraph to them.",
           f"* U-Net/MM and base-level U-Net: `build/bin/unet_lat` ({pl.get('lat_n', '?')} "
-          "timed round trips after 100 untimed, per round) and `build/bin/unet_bw` "
+          f"timed round trips busy-polling, {pl.get('lat_nb', '?')} blocking, after 100 "
+          "untimed, per round) and `build/bin/unet_bw` "
           f"({pl.get('bw_n', '?')} messages, 16 in flight into 16 receive buffers) with "
           "`--mode mm|base`, each against a server of the same discipline; base-level "
           "copies data into and out of its segment, as an application without U-Net/MM "
           f"must.  Checked runs: the same tools with `--check`, {pl.get('check_n', '?')} "
           "messages each, before the timed runs, which do not check.",
-          f"* UDP: `sockperf ping-pong --full-rtt` for {pl.get('sp_t', '?')} s per round on "
-          "loopback (twice that on the wire) and `sockperf throughput`; 8 B uses "
+          "* UDP: `sockperf ping-pong --full-rtt` and `sockperf throughput`, each for the "
+          "time its raw file's command gives (`-t`, 1 to 10 s, longer where a round trip "
+          "takes longer, to reach about as many samples as the other peers); 8 B uses "
           "sockperf's smallest message (14 B) and 64 KiB its largest datagram (65507 B).  "
           "Throughput and message rate are the sender's rates scaled by the fraction of "
           "its datagrams (`Total of N messages sent`) that the server guest's UDP "
           "InDatagrams counter (`/proc/net/snmp`) counted during the run.",
           "* Soft-RoCE: `rdma link add rxe0 type rxe netdev eth0`, `ib_send_lat -n "
-          f"{pl.get('ib_n', '?')}` (its one-way latency and percentiles doubled into a "
+          f"{pl.get('ib_n', '?')}` busy-polling, `-n {pl.get('ib_nb', '?')}` blocking "
+          "(its one-way latency and percentiles doubled into a "
           f"round trip) and `ib_send_bw -n {pl.get('ib_bw_n', '?')}`; perftest's MB are "
           "2^20 bytes, converted.",
           f"* Message rate: `unet_bw -s 8|64 -n {pl.get('rate_n', '?')}` (16 in flight), "
