@@ -87,12 +87,12 @@ barrier() {
 	[ "$setup" = wire ] || return 0
 	port=$((18700 + bar))
 	if [ "$g" = 1 ]; then
-		timeout 1200 busybox nc -l -p "$port" </dev/null >/dev/null
+		timeout 3000 busybox nc -l -p "$port" </dev/null >/dev/null
 	else
 		i=0
 		until echo x | busybox nc "$PEER_IP" "$port" >/dev/null 2>&1; do
 			i=$((i + 1))
-			[ $i -gt 3000 ] && break
+			[ $i -gt 15000 ] && break
 			sleep 0.2
 		done
 	fi
