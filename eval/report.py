@@ -764,8 +764,8 @@ def report_md(res, plots):
           "completion events) on both sides.  Every raw file starts with the command that "
           "made it, and `eval/check-report` holds this paragraph to them.",
           f"* U-Net/MM and base-level U-Net: `build/bin/unet_lat` ({pl.get('lat_n', '?')} "
-          f"timed round trips busy-polling, {pl.get('lat_nb', '?')} blocking, after 100 "
-          "untimed, per round) and `build/bin/unet_bw` "
+          f"timed round trips per round busy-polling, {pl.get('lat_nb', '?')} blocking and "
+          "on the wire at 8 KiB, after 100 untimed) and `build/bin/unet_bw` "
           f"({pl.get('bw_n', '?')} messages, 16 in flight into 16 receive buffers) with "
           "`--mode mm|base`, each against a server of the same discipline; base-level "
           "copies data into and out of its segment, as an application without U-Net/MM "
@@ -779,8 +779,8 @@ def report_md(res, plots):
           "its datagrams (`Total of N messages sent`) that the server guest's UDP "
           "InDatagrams counter (`/proc/net/snmp`) counted during the run.",
           "* Soft-RoCE: `rdma link add rxe0 type rxe netdev eth0`, `ib_send_lat -n "
-          f"{pl.get('ib_n', '?')}` busy-polling, `-n {pl.get('ib_nb', '?')}` blocking "
-          "(its one-way latency and percentiles doubled into a "
+          f"{pl.get('ib_n', '?')}` busy-polling, `-n {pl.get('ib_nb', '?')}` blocking and "
+          "on the wire at 8 KiB (its one-way latency and percentiles doubled into a "
           f"round trip) and `ib_send_bw -n {pl.get('ib_bw_n', '?')}`; perftest's MB are "
           "2^20 bytes, converted.",
           f"* Message rate: `unet_bw -s 8|64 -n {pl.get('rate_n', '?')}` (16 in flight), "
