@@ -757,10 +757,12 @@ def report_md(res, plots):
           "(`taskset`), so that a round trip never depends on the two sharing a vCPU.  "
           "On the wire guest 1 serves and guest 2 runs the clients.",
           "* Busy-polling tables: U-Net's tools poll their rings; sockperf's client and "
-          "server both run with the busy-poll flags named above the table; perftest polls "
+          "server both run with the busy-poll flags named above the table for round trips, "
+          "and for throughput the server (the receiver) does, the sender having nothing to "
+          "wait for; perftest polls "
           "its completion queue (its default).  Blocking tables: U-Net's tools with "
           "`--block` (sleeping in `unet_wait()`) on both sides; sockperf without those "
-          "flags, so both sides block in `recvfrom()`; perftest with `-e` (sleeping on "
+          "flags, so its receivers block in `recvfrom()`; perftest with `-e` (sleeping on "
           "completion events) on both sides.  Every raw file starts with the command that "
           "made it, and `eval/check-report` holds this paragraph to them.",
           f"* U-Net/MM and base-level U-Net: `build/bin/unet_lat` ({pl.get('lat_n', '?')} "

@@ -95,6 +95,16 @@ else
 	fail check-report-catches-busy-block "failed, but not on the flags: $(grep FAIL "$T/check.log" | head -2)"
 fi
 
+# A busy-table throughput run sent to the blocking server.
+fresh
+sed -i 's/-p 11111 -m 65536/-p 11113 -m 65536/' "$T/raw/wire2/wire-udp-bw-65536.busy.r3.txt"
+report
+if ! checker && grep -q 'FAIL report/wire-udp-throughput-server' "$T/check.log"; then
+	pass check-report-catches-udp-server
+else
+	fail check-report-catches-udp-server "$(grep FAIL "$T/check.log" | head -2)"
+fi
+
 # A busy U-Net run that slept.
 fresh
 sed -i 's/"block": false/"block": true/' "$T/raw/wire2/wire-unet_mm-rtt-8.busy.r1.txt"

@@ -54,7 +54,7 @@ def unet_bw(mode, size, disc, n, mbps, check):
 
 
 def sockperf_pp(size, variant, median):
-    return (f"# cmd: sockperf ping-pong -i 127.0.0.1 -p 11111 -m {max(14, int(size))} -t 3 "
+    return (f"# cmd: sockperf ping-pong -i 127.0.0.1 -p {PORTS[variant]} -m {max(14, int(size))} -t 3 "
             f"--full-rtt {FLAGS[variant]}\n"
             "sockperf: using recvfrom() to block on socket(s)\n"
             "sockperf: Total 12000 observations; each percentile contains 120.00 observations\n"
@@ -63,9 +63,12 @@ def sockperf_pp(size, variant, median):
             f"sockperf: ---> percentile 50.000 = {median:.3f}\n")
 
 
+PORTS = {"spin": 11111, "lls": 11112, "block": 11113}
+
+
 def sockperf_tp(size, variant, mbps, rate):
-    return (f"# cmd: sockperf throughput -i 127.0.0.1 -p 11111 -m {max(14, int(size))} -t 2"
-            + (f" {FLAGS[variant]}" if variant != "block" else "") + "\n"
+    return (f"# cmd: sockperf throughput -i 127.0.0.1 -p {PORTS[variant]} "
+            f"-m {max(14, int(size))} -t 2\n"
             "sockperf: Total of 1000 messages sent in 1.000 sec\n\n"
             f"sockperf: Summary: Message Rate is {rate} [msg/sec]\n"
             f"sockperf: Summary: BandWidth is {mbps:.3f} MBps ({mbps * 8:.3f} Mbps)\n")
@@ -97,7 +100,7 @@ def setup_dir(d, setup, client=True, server=True):
     if server:
         for v in ("spin", "lls", "block"):
             w(f"{d}/{setup}-udp-server.{v}.txt",
-              f"# cmd: sockperf server -i 127.0.0.1 -p 11111 {FLAGS[v]}\n")
+              f"# cmd: sockperf server -i 127.0.0.1 -p {PORTS[v]} {FLAGS[v]}\n")
         for tool in ("lat", "bw"):
             for disc in ("busy", "block"):
                 w(f"{d}/{setup}-unet-{tool}server.{disc}.txt",
