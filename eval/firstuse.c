@@ -68,9 +68,10 @@ static double median(double *v, size_t n)
 static void setup(void)
 {
 	struct unet_ep_attr attr;
-	uint8_t addr_b[UNET_ADDR_LEN];
-	size_t len_b = sizeof(addr_b);
+	uint8_t addr_a[UNET_ADDR_LEN], addr_b[UNET_ADDR_LEN];
+	size_t len_a = sizeof(addr_a), len_b = sizeof(addr_b);
 	unsigned int i;
+	int ch_ba;
 
 	u = unet_open();
 	if (!u)
@@ -80,11 +81,13 @@ static void setup(void)
 	b = unet_ep_create(u, &attr);
 	if (!a || !b)
 		die("create endpoints", errno);
-	if (unet_ep_addr(b, addr_b, &len_b))
+	if (unet_ep_addr(a, addr_a, &len_a) || unet_ep_addr(b, addr_b, &len_b))
 		die("address", errno);
+	/* B accepts only what comes on a channel of its own. */
 	ch_ab = unet_chan_create(a, addr_b, len_b);
-	if (ch_ab < 0)
-		die("create channel", -ch_ab);
+	ch_ba = unet_chan_create(b, addr_a, len_a);
+	if (ch_ab < 0 || ch_ba < 0)
+		die("create channels", -(ch_ab < 0 ? ch_ab : ch_ba));
 	rx = mmap(NULL, (size_t)RXBUFS * MSG, PROT_READ | PROT_WRITE,
 		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (rx == MAP_FAILED)

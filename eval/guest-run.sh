@@ -29,6 +29,7 @@ B=build/bin
 E=build/eval
 
 ROUNDS=3
+[ "${QUICK:-0}" = 1 ] && ROUNDS=1	# a check of the pipeline only
 # Per round: LAT_N round trips busy-polling (so that a busy p99 comes from
 # 10,000 samples), except on the wire at 8 KiB, where a round trip takes
 # about a millisecond and LAT_NB, the blocking count, is used, to keep
@@ -276,7 +277,7 @@ eflag() { [ "$1" = block ] && echo -e; }
 insmod "${UNET_KO:-kernel/unetmm.ko}" netdev=eth0 || exit 1
 uname -r >"$raw/kernel.txt"
 nproc >"$raw/vcpus.txt"
-echo "rounds=$ROUNDS lat_n=$LAT_N lat_nb=$LAT_NB bw_n=$BW_N rate_n=$RATE_N check_n=$CHECK_N ib_n=$IB_N ib_nb=$IB_NB ib_bw_n=$IB_BW_N fresh_n=$FRESH_N" \
+echo "quick=${QUICK:-0} rounds=$ROUNDS lat_n=$LAT_N lat_nb=$LAT_NB bw_n=$BW_N rate_n=$RATE_N check_n=$CHECK_N ib_n=$IB_N ib_nb=$IB_NB ib_bw_n=$IB_BW_N fresh_n=$FRESH_N" \
 	>"$raw/params.txt"
 
 progress "U-Net/MM and base-level U-Net: checked runs (--check), every size, mode and discipline"
