@@ -343,7 +343,7 @@ if [ $role != server ]; then
 		m=$(for r in $(seq $ROUNDS); do
 			sed -n 's/.*percentile 50.000 = *\([0-9.]*\).*/\1/p' \
 				"$raw/$setup-udp-select-8.$v.r$r.txt"
-		done | sort -n | sed -n 2p)
+		done | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }')
 		echo "${m:-999999999} $v"
 	done | sort -n | head -1 | cut -d' ' -f2)
 	echo "$best" >"$raw/$setup-udp-busy-variant.txt"
