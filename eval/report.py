@@ -708,7 +708,11 @@ def report_md(res, plots):
         if disc == "busy":
             v = uv[setup]
             sel = v["select_8B_rtt_us"]
-            L += [f"Kernel UDP busy-polls with sockperf "
+            if v["chosen"] not in UDP_VARIANT_FLAGS:
+                L += ["Kernel UDP: no busy-poll variant was chosen (the selection runs "
+                      "left no result).", ""]
+            else:
+                L += [f"Kernel UDP busy-polls with sockperf "
                   f"`{UDP_VARIANT_FLAGS.get(v['chosen'], '?')}`: of the two ways, "
                   f"`--nonblocked` (spinning on a non-blocking socket) had an 8 B median "
                   f"of {fmt(sel['spin'])} µs and `--lls 50` (SO_BUSY_POLL) {fmt(sel['lls'])} µs "
