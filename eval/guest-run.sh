@@ -126,11 +126,12 @@ if [ $role = both ] && [ "$(nproc)" -ge 2 ]; then
 fi
 
 # cmd FILE CMD...: runs a client into FILE, recording the command first.
+# (sh has no local variables: cmd's own are named apart from its callers'.)
 cmd() {
-	f=$raw/$1
+	cmd_out=$raw/$1
 	shift
-	echo "# cmd: $*" >"$f"
-	timeout 300 $CLI "$@" >>"$f" 2>&1
+	echo "# cmd: $*" >"$cmd_out"
+	timeout 300 $CLI "$@" >>"$cmd_out" 2>&1
 }
 
 # ---- U-Net -------------------------------------------------------------
