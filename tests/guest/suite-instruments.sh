@@ -14,6 +14,9 @@ mkdir -p $OUT
 PEER=169.254.88.1
 g=${UNET_GUEST:-1}
 LAT_N=200 LAT_W=50 BW_N=200
+# Each side gives up after T seconds without progress (the tools' -t):
+# generous, for a contended host; this suite checks data, not speed.
+T=$((60 * UNET_SLOW))
 # unet_bw's receiver returns a credit message every min(window, credit)/2
 # messages (tools/unet_bw.c): with -W 16 and the server's 64 buffers, 8.
 ACKS=$((BW_N / 8))
@@ -25,10 +28,11 @@ check() {
 	shift 2
 	if why=$(python3 - "$file" "$@" <<'EOF' 2>&1
 import json, sys
+text = open(sys.argv[1], errors="replace").read()
 try:
-    j = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+    j = json.loads(text.strip().splitlines()[-1])
 except Exception as e:
-    sys.exit(f"no JSON: {e}")
+    sys.exit(f"no JSON ({e}); the tool said: {' / '.join(text.strip().splitlines()[-4:])}")
 for expr in sys.argv[2:]:
     if not eval(expr, {"j": j}):
         sys.exit(f"not true: {expr}  (in {json.dumps(j)[:400]})")
@@ -70,10 +74,10 @@ for mode in mm base; do
 		b=""; pyb=False
 		[ $disc = block ] && b=--block && pyb=True
 		port=$((port + 1))
-		timeout 120 $TOOLS/unet_lat --json -p $port $b >$OUT/lat-srv-$mode-$disc.json 2>&1 &
+		timeout 120 $TOOLS/unet_lat --json -t $T -p $port $b >$OUT/lat-srv-$mode-$disc.json 2>&1 &
 		srv=$!
 		timeout 120 $TOOLS/unet_lat --mode $mode -s 4096 -n $LAT_N -w $LAT_W \
-			--check $b --json -p $port 127.0.0.1 >$OUT/lat-$mode-$disc.json 2>&1
+			--check $b --json -t $T -p $port 127.0.0.1 >$OUT/lat-$mode-$disc.json 2>&1
 		wait $srv
 		lat_ok "lat-loopback-$mode-$disc-check" $OUT/lat-$mode-$disc.json $pyb
 		check "lat-loopback-$mode-$disc-server" $OUT/lat-srv-$mode-$disc.json \
@@ -82,10 +86,10 @@ for mode in mm base; do
 		runs=$((runs + 1))
 
 		port=$((port + 1))
-		timeout 120 $TOOLS/unet_bw --json -p $port $b >$OUT/bw-srv-$mode-$disc.json 2>&1 &
+		timeout 120 $TOOLS/unet_bw --json -t $T -p $port $b >$OUT/bw-srv-$mode-$disc.json 2>&1 &
 		srv=$!
 		timeout 120 $TOOLS/unet_bw --mode $mode -s 65536 -n $BW_N --rx-bufs 16 -W 16 \
-			--check $b --json -p $port 127.0.0.1 >$OUT/bw-$mode-$disc.json 2>&1
+			--check $b --json -t $T -p $port 127.0.0.1 >$OUT/bw-$mode-$disc.json 2>&1
 		wait $srv
 		bw_ok "bw-loopback-$mode-$disc-check" $OUT/bw-$mode-$disc.json $pyb
 		check "bw-loopback-$mode-$disc-server" $OUT/bw-srv-$mode-$disc.json \
@@ -144,26 +148,26 @@ for mode in mm base; do
 		[ $disc = block ] && b=--block && pyb=True
 		port=$((port + 1))
 		if [ "$g" = 1 ]; then
-			timeout 180 $TOOLS/unet_lat --json -p $port $b >$OUT/wlat-srv-$mode-$disc.json 2>&1
+			timeout 180 $TOOLS/unet_lat --json -t $T -p $port $b >$OUT/wlat-srv-$mode-$disc.json 2>&1
 			check "lat-wire-$mode-$disc-server" $OUT/wlat-srv-$mode-$disc.json \
 				"j['role'] == 'server'" "j['check'] is True" "j['block'] is $pyb" \
 				"j['mismatches'] == 0" "j['errors'] == 0"
 		else
 			timeout 180 $TOOLS/unet_lat --mode $mode -s 4096 -n $LAT_N -w $LAT_W \
-				--check $b --json --connect-timeout 150 -p $port $PEER \
+				--check $b --json -t $T --connect-timeout 150 -p $port $PEER \
 				>$OUT/wlat-$mode-$disc.json 2>&1
 			lat_ok "lat-wire-$mode-$disc-check" $OUT/wlat-$mode-$disc.json $pyb
 		fi
 		wruns=$((wruns + 1))
 		port=$((port + 1))
 		if [ "$g" = 1 ]; then
-			timeout 180 $TOOLS/unet_bw --json -p $port $b >$OUT/wbw-srv-$mode-$disc.json 2>&1
+			timeout 180 $TOOLS/unet_bw --json -t $T -p $port $b >$OUT/wbw-srv-$mode-$disc.json 2>&1
 			check "bw-wire-$mode-$disc-server" $OUT/wbw-srv-$mode-$disc.json \
 				"j['role'] == 'server'" "j['check'] is True" "j['block'] is $pyb" \
 				"j['mismatches'] == 0" "j['received'] == $BW_N"
 		else
 			timeout 180 $TOOLS/unet_bw --mode $mode -s 65536 -n $BW_N --rx-bufs 16 -W 16 \
-				--check $b --json --connect-timeout 150 -p $port $PEER \
+				--check $b --json -t $T --connect-timeout 150 -p $port $PEER \
 				>$OUT/wbw-$mode-$disc.json 2>&1
 			bw_ok "bw-wire-$mode-$disc-check" $OUT/wbw-$mode-$disc.json $pyb
 		fi
