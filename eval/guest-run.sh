@@ -15,8 +15,9 @@
 #          perftest polls its completion queue (its default).
 #   block  U-Net's tools sleep in unet_wait() (--block); sockperf blocks in
 #          recvfrom(); perftest sleeps on completion events (-e).
-# Every round-trip and bandwidth figure is measured in ROUNDS rounds, the
-# peers and modes taking turns within each round.  Every U-Net size, mode,
+# Every round-trip and bandwidth figure is measured in ROUNDS rounds; each
+# peer's rounds run in its own phase, U-Net's two modes taking turns
+# within each round.  Every U-Net size, mode,
 # tool and discipline first runs once with --check (every byte filled and
 # verified, on both sides) before the timed runs, which do not check.
 #

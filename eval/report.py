@@ -690,7 +690,8 @@ def report_md(res, plots):
               "nothing here.", ""]
     L += [
          f"Every round trip and bandwidth is the median of {pl.get('rounds', '?')} rounds "
-         "(the peers and modes taking turns within each round) with the smallest and "
+         "(U-Net's two modes taking turns within each round; each peer's rounds run one "
+         "after another in that peer's own phase of the run) with the smallest and "
          "largest round in brackets; each round's median, p99 and p99.9 come from that "
          "round's own samples.  Samples per round behind each p99 (the smallest of the "
          f"rounds): {samples_sentence(res)}.  Bandwidths are MB/s (10^6 bytes/s) of data "
