@@ -30,12 +30,14 @@ check() {
 import json, sys
 text = open(sys.argv[1], errors="replace").read()
 try:
-    j = json.loads(text.strip().splitlines()[-1])
+    # stdout's one JSON line; stderr (in the same file) may follow it.
+    j = json.loads([l for l in text.splitlines() if l.startswith("{")][0])
 except Exception as e:
     sys.exit(f"no JSON ({e}); the tool said: {' / '.join(text.strip().splitlines()[-4:])}")
 for expr in sys.argv[2:]:
     if not eval(expr, {"j": j}):
-        sys.exit(f"not true: {expr}  (in {json.dumps(j)[:400]})")
+        sys.exit(f"not true: {expr}  (in {json.dumps(j)[:400]}; the tool also said: "
+                 f"{' / '.join(l for l in text.splitlines() if not l.startswith('{'))[:300]})")
 EOF
 	); then
 		pass "$name"
