@@ -400,7 +400,7 @@ if [ $rxe_ok = 1 ]; then
 	done
 fi
 
-progress "registration: verbs ibv_reg_mr against U-Net/MM's first use; fresh buffers"
+progress "registration (loopback only): verbs ibv_reg_mr against U-Net/MM's first use; fresh buffers"
 if [ "$setup" = loopback ] && [ $rxe_ok = 1 ] && [ -x $E/regcost ]; then
 	$E/regcost -d rxe0 -n $FRESH_N --json >"$raw/regcost.txt" 2>&1
 fi
