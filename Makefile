@@ -126,6 +126,11 @@ $(BUILD)/eval/%: eval/%.c $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CFLAGS) $(INC) $< $(LIB_A) -o $@
 
+# Verbs on Soft-RoCE, for the registration figures (libibverbs-dev).
+$(BUILD)/eval/regcost: eval/regcost.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $< -libverbs -o $@
+
 tests: $(GUEST_TESTS) $(BUILD)/tests/unit $(BUILD)/tests/unit-san \
 	$(HOST_TESTS) san
 

@@ -1,9 +1,25 @@
 #!/bin/sh
 # The measurements of `make demo`, inside a guest.  Raw outputs go to
-# $UNET_OUT/raw/<setup>-<peer>-<kind>-<size>.txt; eval/report.py reads them.
+# $UNET_OUT/raw/<setup>-<peer>-<kind>-<size>.<discipline>[.r<round>].txt;
+# eval/report.py reads them.  Every raw file starts with a "# cmd:" line
+# per command that made it (the client's, and the server's where there is
+# one), so that eval/check-report can hold the report to what ran.
 #
 #   eval/guest-run.sh loopback          one guest: two processes talk locally
 #   eval/guest-run.sh wire              two guests: guest 1 serves, guest 2 runs
+#
+# Two disciplines, every peer measured in both:
+#   busy   U-Net's tools poll their rings; sockperf spins on a non-blocking
+#          socket (--nonblocked) or busy-polls the device (--lls,
+#          SO_BUSY_POLL), whichever had the shorter 8 B round trip here;
+#          perftest polls its completion queue (its default).
+#   block  U-Net's tools sleep in unet_wait() (--block); sockperf blocks in
+#          recvfrom(); perftest sleeps on completion events (-e).
+# Every round-trip and bandwidth figure is measured in ROUNDS rounds; each
+# peer's rounds run in its own phase, U-Net's two modes taking turns
+# within each round.  Every U-Net size, mode,
+# tool and discipline first runs once with --check (every byte filled and
+# verified, on both sides) before the timed runs, which do not check.
 #
 # QUICK=1 in the environment shortens every run.
 setup=$1
@@ -13,49 +29,90 @@ mkdir -p "$raw"
 B=build/bin
 E=build/eval
 
+ROUNDS=3
+[ "${QUICK:-0}" = 1 ] && ROUNDS=1	# a check of the pipeline only
+# Per round: LAT_N round trips busy-polling (so that a busy p99 comes from
+# 10,000 samples), except on the wire at 8 KiB, where a round trip takes
+# about a millisecond and LAT_NB, the blocking count, is used, to keep
+# `make demo` within 15 minutes; likewise IB_N / IB_NB for perftest.
+# sockperf runs for a time (sp_time), long enough for about as many
+# samples at the round trips this machine has shown.  The report says how
+# many samples each p99 came from.
 if [ "${QUICK:-0}" = 1 ]; then
-	LAT_N=300; BW_N=300; SP_T=1; IB_N=300; SCALE_N=16
+	LAT_N=2000; LAT_NB=1000; BW_N=300; RATE_N=3000; CHECK_N=100
+	IB_N=1000; IB_NB=500; IB_BW_N=300; SCALE_N=16; FRESH_N=1000
 else
-	LAT_N=2000; BW_N=1500; SP_T=3; IB_N=2000; SCALE_N=48
+	LAT_N=10000; LAT_NB=2000; BW_N=1500; RATE_N=20000; CHECK_N=300
+	IB_N=10000; IB_NB=2000; IB_BW_N=1500; SCALE_N=48; FRESH_N=10000
 fi
+# lat_n DISC SIZE / ib_n DISC SIZE: round trips per round.
+lat_n() {
+	if [ "$1" = block ] || { [ "$setup" = wire ] && [ "$2" -ge 8192 ]; }; then
+		echo $LAT_NB
+	else
+		echo $LAT_N
+	fi
+}
+ib_n() {
+	if [ "$1" = block ] || { [ "$setup" = wire ] && [ "$2" -ge 8192 ]; }; then
+		echo $IB_NB
+	else
+		echo $IB_N
+	fi
+}
+# sp_time KIND DISC SIZE: seconds of one sockperf run (KIND lat, select
+# or bw); about half a second of each goes to sockperf's warm-up.
+sp_time() {
+	if [ "${QUICK:-0}" = 1 ]; then
+		echo 1
+	elif [ "$1" = bw ] || [ "$1" = select ] || [ "$2" = block ] ||
+	     [ "$3" -ge 8192 ]; then
+		[ "$setup" = wire ] && echo 3 || echo 2
+	elif [ "$setup" = wire ]; then
+		echo 5
+	else
+		echo 3
+	fi
+}
 
 LAT_SIZES="8 1024 8192"
 BW_SIZES="1024 8192 65536"
+RATE_SIZES="8 64"
+DISCS="busy block"
 SELF_IP=169.254.88.$g
 PEER_IP=169.254.88.1
 
 if [ "$setup" = loopback ]; then
 	role=both
 	SERVER_IP=127.0.0.1
-	RXE_IP=169.254.88.1
-elif [ "$g" = 1 ]; then
-	role=server
-	SERVER_IP=$PEER_IP
-	RXE_IP=$PEER_IP
+	UDP_IP=127.0.0.1
 else
-	role=client
+	[ "$g" = 1 ] && role=server || role=client
 	SERVER_IP=$PEER_IP
-	RXE_IP=$PEER_IP
+	UDP_IP=$PEER_IP
 fi
 
 step=0
-total=$(( 4 + $( [ "$setup" = loopback ] && echo 3 || echo 0) ))
+total=$(( 5 + $( [ "$setup" = loopback ] && echo 3 || echo 0) ))
 progress() {
 	step=$((step + 1))
-	echo "[$setup $step/$total] $*"
+	echo "[$setup $step/$total $(date +%T)] $*"
 }
 
-# Guest 1 waits here until guest 2 reaches the same barrier (wire only).
+# Both wire guests pass the same barriers in the same order; guest 1 waits
+# at each until guest 2 reaches it.
+bar=0
 barrier() {
+	bar=$((bar + 1))
 	[ "$setup" = wire ] || return 0
-	port=$((18700 + $1))
+	port=$((18700 + bar))
 	if [ "$g" = 1 ]; then
-		timeout 300 busybox nc -l -p "$port" </dev/null >/dev/null
+		timeout 3000 busybox nc -l -p "$port" </dev/null >/dev/null
 	else
 		i=0
 		until echo x | busybox nc "$PEER_IP" "$port" >/dev/null 2>&1; do
 			i=$((i + 1))
-			[ $i -gt 600 ] && break
+			[ $i -gt 15000 ] && break
 			sleep 0.2
 		done
 	fi
@@ -63,13 +120,127 @@ barrier() {
 
 # On loopback the server runs on CPU 0 and the client on CPU 1, for every
 # peer alike: left to the scheduler, the two sometimes share a vCPU and a
-# round trip costs two context switches, which moved U-Net's 8-byte median
-# between 6.4 and 10.8 us from run to run; pinned, 6.4 to 7.4.
+# round trip costs two context switches.
 SRV=""; CLI=""
 if [ $role = both ] && [ "$(nproc)" -ge 2 ]; then
 	SRV="taskset -c 0"; CLI="taskset -c 1"
 fi
 
+# cmd FILE CMD...: runs a client into FILE, recording the command first.
+# (sh has no local variables: cmd's own are named apart from its callers'.)
+cmd() {
+	cmd_out=$raw/$1
+	shift
+	echo "# cmd: $*" >"$cmd_out"
+	timeout 300 $CLI "$@" >>"$cmd_out" 2>&1
+}
+
+# ---- U-Net -------------------------------------------------------------
+# One server per tool and discipline serves every client (--forever): each
+# client's size, count, mode and --check are adopted by the server.
+LAT_PORT_busy=18601; LAT_PORT_block=18602
+BW_PORT_busy=18603; BW_PORT_block=18604
+dflag() { [ "$1" = block ] && echo --block; }
+lat_port() { [ "$1" = block ] && echo $LAT_PORT_block || echo $LAT_PORT_busy; }
+bw_port() { [ "$1" = block ] && echo $BW_PORT_block || echo $BW_PORT_busy; }
+
+unet_servers=""
+start_unet_servers() {
+	[ $role = client ] && return
+	for d in $DISCS; do
+		$SRV $B/unet_lat --forever --json -t 60 -p "$(lat_port $d)" \
+			$(dflag $d) >"$raw/$setup-unet-latserver.$d.txt" 2>&1 &
+		unet_servers="$unet_servers $!"
+		$SRV $B/unet_bw --forever --json -t 60 -p "$(bw_port $d)" \
+			$(dflag $d) >"$raw/$setup-unet-bwserver.$d.txt" 2>&1 &
+		unet_servers="$unet_servers $!"
+	done
+	sleep 1
+}
+stop_unet_servers() {
+	[ -n "$unet_servers" ] || return 0
+	# shellcheck disable=SC2086
+	kill $unet_servers 2>/dev/null
+	# shellcheck disable=SC2086
+	wait $unet_servers 2>/dev/null
+	unet_servers=""
+}
+
+unet_lat() {	# FILE DISC MODE SIZE N [--check]
+	f=$1 d=$2 m=$3 s=$4 n=$5
+	shift 5
+	cmd "$f" $B/unet_lat --mode "$m" -s "$s" -n "$n" -w 100 --json \
+		-p "$(lat_port "$d")" $(dflag "$d") "$@" "$SERVER_IP"
+}
+unet_bw() {	# FILE DISC MODE SIZE N WINDOW [--check]
+	f=$1 d=$2 m=$3 s=$4 n=$5 w=$6
+	shift 6
+	cmd "$f" $B/unet_bw --mode "$m" -s "$s" -n "$n" --rx-bufs "$w" -W "$w" \
+		--json -p "$(bw_port "$d")" $(dflag "$d") "$@" "$SERVER_IP"
+}
+
+# ---- kernel UDP (sockperf) ----------------------------------------------
+# The server's flags per variant; the client's are the same.
+sp_flags() {
+	case $1 in
+	spin) echo --nonblocked ;;
+	lls) echo --lls 50 ;;
+	block) ;;
+	esac
+}
+SP_PORT_spin=11111; SP_PORT_lls=11112; SP_PORT_block=11113
+sp_port() { eval echo "\$SP_PORT_$1"; }
+sp_servers=""
+start_sp_servers() {
+	[ $role = client ] && return
+	ip=$( [ $setup = loopback ] && echo 127.0.0.1 || echo $SELF_IP)
+	for v in spin lls block; do
+		echo "# cmd: sockperf server -i $ip -p $(sp_port $v) $(sp_flags $v)" \
+			>"$raw/$setup-udp-server.$v.txt"
+		$SRV sockperf server -i "$ip" -p "$(sp_port $v)" $(sp_flags $v) \
+			>>"$raw/$setup-udp-server.$v.txt" 2>&1 &
+		sp_servers="$sp_servers $!"
+	done
+	sleep 1
+}
+stop_sp_servers() {
+	[ -n "$sp_servers" ] || return 0
+	# A server spinning on a non-blocking socket never looks at the flag
+	# its SIGTERM handler sets.
+	# shellcheck disable=SC2086
+	kill -KILL $sp_servers 2>/dev/null
+	# shellcheck disable=SC2086
+	wait $sp_servers 2>/dev/null
+	sp_servers=""
+}
+sp_lat() {	# FILE VARIANT SIZE [KIND]
+	m=$3; [ "$m" -lt 14 ] && m=14	# sockperf's smallest message
+	d=busy; [ "$2" = block ] && d=block
+	cmd "$1" sockperf ping-pong -i "$UDP_IP" -p "$(sp_port $2)" -m "$m" \
+		-t "$(sp_time "${4:-lat}" $d "$3")" --full-rtt $(sp_flags $2)
+}
+# Throughput: the client counts what it sent; the server guest's UDP
+# InDatagrams (/proc/net/snmp) before and after count what arrived.
+udp_in() { awk '/^Udp:/ { if (h) print $2; h = 1 }' /proc/net/snmp; }
+sp_bw() {	# FILE VARIANT SIZE
+	f=$1 v=$2 m=$3
+	[ "$m" -gt 65507 ] && m=65507	# largest UDP datagram
+	[ "$m" -lt 14 ] && m=14
+	barrier
+	[ $role != client ] && before=$(udp_in)
+	barrier
+	if [ $role != server ]; then
+		cmd "$f" sockperf throughput -i "$UDP_IP" -p "$(sp_port $v)" \
+			-m "$m" -t "$(sp_time bw)"
+	fi
+	barrier
+	if [ $role != client ]; then
+		sleep 0.3
+		echo "$(( $(udp_in) - before ))" >"$raw/${f%.txt}.received"
+	fi
+}
+
+# ---- Soft-RoCE (perftest) -----------------------------------------------
 # Runs the server and the client of a measurement; the client's output is
 # kept.  perftest's client does not retry a server that is not listening
 # yet, so every client is retried a few times; every run has a time limit.
@@ -91,90 +262,113 @@ pair() {
 		client "$out" "$@"
 		;;
 	esac
+	barrier
 }
-
 client() {
 	out=$1
 	shift
 	for try in 1 2 3 4 5 6 7 8 9 10; do
-		timeout 240 $CLI "$@" "$SERVER_IP" >"$raw/$out" 2>&1 && return 0
+		cmd "$out" "$@" "$SERVER_IP" && return 0
 		grep -qiE "couldn.t connect|unable to init|connection refused" \
 			"$raw/$out" || return 1
 		sleep 1
 	done
 }
+eflag() { [ "$1" = block ] && echo -e; }
 
 insmod "${UNET_KO:-kernel/unetmm.ko}" netdev=eth0 || exit 1
 uname -r >"$raw/kernel.txt"
 nproc >"$raw/vcpus.txt"
+echo "quick=${QUICK:-0} rounds=$ROUNDS lat_n=$LAT_N lat_nb=$LAT_NB bw_n=$BW_N rate_n=$RATE_N check_n=$CHECK_N ib_n=$IB_N ib_nb=$IB_NB ib_bw_n=$IB_BW_N fresh_n=$FRESH_N" \
+	>"$raw/params.txt"
 
-# Three rounds, the two modes taking turns within each: a burst of host
-# load under TCG moves a median by tens of percent, and the comparison of
-# the two modes must not hinge on which ran during it.  report.py takes the
-# median of the three.
-progress "U-Net/MM and base-level U-Net: round trip at $LAT_SIZES bytes (3 rounds)"
-for round in 1 2 3; do
-	for s in $LAT_SIZES; do
+progress "U-Net/MM and base-level U-Net: checked runs (--check), every size, mode and discipline"
+start_unet_servers
+barrier
+if [ $role != server ]; then
+	for d in $DISCS; do
 		for mode in mm base; do
-			pair "$setup-unet_$mode-rtt-$s.r$round.txt" \
-				$B/unet_lat --mode $mode -s "$s" -n $LAT_N \
-				-w 100 --json
+			for s in $LAT_SIZES; do
+				unet_lat "$setup-unet_$mode-rtt-$s.$d.check.txt" \
+					$d $mode $s $CHECK_N --check
+			done
+			for s in $BW_SIZES $RATE_SIZES; do
+				unet_bw "$setup-unet_$mode-bw-$s.$d.check.txt" \
+					$d $mode $s $CHECK_N 16 --check
+			done
 		done
 	done
-done
-
-progress "U-Net/MM and base-level U-Net: bandwidth at $BW_SIZES bytes"
-for mode in mm base; do
-	for s in $BW_SIZES; do
-		# 16 receive buffers of 64 KiB: 1 MiB, well inside the TLB's
-		# reach.  The link between the guests is flow-controlled, so
-		# the wire runs the same window as loopback.
-		pair "$setup-unet_$mode-bw-$s.txt" $B/unet_bw --mode $mode \
-			-s "$s" -n $BW_N --rx-bufs 16 -W 16 --json
-	done
-done
-
-progress "kernel UDP (sockperf): round trip and throughput"
-barrier 1
-if [ $role != client ]; then
-	$SRV sockperf server -i "$( [ $setup = loopback ] && echo 127.0.0.1 || echo $SELF_IP)" \
-		-p 11111 --timeout 0 >"$raw/$setup-udp-server.txt" 2>&1 &
-	sppid=$!
-	sleep 0.5
 fi
-barrier 2
+
+progress "U-Net/MM and base-level U-Net: round trip, bandwidth, message rate ($ROUNDS rounds)"
 if [ $role != server ]; then
-	for s in $LAT_SIZES; do
-		m=$s; [ "$m" -lt 14 ] && m=14	# sockperf's smallest message
-		$CLI sockperf ping-pong -i "$SERVER_IP" -p 11111 -m "$m" -t $SP_T \
-			--full-rtt --timeout 0 >"$raw/$setup-udp-rtt-$s.txt" 2>&1
+	for r in $(seq $ROUNDS); do
+		for d in $DISCS; do
+			for s in $LAT_SIZES; do
+				n=$(lat_n $d $s)
+				for mode in mm base; do
+					unet_lat "$setup-unet_$mode-rtt-$s.$d.r$r.txt" \
+						$d $mode $s $n
+				done
+			done
+			for s in $BW_SIZES; do
+				for mode in mm base; do
+					# 16 receive buffers of 64 KiB: 1 MiB,
+					# well inside the TLB's reach.
+					unet_bw "$setup-unet_$mode-bw-$s.$d.r$r.txt" \
+						$d $mode $s $BW_N 16
+				done
+			done
+		done
+		for s in $RATE_SIZES; do
+			for mode in mm base; do
+				unet_bw "$setup-unet_$mode-rate-$s.busy.r$r.txt" \
+					busy $mode $s $RATE_N 16
+			done
+		done
 	done
 fi
-barrier 3
-# Throughput: the server counts what arrived; one server run per size.
-for s in $BW_SIZES; do
-	m=$s; [ "$m" -gt 65507 ] && m=65507	# largest UDP datagram
-	if [ $role != client ]; then
-		kill -INT $sppid 2>/dev/null; wait $sppid 2>/dev/null
-		$SRV sockperf server -i "$( [ $setup = loopback ] && echo 127.0.0.1 || echo $SELF_IP)" \
-			-p 11111 --timeout 0 >"$raw/$setup-udp-bwserver-$s.txt" 2>&1 &
-		sppid=$!
-		sleep 0.5
-	fi
-	barrier $((10 + s % 97))
-	if [ $role != server ]; then
-		$CLI sockperf throughput -i "$SERVER_IP" -p 11111 -m "$m" -t $SP_T \
-			--timeout 0 >"$raw/$setup-udp-bw-$s.txt" 2>&1
-	fi
-	barrier $((20 + s % 97))
-	if [ $role != client ]; then
-		sleep 0.5
-		kill -INT $sppid 2>/dev/null; wait $sppid 2>/dev/null
-		cp "$raw/$setup-udp-bwserver-$s.txt" "$raw/$setup-udp-bwrecv-$s.txt" 2>/dev/null
-		sppid=
-	fi
+barrier
+stop_unet_servers
+
+progress "kernel UDP (sockperf): round trip, throughput, message rate"
+start_sp_servers
+barrier
+# The busy-poll variant: both measured at 8 B, the faster median kept.
+if [ $role != server ]; then
+	for r in $(seq $ROUNDS); do
+		for v in spin lls; do
+			sp_lat "$setup-udp-select-8.$v.r$r.txt" $v 8 select
+		done
+	done
+	best=$(for v in spin lls; do
+		m=$(for r in $(seq $ROUNDS); do
+			sed -n 's/.*percentile 50.000 = *\([0-9.]*\).*/\1/p' \
+				"$raw/$setup-udp-select-8.$v.r$r.txt"
+		done | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }')
+		echo "${m:-999999999} $v"
+	done | sort -n | head -1 | cut -d' ' -f2)
+	echo "$best" >"$raw/$setup-udp-busy-variant.txt"
+	for r in $(seq $ROUNDS); do
+		for s in $LAT_SIZES; do
+			sp_lat "$setup-udp-rtt-$s.busy.r$r.txt" "$best" "$s"
+			sp_lat "$setup-udp-rtt-$s.block.r$r.txt" block "$s"
+		done
+	done
+fi
+barrier
+# All three servers run at once, so the server guest need not know the
+# variant the client chose.
+for r in $(seq $ROUNDS); do
+	for s in $BW_SIZES; do
+		sp_bw "$setup-udp-bw-$s.busy.r$r.txt" "$best" "$s"
+		sp_bw "$setup-udp-bw-$s.block.r$r.txt" block "$s"
+	done
+	for s in $RATE_SIZES; do
+		sp_bw "$setup-udp-rate-$s.busy.r$r.txt" "$best" "$s"
+	done
 done
-[ -n "${sppid:-}" ] && kill -INT $sppid 2>/dev/null
+stop_sp_servers
 
 progress "Soft-RoCE (rdma_rxe + perftest): ib_send_lat and ib_send_bw"
 rxe_ok=1
@@ -185,24 +379,40 @@ else
 	rxe_ok=0
 	echo "rxe setup failed" >>"$raw/$setup-rxe-setup.txt"
 fi
-barrier 4
+barrier
 if [ $rxe_ok = 1 ]; then
-	for s in $LAT_SIZES; do
-		pair "$setup-rxe-rtt-$s.txt" ib_send_lat -d rxe0 -s "$s" \
-			-n $IB_N -F
-		barrier $((30 + s % 97))
+	for r in $(seq $ROUNDS); do
+		for d in $DISCS; do
+			for s in $LAT_SIZES; do
+				n=$(ib_n $d $s)
+				pair "$setup-rxe-rtt-$s.$d.r$r.txt" ib_send_lat \
+					-d rxe0 -s "$s" -n $n -F $(eflag $d)
+			done
+			for s in $BW_SIZES; do
+				pair "$setup-rxe-bw-$s.$d.r$r.txt" ib_send_bw \
+					-d rxe0 -s "$s" -n $IB_BW_N -F $(eflag $d)
+			done
+		done
+		for s in $RATE_SIZES; do
+			pair "$setup-rxe-rate-$s.busy.r$r.txt" ib_send_bw \
+				-d rxe0 -s "$s" -n $RATE_N -F
+		done
 	done
-	for s in $BW_SIZES; do
-		pair "$setup-rxe-bw-$s.txt" ib_send_bw -d rxe0 -s "$s" \
-			-n $IB_N -F
-		barrier $((40 + s % 97))
-	done
-	rdma link delete rxe0 2>/dev/null
 fi
 
+progress "registration (loopback only): verbs ibv_reg_mr against U-Net/MM's first use; fresh buffers"
+if [ "$setup" = loopback ] && [ $rxe_ok = 1 ] && [ -x $E/regcost ]; then
+	$E/regcost -d rxe0 -n $FRESH_N --json >"$raw/regcost.txt" 2>&1
+fi
+if [ "$setup" = loopback ] && [ -x $E/firstuse ]; then
+	$E/firstuse -n $FRESH_N --json >"$raw/firstuse.txt" 2>&1
+fi
+[ $rxe_ok = 1 ] && rdma link delete rxe0 2>/dev/null
+
 if [ "$setup" = loopback ]; then
-	progress "memcpy bandwidth in the guest (the limit)"
-	$E/memcpy_bw -t 2 --json >"$raw/memcpy.txt" 2>&1
+	progress "memcpy bandwidth in the guest: warm (2 MiB) and cold (64 MiB)"
+	$E/memcpy_bw -r 2097152 -t 2 --json >"$raw/memcpy.txt" 2>&1
+	$E/memcpy_bw -r 67108864 -t 2 --json >"$raw/memcpy-cold.txt" 2>&1
 
 	progress "TLB: warm and cold round trip, miss cost (resident, faulted, swapped)"
 	# Swap on zram so that a page can be swapped out and back in.
@@ -210,7 +420,7 @@ if [ "$setup" = loopback ]; then
 		echo 256M >/sys/block/zram0/disksize &&
 			mkswap /dev/zram0 >/dev/null && swapon /dev/zram0
 	fi
-	$E/tlbcost -n $LAT_N --json >"$raw/tlbcost.txt" 2>&1
+	$E/tlbcost -n 2000 --json >"$raw/tlbcost.txt" 2>&1
 	swapoff /dev/zram0 2>/dev/null
 
 	progress "pinned memory with 1..64 processes streaming from 1 MiB each"

@@ -19,6 +19,12 @@ import time
 
 LAT_SIZES = ["8", "1024", "8192"]
 BW_SIZES = ["1024", "8192", "65536"]
+RATE_SIZES = ["8", "64"]
+DISCS = ["busy", "block"]
+DISC_NAMES = {"busy": "busy-polling", "block": "blocking"}
+TABLES = {("loopback", "busy"): "loopback", ("wire", "busy"): "wire",
+          ("loopback", "block"): "loopback_blocking",
+          ("wire", "block"): "wire_blocking"}
 PEERS = ["unetmm", "unet_base", "udp", "rxe"]
 PEER_NAMES = {
     "unetmm": "U-Net/MM",
@@ -64,107 +70,238 @@ def missing(what, path):
     return None
 
 
+def rounds(pattern):
+    """The raw files of a figure's rounds (…r1.txt, …r2.txt, …)."""
+    return sorted(glob.glob(pattern))
+
+
+def cmd_line(text):
+    m = re.search(r"^# cmd: (.*)$", text or "", re.M)
+    return m.group(1) if m else ""
+
+
 def sockperf_rtt(path):
+    """(median, p99, p99.9, observations) of one sockperf ping-pong run."""
     text = read(path)
     if not text:
-        return missing("UDP round trip", path), None
-    p50 = re.search(r"percentile 50\.000 =\s*([\d.]+)", text)
-    p99 = re.search(r"percentile 99\.000 =\s*([\d.]+)", text)
-    if not p50:
-        return missing("UDP round trip", path), None
-    return float(p50.group(1)), float(p99.group(1)) if p99 else None
+        return None
+    vals = {}
+    for pct in ("50.000", "99.000", "99.900"):
+        m = re.search(r"percentile " + re.escape(pct) + r" =\s*([\d.]+)", text)
+        vals[pct] = float(m.group(1)) if m else None
+    n = re.search(r"Total (\d+) observations", text)
+    if vals["50.000"] is None:
+        return None
+    return (vals["50.000"], vals["99.000"], vals["99.900"],
+            int(n.group(1)) if n else None)
 
 
-def sockperf_bw(client_path, server_path, size):
-    """Bandwidth that arrived: the sender's rate scaled by the fraction of
-    datagrams the server counted (UDP has no flow control)."""
-    client, server = read(client_path), read(server_path)
-    if not client:
-        return missing("UDP throughput", client_path)
-    bw = re.search(r"BandWidth is ([\d.]+) MBps", client)
-    sent = re.search(r"SentMessages=(\d+)", client)
-    if not bw:
-        return missing("UDP throughput", client_path)
-    rate = float(bw.group(1)) * MIB
-    if server and sent:
-        got = re.search(r"Total (\d+) messages received", server)
-        if got and int(sent.group(1)) > 0:
-            rate *= min(1.0, int(got.group(1)) / int(sent.group(1)))
-    return rate
+def sockperf_tput(path):
+    """(MB/s, messages/s) that arrived in one sockperf throughput run: the
+    sender's rates scaled by the fraction of the datagrams it sent ("Total
+    of N messages sent") that the server guest's UDP InDatagrams counted
+    (<run>.received, written by guest-run.sh); UDP has no flow control."""
+    text = read(path)
+    if not text:
+        return None
+    bw = re.search(r"BandWidth is ([\d.]+) MBps", text)
+    rate = re.search(r"Message Rate is (\d+)", text)
+    sent = re.search(r"Total of (\d+) messages sent", text)
+    if not bw or not rate:
+        return None
+    frac = 1.0
+    got = read(path[:-len(".txt")] + ".received")
+    if sent and got and got.strip().isdigit() and int(sent.group(1)) > 0:
+        frac = min(1.0, int(got.strip()) / int(sent.group(1)))
+    elif sent:
+        notes.append(f"UDP {os.path.basename(path)}: no receive count; "
+                     "the sender's rate is reported")
+    return float(bw.group(1)) * MIB * frac, float(rate.group(1)) * frac
 
 
 def perftest_lat(path):
-    """ib_send_lat reports one-way latency (half the round trip)."""
+    """ib_send_lat reports one-way latency (half the round trip): (median,
+    p99, p99.9, iterations) of the round trip."""
     text = read(path)
     if not text:
-        return missing("Soft-RoCE round trip", path), None
+        return None
     for line in text.splitlines():
         f = line.split()
-        if len(f) >= 8 and f[0].isdigit() and len(f) >= 9:
+        if len(f) >= 9 and f[0].isdigit():
             try:
-                return 2 * float(f[4]), 2 * float(f[7])
+                return (2 * float(f[4]), 2 * float(f[7]), 2 * float(f[8]),
+                        int(f[1]))
             except ValueError:
                 pass
-    return missing("Soft-RoCE round trip", path), None
+    return None
 
 
 def perftest_bw(path):
+    """(MB/s, messages/s) of one ib_send_bw run."""
     text = read(path)
     if not text:
-        return missing("Soft-RoCE bandwidth", path)
+        return None
     for line in text.splitlines():
         f = line.split()
         if len(f) == 5 and f[0].isdigit():
-            return float(f[3]) * MIB
-    return missing("Soft-RoCE bandwidth", path)
+            try:
+                return float(f[3]) * MIB, float(f[4]) * 1e6
+            except ValueError:
+                pass
+    return None
 
 
-def setup_results(raw, setup):
-    res = {k: {p: {} for p in PEERS} for k in ("rtt_us", "rtt_p99_us", "bw_MBps")}
+def unet_ok(j):
+    return bool(j) and j.get("errors", 0) == 0 and j.get("mismatches", 0) == 0
+
+
+def unet_lat(path):
+    j = tool_json(path)
+    if not unet_ok(j) or not j.get("rtt_us"):
+        return None
+    r = j["rtt_us"]
+    return r["median"], r["p99"], r.get("p99.9"), j.get("iters")
+
+
+def unet_bw(path):
+    j = tool_json(path)
+    if not unet_ok(j) or j.get("MBps") is None:
+        return None
+    if j.get("lost"):
+        notes.append(f"{os.path.basename(path)}: {j['lost']} of {j['msgs']} "
+                     "messages lost on the way (counted by the NIC); the rate "
+                     "is what arrived")
+    return j["MBps"], j["msg_rate"]
+
+
+CHECKS = {"passed": 0, "failed": []}
+LOW_SAMPLES = []        # p99s from fewer than 10,000 samples per round
+PARAMS_ROUNDS = [None]  # rounds guest-run.sh ran (params.txt)
+
+
+def check_passed(raw, setup, mode, kind, size, disc):
+    """The checked run that precedes a U-Net figure: --check on both sides,
+    every byte verified, nothing lost, no error."""
+    path = f"{raw}/{setup}-unet_{mode}-{kind}-{size}.{disc}.check.txt"
+    j = tool_json(path)
+    peer = (j or {}).get("server") or {}
+    ok = (unet_ok(j) and j.get("check") is True and not j.get("lost")
+          and peer.get("mismatches", 0) == 0 and peer.get("errors", 0) == 0)
+    return ok, path
+
+
+def spread(vals):
+    """Median and [min, max] of the rounds' values; None if none."""
+    vals = [v for v in vals if v is not None]
+    if not vals:
+        return None, None
+    return statistics.median(vals), [min(vals), max(vals)]
+
+
+def setup_results(raw, setup, disc):
+    keys = ("rtt_us", "rtt_us_range", "rtt_p99_us", "rtt_p99_us_range",
+            "rtt_p999_us", "rtt_p999_us_range", "rtt_samples", "rtt_rounds",
+            "bw_MBps", "bw_MBps_range", "bw_rounds")
+    res = {k: {p: {} for p in PEERS} for k in keys}
+    label = f"{setup} ({DISC_NAMES[disc]})"
+
+    def put(kind, peer, s, runs, what, pattern):
+        runs = [r for r in runs if r is not None]
+        if kind == "rtt":
+            med, rng = spread([r[0] for r in runs])
+            p99, p99r = spread([r[1] for r in runs])
+            p999, p999r = spread([r[2] for r in runs])
+            res["rtt_us"][peer][s], res["rtt_us_range"][peer][s] = med, rng
+            res["rtt_p99_us"][peer][s], res["rtt_p99_us_range"][peer][s] = p99, p99r
+            res["rtt_p999_us"][peer][s], res["rtt_p999_us_range"][peer][s] = p999, p999r
+            ns = [r[3] for r in runs if r[3] is not None]
+            res["rtt_samples"][peer][s] = min(ns) if ns else None
+            res["rtt_rounds"][peer][s] = len(runs)
+        else:
+            med, rng = spread([r[0] for r in runs])
+            res["bw_MBps"][peer][s], res["bw_MBps_range"][peer][s] = med, rng
+            res["bw_rounds"][peer][s] = len(runs)
+        if kind == "rtt" and runs and res["rtt_samples"][peer][s] is not None \
+                and res["rtt_samples"][peer][s] < 10000:
+            LOW_SAMPLES.append(f"{label} {PEER_NAMES[peer]} {s} B "
+                               f"({res['rtt_samples'][peer][s]})")
+        if not runs:
+            missing(f"{label} {PEER_NAMES[peer]} {s} B {what}", pattern)
+        elif len(runs) < (PARAMS_ROUNDS[0] or 3):
+            notes.append(f"{label} {PEER_NAMES[peer]} {s} B {what}: only "
+                         f"{len(runs)} of {PARAMS_ROUNDS[0] or 3} rounds produced a result")
+
     for s in LAT_SIZES:
         for mode, peer in (("mm", "unetmm"), ("base", "unet_base")):
-            # The median round of three (guest-run.sh), each round's own
-            # median and p99.
-            path = f"{raw}/{setup}-unet_{mode}-rtt-{s}.r*.txt"
-            runs = [tool_json(p) for p in sorted(glob.glob(path))]
-            runs = [j for j in runs if j and j.get("errors", 0) == 0
-                    and j.get("mismatches", 0) == 0]
-            if not runs:
-                res["rtt_us"][peer][s] = missing(
-                    f"{setup} {PEER_NAMES[peer]} {s} B round trip", path)
-                res["rtt_p99_us"][peer][s] = None
+            pat = f"{raw}/{setup}-unet_{mode}-rtt-{s}.{disc}.r*.txt"
+            ok, cpath = check_passed(raw, setup, mode, "rtt", s, disc)
+            if not ok:
+                CHECKS["failed"].append(os.path.basename(cpath))
+                put("rtt", peer, s, [], "round trip", cpath)
                 continue
-            res["rtt_us"][peer][s] = statistics.median(
-                j["rtt_us"]["median"] for j in runs)
-            res["rtt_p99_us"][peer][s] = statistics.median(
-                j["rtt_us"]["p99"] for j in runs)
-        med, p99 = sockperf_rtt(f"{raw}/{setup}-udp-rtt-{s}.txt")
-        res["rtt_us"]["udp"][s], res["rtt_p99_us"]["udp"][s] = med, p99
-        med, p99 = perftest_lat(f"{raw}/{setup}-rxe-rtt-{s}.txt")
-        res["rtt_us"]["rxe"][s], res["rtt_p99_us"]["rxe"][s] = med, p99
+            CHECKS["passed"] += 1
+            put("rtt", peer, s, [unet_lat(p) for p in rounds(pat)],
+                "round trip", pat)
+        pat = f"{raw}/{setup}-udp-rtt-{s}.{disc}.r*.txt"
+        put("rtt", "udp", s, [sockperf_rtt(p) for p in rounds(pat)],
+            "round trip", pat)
+        pat = f"{raw}/{setup}-rxe-rtt-{s}.{disc}.r*.txt"
+        put("rtt", "rxe", s, [perftest_lat(p) for p in rounds(pat)],
+            "round trip", pat)
     for s in BW_SIZES:
         for mode, peer in (("mm", "unetmm"), ("base", "unet_base")):
-            path = f"{raw}/{setup}-unet_{mode}-bw-{s}.txt"
-            j = tool_json(path)
-            ok = j and j.get("errors", 0) == 0 and j.get("mismatches", 0) == 0
-            res["bw_MBps"][peer][s] = j["MBps"] if ok else missing(
-                f"{setup} {PEER_NAMES[peer]} {s} B bandwidth", path)
-            if ok and j.get("lost"):
-                notes.append(f"{setup} {PEER_NAMES[peer]} {s} B bandwidth: "
-                             f"{j['lost']} of {j['msgs']} messages lost on the way "
-                             "(counted by the NIC); the rate is what arrived")
-        res["bw_MBps"]["udp"][s] = sockperf_bw(
-            f"{raw}/{setup}-udp-bw-{s}.txt",
-            f"{raw}/{setup}-udp-bwrecv-{s}.txt", s)
-        res["bw_MBps"]["rxe"][s] = perftest_bw(f"{raw}/{setup}-rxe-bw-{s}.txt")
+            pat = f"{raw}/{setup}-unet_{mode}-bw-{s}.{disc}.r*.txt"
+            ok, cpath = check_passed(raw, setup, mode, "bw", s, disc)
+            if not ok:
+                CHECKS["failed"].append(os.path.basename(cpath))
+                put("bw", peer, s, [], "bandwidth", cpath)
+                continue
+            CHECKS["passed"] += 1
+            put("bw", peer, s, [unet_bw(p) for p in rounds(pat)],
+                "bandwidth", pat)
+        pat = f"{raw}/{setup}-udp-bw-{s}.{disc}.r*.txt"
+        put("bw", "udp", s, [sockperf_tput(p) for p in rounds(pat)],
+            "bandwidth", pat)
+        pat = f"{raw}/{setup}-rxe-bw-{s}.{disc}.r*.txt"
+        put("bw", "rxe", s, [perftest_bw(p) for p in rounds(pat)],
+            "bandwidth", pat)
     return res
+
+
+def msg_rates(raw, setup):
+    """Messages per second at 8 and 64 bytes, busy-polling: (median,
+    [min, max]) per peer and size."""
+    med = {p: {} for p in PEERS}
+    rng = {p: {} for p in PEERS}
+    for s in RATE_SIZES:
+        runs = {}
+        for mode, peer in (("mm", "unetmm"), ("base", "unet_base")):
+            ok, cpath = check_passed(raw, setup, mode, "bw", s, "busy")
+            if not ok:
+                CHECKS["failed"].append(os.path.basename(cpath))
+                runs[peer] = []
+                continue
+            CHECKS["passed"] += 1
+            runs[peer] = [unet_bw(p) for p in
+                          rounds(f"{raw}/{setup}-unet_{mode}-rate-{s}.busy.r*.txt")]
+        runs["udp"] = [sockperf_tput(p) for p in
+                       rounds(f"{raw}/{setup}-udp-rate-{s}.busy.r*.txt")]
+        runs["rxe"] = [perftest_bw(p) for p in
+                       rounds(f"{raw}/{setup}-rxe-rate-{s}.busy.r*.txt")]
+        for peer in PEERS:
+            vals = [r[1] for r in runs[peer] if r is not None]
+            med[peer][s], rng[peer][s] = spread(vals)
+            if not vals:
+                notes.append(f"{setup} {PEER_NAMES[peer]} {s} B message rate: "
+                             "no result")
+    return med, rng
 
 
 def merge_wire(client_raw, server_raw):
     """The client guest holds the client outputs; the server guest the
     UDP receive counts."""
     for f in os.listdir(server_raw) if os.path.isdir(server_raw) else []:
-        if "-udp-bwrecv-" in f and os.path.isdir(client_raw):
+        if f.endswith(".received") and os.path.isdir(client_raw):
             dst = os.path.join(client_raw, f)
             if not os.path.exists(dst):
                 with open(os.path.join(server_raw, f)) as a, open(dst, "w") as b:
@@ -197,22 +334,23 @@ def gnuplot(name, script):
 
 def plot(out, name, title, xlabel, ylabel, series, logx=True, logy=False,
          xtics=None):
-    """series: list of (label, [(x, y), ...])."""
+    """series: list of (label, [(x, y, [lo, hi] or None), ...]); the range
+    of the rounds is drawn as an error bar around the median."""
     data = os.path.join(out, f".{name}.dat")
     blocks = []
     for label, pts in series:
-        pts = [(x, y) for x, y in pts if y is not None]
+        pts = [(x, y, r or [y, y]) for x, y, r in pts if y is not None]
         blocks.append((label, pts))
     with open(data, "w") as f:
         for label, pts in blocks:
             f.write(f"# {label}\n")
-            for x, y in pts:
-                f.write(f"{x} {y}\n")
+            for x, y, r in pts:
+                f.write(f"{x} {y} {r[0]} {r[1]}\n")
             f.write("\n\n")
     plots = []
     for i, (label, pts) in enumerate(blocks):
         if pts:
-            plots.append(f"'{data}' index {i} using 1:2 with linespoints "
+            plots.append(f"'{data}' index {i} using 1:2:3:4 with yerrorlines "
                          f"lw 2 pt 7 title '{label}'")
     if not plots:
         return None
@@ -263,6 +401,59 @@ def bar_plot(out, name, title, ylabel, bars):
     return f"{name}.png"
 
 
+def scan_checks(raw_dirs):
+    """Every checked run of the demo: passed, or failed with its file."""
+    passed, failed = 0, []
+    for raw in raw_dirs:
+        for path in sorted(glob.glob(f"{raw}/*.check.txt")):
+            j = tool_json(path)
+            peer = (j or {}).get("server") or {}
+            if (unet_ok(j) and j.get("check") is True and not j.get("lost")
+                    and peer.get("mismatches", 0) == 0
+                    and peer.get("errors", 0) == 0):
+                passed += 1
+            else:
+                failed.append(os.path.basename(path))
+    return passed, failed
+
+
+def busy_variant(raw, setup):
+    """Which sockperf busy-poll variant guest-run.sh chose, and the 8 B
+    medians of both, from the selection runs."""
+    v = (read(f"{raw}/{setup}-udp-busy-variant.txt") or "").strip() or None
+    meds = {}
+    for var in ("spin", "lls"):
+        runs = [sockperf_rtt(p) for p in
+                rounds(f"{raw}/{setup}-udp-select-8.{var}.r*.txt")]
+        meds[var], _ = spread([r[0] for r in runs if r])
+    return {"chosen": v, "select_8B_rtt_us": meds}
+
+
+def params(raw):
+    text = read(f"{raw}/params.txt") or ""
+    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", text)}
+
+
+def regdata(loop_raw):
+    r = tool_json(f"{loop_raw}/regcost.txt") or {}
+    u = tool_json(f"{loop_raw}/firstuse.txt") or {}
+    if not r:
+        missing("verbs registration", f"{loop_raw}/regcost.txt")
+    if not u:
+        missing("U-Net/MM first use", f"{loop_raw}/firstuse.txt")
+    reg = {"sizes": r.get("sizes") or u.get("sizes") or REG_SIZES,
+           "verbs_reg_us": r.get("verbs_reg_us"),
+           "verbs_dereg_us": r.get("verbs_dereg_us"),
+           "unetmm_first_use_us": u.get("unetmm_first_use_us")}
+    fresh = {"unetmm": u.get("fresh_MBps"),
+             "rxe_register": r.get("fresh_register_MBps"),
+             "rxe_bounce": r.get("fresh_bounce_MBps")}
+    return reg, fresh
+
+
+REG_SIZES = [4096, 65536, 1 << 20, 16 << 20, 256 << 20]
+
+
 def main():
     if len(sys.argv) != 5:
         print(__doc__, file=sys.stderr)
@@ -274,18 +465,32 @@ def main():
 
     accel = (read("build/guest/accel") or "tcg").split()[0]
     kernel = (read(f"{loop_raw}/kernel.txt") or "").strip() or None
+    raws = {"loopback": loop_raw, "wire": wire2_raw}
+    PARAMS_ROUNDS[0] = params(loop_raw).get("rounds")
     res = {
         "env": {
             "accel": accel,
             "guest_kernel": kernel,
             "vcpus_per_guest": int((read(f"{loop_raw}/vcpus.txt") or "2").strip() or 2),
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "params": {"loopback": params(loop_raw), "wire": params(wire2_raw)},
         },
-        "loopback": setup_results(loop_raw, "loopback"),
-        "wire": setup_results(wire2_raw, "wire"),
     }
+    for (setup, disc), key in TABLES.items():
+        res[key] = setup_results(raws[setup], setup, disc)
+    res["udp_busy_variant"] = {s: busy_variant(raws[s], s) for s in raws}
+    res["msg_rate"], res["msg_rate_range"] = {}, {}
+    for setup in raws:
+        res["msg_rate"][setup], res["msg_rate_range"][setup] = msg_rates(raws[setup], setup)
+    passed, failed = scan_checks([loop_raw, wire2_raw])
+    failed = sorted(set(failed) | set(CHECKS["failed"]))
+    res["checked_runs"] = passed
+    res["checked_runs_failed"] = failed
     m = tool_json(f"{loop_raw}/memcpy.txt")
-    res["memcpy_MBps"] = m["MBps"] if m else missing("memcpy", f"{loop_raw}/memcpy.txt")
+    res["memcpy_MBps"] = m["MBps"] if m else missing("memcpy (warm, 2 MiB)", f"{loop_raw}/memcpy.txt")
+    m = tool_json(f"{loop_raw}/memcpy-cold.txt")
+    res["memcpy_cold_MBps"] = m["MBps"] if m else missing("memcpy (cold, 64 MiB)", f"{loop_raw}/memcpy-cold.txt")
+    res["registration"], res["fresh_buffer_bw_MBps"] = regdata(loop_raw)
     t = tool_json(f"{loop_raw}/tlbcost.txt") or {}
     if not t:
         missing("TLB costs", f"{loop_raw}/tlbcost.txt")
@@ -308,30 +513,36 @@ def main():
             sc["pinned_kib"][peer].append(j["pinned_kib"] if j else None)
             sc["bw_MBps"][peer].append(j["MBps"] if j else None)
     res["scaling"] = sc
+    res["targets"] = [dict(zip(("target", "value", "goal", "verdict"), t))
+                      for t in target_rows(res)]
 
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(res, f, indent=2)
         f.write("\n")
 
     plots = []
-    for setup in ("loopback", "wire"):
-        r = res[setup]
-        plots.append(plot(out, f"latency-{setup}",
-                          f"Round trip, {setup} (median)", "message size (bytes)",
-                          "round trip (us)",
-                          [(PEER_NAMES[p], [(int(s), r["rtt_us"][p][s]) for s in LAT_SIZES])
+    for (setup, disc), key in TABLES.items():
+        r = res[key]
+        plots.append(plot(out, f"latency-{key}",
+                          f"Round trip, {setup}, {DISC_NAMES[disc]} (median, range of rounds)",
+                          "message size (bytes)", "round trip (us)",
+                          [(PEER_NAMES[p], [(int(s), r["rtt_us"][p][s], r["rtt_us_range"][p][s])
+                                            for s in LAT_SIZES])
                            for p in PEERS], logy=True, xtics=LAT_SIZES))
-        plots.append(plot(out, f"bandwidth-{setup}",
-                          f"Bandwidth, {setup}", "message size (bytes)", "MB/s",
-                          [(PEER_NAMES[p], [(int(s), r["bw_MBps"][p][s]) for s in BW_SIZES])
+        plots.append(plot(out, f"bandwidth-{key}",
+                          f"Bandwidth, {setup}, {DISC_NAMES[disc]} (median, range of rounds)",
+                          "message size (bytes)", "MB/s",
+                          [(PEER_NAMES[p], [(int(s), r["bw_MBps"][p][s], r["bw_MBps_range"][p][s])
+                                            for s in BW_SIZES])
                            for p in PEERS] +
-                          ([("guest memcpy", [(int(s), res["memcpy_MBps"]) for s in BW_SIZES])]
+                          ([("guest memcpy, warm 2 MiB", [(int(s), res["memcpy_MBps"], None)
+                                                          for s in BW_SIZES])]
                            if setup == "loopback" else []),
                           xtics=BW_SIZES))
     plots.append(plot(out, "pinned-memory",
                       "Pinned memory, N processes streaming from 1 MiB each",
                       "processes", "pinned memory (KiB)",
-                      [(PEER_NAMES[p], list(zip(PROCS, sc["pinned_kib"][p])))
+                      [(PEER_NAMES[p], [(x, y, None) for x, y in zip(PROCS, sc["pinned_kib"][p])])
                        for p in ("unetmm", "unet_base")], logy=True,
                       xtics=[str(p) for p in PROCS]))
     tl = res["tlb"]
@@ -349,74 +560,189 @@ def main():
         f.write("\n".join(lines) + "\n")
     print_table(res)
     print(f"\nwrote {out}/results.json, {out}/report.md and {len(plots)} plots")
+    if failed:
+        print(f"\nreport: {len(failed)} checked run(s) FAILED (data mismatch, "
+              f"error or no result): {', '.join(failed)}", file=sys.stderr)
+        return 1
+    if not passed:
+        print("\nreport: no checked run at all", file=sys.stderr)
+        return 1
     return 0
 
 
-def table(res, setup):
-    r = res[setup]
-    rows = ["| | " + " | ".join(f"RTT {s} B (p99)" for s in LAT_SIZES) + " | "
-            + " | ".join(f"BW {s} B" for s in BW_SIZES) + " |",
-            "|---|" + "---|" * (len(LAT_SIZES) + len(BW_SIZES))]
+def rng(r):
+    return f"[{fmt(r[0])}, {fmt(r[1])}]" if r else ""
+
+
+def rtt_table(r):
+    rows = ["| peer | size (B) | round trip µs: median [min, max] of rounds "
+            "| p99 [min, max] | p99.9 | samples per round | rounds |",
+            "|---|---|---|---|---|---|---|"]
     for p in PEERS:
-        cells = [f"{fmt(r['rtt_us'][p][s])} ({fmt(r['rtt_p99_us'][p][s])})"
-                 for s in LAT_SIZES]
-        cells += [fmt(r["bw_MBps"][p][s]) for s in BW_SIZES]
-        rows.append(f"| {PEER_NAMES[p]} | " + " | ".join(cells) + " |")
+        for s in LAT_SIZES:
+            rows.append(f"| {PEER_NAMES[p]} | {s} | {fmt(r['rtt_us'][p][s])} "
+                        f"{rng(r['rtt_us_range'][p][s])} | {fmt(r['rtt_p99_us'][p][s])} "
+                        f"{rng(r['rtt_p99_us_range'][p][s])} | {fmt(r['rtt_p999_us'][p][s])} "
+                        f"| {r['rtt_samples'][p].get(s) or '—'} | {r['rtt_rounds'][p].get(s, 0)} |")
     return rows
 
 
-def targets(res):
-    lb = res["loopback"]
-    mm8 = lb["rtt_us"]["unetmm"]["8"]
+def bw_table(r):
+    rows = ["| peer | " + " | ".join(f"{s} B: MB/s median [min, max]" for s in BW_SIZES)
+            + " | rounds |", "|---|" + "---|" * (len(BW_SIZES) + 1)]
+    for p in PEERS:
+        cells = [f"{fmt(r['bw_MBps'][p][s])} {rng(r['bw_MBps_range'][p][s])}"
+                 for s in BW_SIZES]
+        nr = min(r["bw_rounds"][p].get(s, 0) for s in BW_SIZES)
+        rows.append(f"| {PEER_NAMES[p]} | " + " | ".join(cells) + f" | {nr} |")
+    return rows
+
+
+def target_rows(res):
+    """(target, value, goal, verdict) for every target of issue 13: busy
+    tables unless named otherwise."""
+    lb, w, lbb = res["loopback"], res["wire"], res["loopback_blocking"]
     out = []
 
-    def check(name, value, limit, better="lower"):
+    def check(name, value, limit, better="lower", digits=2):
+        goal = f"{'≤' if better == 'lower' else '≥'} {limit}"
         if value is None:
-            out.append(f"| {name} | — | {limit} | not measured |")
+            out.append((name, "—", goal, "not measured"))
             return
         ok = value <= limit if better == "lower" else value >= limit
-        out.append(f"| {name} | {value:.2f} | {'≤' if better == 'lower' else '≥'} {limit} "
-                   f"| {'met' if ok else 'missed'} |")
+        out.append((name, f"{value:.{digits}f}", goal, "met" if ok else "missed"))
 
-    check("loopback 8 B RTT, U-Net/MM ÷ UDP", ratio(mm8, lb["rtt_us"]["udp"]["8"]), 0.5)
-    check("loopback 8 B RTT, U-Net/MM ÷ Soft-RoCE", ratio(mm8, lb["rtt_us"]["rxe"]["8"]), 0.5)
-    check("warm-TLB RTT ÷ base-level RTT (8 B)",
-          ratio(mm8, lb["rtt_us"]["unet_base"]["8"]), 1.05)
-    check("64 KiB loopback BW, U-Net/MM ÷ base-level",
-          ratio(lb["bw_MBps"]["unetmm"]["65536"], lb["bw_MBps"]["unet_base"]["65536"]),
+    def g(r, k, p, s):
+        return r[k][p][s]
+
+    mm8 = g(lb, "rtt_us", "unetmm", "8")
+    check("loopback 8 B RTT, U-Net/MM ÷ UDP", ratio(mm8, g(lb, "rtt_us", "udp", "8")), 0.5)
+    check("loopback 8 B RTT, U-Net/MM ÷ Soft-RoCE", ratio(mm8, g(lb, "rtt_us", "rxe", "8")), 0.5)
+    wm8 = g(w, "rtt_us", "unetmm", "8")
+    check("wire 8 B RTT, U-Net/MM ÷ UDP", ratio(wm8, g(w, "rtt_us", "udp", "8")), 0.7)
+    check("wire 8 B RTT, U-Net/MM p99 ÷ its median",
+          ratio(g(w, "rtt_p99_us", "unetmm", "8"), wm8), 3)
+    check("wire 64 KiB BW, U-Net/MM ÷ UDP",
+          ratio(g(w, "bw_MBps", "unetmm", "65536"), g(w, "bw_MBps", "udp", "65536")),
+          1.2, "higher")
+    check("loopback 1 KiB RTT (warm TLB), U-Net/MM ÷ base-level",
+          ratio(g(lb, "rtt_us", "unetmm", "1024"), g(lb, "rtt_us", "unet_base", "1024")), 1.05)
+    check("loopback 64 KiB BW, U-Net/MM ÷ base-level",
+          ratio(g(lb, "bw_MBps", "unetmm", "65536"), g(lb, "bw_MBps", "unet_base", "65536")),
           1.5, "higher")
-    check("64 KiB loopback BW, U-Net/MM ÷ guest memcpy",
-          ratio(lb["bw_MBps"]["unetmm"]["65536"], res["memcpy_MBps"]), 0.7, "higher")
+    check("loopback 64 KiB BW, U-Net/MM ÷ warm memcpy (2 MiB)",
+          ratio(g(lb, "bw_MBps", "unetmm", "65536"), res["memcpy_MBps"]), 0.7, "higher")
+    mr = res["msg_rate"]["loopback"]
+    check("loopback 8 B message rate, U-Net/MM ÷ UDP",
+          ratio(mr["unetmm"].get("8"), mr["udp"].get("8")), 2, "higher")
+    check("blocking loopback 8 B RTT, U-Net/MM ÷ UDP (blocking)",
+          ratio(g(lbb, "rtt_us", "unetmm", "8"), g(lbb, "rtt_us", "udp", "8")), 0.7)
+    reg = res["registration"]
+    first = verbs = None
+    if reg["sizes"] and (1 << 20) in reg["sizes"]:
+        i = reg["sizes"].index(1 << 20)
+        if reg["unetmm_first_use_us"]:
+            first = reg["unetmm_first_use_us"][i]
+        if reg["verbs_reg_us"] and reg["verbs_dereg_us"]:
+            verbs = reg["verbs_reg_us"][i] + reg["verbs_dereg_us"][i]
+    check("first use of 1 MiB fresh memory, U-Net/MM ÷ verbs reg + dereg",
+          ratio(first, verbs), 0.5)
     sc = res["scaling"]
     pin_mm = sc["pinned_kib"]["unetmm"][-1]
     cap = (res["tlb"]["entries"] or 0) * 4
-    if pin_mm is not None and cap:
-        out.append(f"| pinned at 64 processes, U-Net/MM ÷ TLB capacity | "
-                   f"{pin_mm / cap:.2f} | ≤ 1 | {'met' if pin_mm <= cap else 'missed'} |")
-    pin_b = sc["pinned_kib"]["unet_base"][-1]
-    if pin_b is not None:
-        out.append(f"| pinned at 64 processes, base-level (MiB) | {pin_b / 1024:.0f} | "
-                   f"64 expected | {'as expected' if pin_b >= 64 * 1024 else 'lower than expected'} |")
+    check("pinned at 64 processes, U-Net/MM ÷ TLB capacity",
+          ratio(pin_mm, cap or None), 1)
     return out
+
+
+def targets(res):
+    return [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in target_rows(res)]
+
+
+def samples_sentence(res):
+    """How many samples each p99 comes from, from the raw outputs."""
+    parts = []
+    for key in TABLES.values():
+        ns = [n for p in PEERS for n in res[key]["rtt_samples"][p].values() if n]
+        if ns:
+            parts.append(f"{key} {min(ns)} to {max(ns)}")
+    return "; ".join(parts)
 
 
 def report_md(res, plots):
     e = res["env"]
+    pl = e["params"]["loopback"]
     L = ["# U-Net/MM evaluation", "",
          f"Run {e['date']}: guests on **{e['accel'].upper()}** "
          f"(kernel {e['guest_kernel']}; {e['vcpus_per_guest']} vCPUs in the loopback guest, "
-         f"{WIRE_VCPUS[0]} in each wire guest, so that two guests of busy-polling vCPUs do "
-         "not oversubscribe the host's cores). "
+         f"{WIRE_VCPUS[0]} in each wire guest"
+         + ("). " if pl.get("quick") else
+            ", so that two guests of busy-polling vCPUs do not oversubscribe the "
+            "host's cores; the setups ran one after the other). ")
+         + 
          "Every peer ran in the same guests in the same run.  Under TCG every "
          "instruction is emulated: absolute times are many times those of real "
-         "hardware, so read the ratios, not the microseconds.", "",
-         "Round trips are medians (99th percentile in parentheses) in "
-         "microseconds; bandwidths are MB/s (10^6 bytes/s) of data that arrived.", ""]
-    for setup, what in (("loopback", "two processes in one guest"),
-                        ("wire", "two guests joined by virtio-net")):
-        L += [f"## {setup.capitalize()}: {what}", ""] + table(res, setup) + [""]
-    L += ["## Targets", "", "| target | measured | goal | |", "|---|---|---|---|"]
+         "hardware, so read the ratios, not the microseconds.", ""]
+    if pl.get("quick"):
+        L += ["**QUICK run** (`make demo QUICK=1`): a check of the pipeline, not a "
+              "measurement.  One round of everything, fewer samples, and the loopback and "
+              "wire setups ran at the same time, four vCPUs on the host's cores: compare "
+              "nothing here.", ""]
+    L += [
+         f"Every round trip and bandwidth is the median of {pl.get('rounds', '?')} rounds "
+         "(U-Net's two modes taking turns within each round; each peer's rounds run one "
+         "after another in that peer's own phase of the run) with the smallest and "
+         "largest round in brackets; each round's median, p99 and p99.9 come from that "
+         "round's own samples.  Samples per round behind each p99 (the smallest of the "
+         f"rounds): {samples_sentence(res)}.  Bandwidths are MB/s (10^6 bytes/s) of data "
+         "that arrived.", "",
+         f"**Checked data**: {res['checked_runs']} checked runs passed "
+         "(`--check`: every byte filled by the sender and verified by the receiver, on "
+         "both sides); each U-Net figure is preceded in this run by a passing checked run "
+         "of the same tool, size, mode and discipline, and a figure whose checked run did "
+         "not pass is left out and fails the demo."
+         + (f"  FAILED: {', '.join(res['checked_runs_failed'])}."
+            if res["checked_runs_failed"] else ""), ""]
+    uv = res["udp_busy_variant"]
+    for (setup, disc), key in TABLES.items():
+        L += [f"## {setup.capitalize()}, {DISC_NAMES[disc]} (`{key}`)", ""]
+        if disc == "busy":
+            v = uv[setup]
+            sel = v["select_8B_rtt_us"]
+            if v["chosen"] not in UDP_VARIANT_FLAGS:
+                L += ["Kernel UDP: no busy-poll variant was chosen (the selection runs "
+                      "left no result).", ""]
+            else:
+                L += [f"Kernel UDP busy-polls with sockperf "
+                  f"`{UDP_VARIANT_FLAGS.get(v['chosen'], '?')}`: of the two ways, "
+                  f"`--nonblocked` (spinning on a non-blocking socket) had an 8 B median "
+                  f"of {fmt(sel['spin'])} µs and `--lls 50` (SO_BUSY_POLL) {fmt(sel['lls'])} µs "
+                  "in this setup, and the faster was used for every busy UDP figure.", ""]
+        L += rtt_table(res[key]) + [""] + bw_table(res[key]) + [""]
+    L += ["## Message rate (busy-polling)", "",
+          "| setup | peer | 8 B msg/s median [min, max] | 64 B msg/s median [min, max] |",
+          "|---|---|---|---|"]
+    for setup in ("loopback", "wire"):
+        for p in PEERS:
+            m, r = res["msg_rate"][setup][p], res["msg_rate_range"][setup][p]
+            L.append(f"| {setup} | {PEER_NAMES[p]} | {fmt(m.get('8'))} {rng(r.get('8'))} | "
+                     f"{fmt(m.get('64'))} {rng(r.get('64'))} |")
+    L += ["", "## Targets", "", "| target | measured | goal | |", "|---|---|---|---|"]
     L += targets(res) + [""]
+    reg, fr = res["registration"], res["fresh_buffer_bw_MBps"]
+    L += ["## Registration against first use", "",
+          "| size | verbs ibv_reg_mr µs | ibv_dereg_mr µs | U-Net/MM first use µs |",
+          "|---|---|---|---|"]
+    for i, sz in enumerate(reg["sizes"]):
+        def at(k):
+            v = reg.get(k)
+            return fmt(v[i]) if v and i < len(v) else "—"
+        L.append(f"| {sz // 1024} KiB | {at('verbs_reg_us')} | {at('verbs_dereg_us')} | "
+                 f"{at('unetmm_first_use_us')} |")
+    L += ["", f"Fresh-buffer workload ({pl.get('fresh_n', '?')} messages of 64 KiB, each from memory not "
+          f"used before): U-Net/MM {fmt(fr['unetmm'])} MB/s, verbs registering each "
+          f"buffer {fmt(fr['rxe_register'])} MB/s, verbs copying into a registered "
+          f"bounce buffer {fmt(fr['rxe_bounce'])} MB/s.", ""]
     t = res["tlb"]
     L += ["## The TLB", "",
           f"{t['entries']} entries.  Round trip of a 1 KiB message through the loopback "
@@ -434,28 +760,64 @@ def report_md(res, plots):
           "| U-Net/MM MB/s | " + " | ".join(fmt(v) for v in sc["bw_MBps"]["unetmm"]) + " |",
           "| base-level MB/s | " + " | ".join(fmt(v) for v in sc["bw_MBps"]["unet_base"]) + " |",
           ""]
+    if LOW_SAMPLES:
+        notes.append("p99 from fewer than 10,000 samples per round: "
+                     + "; ".join(LOW_SAMPLES))
     L += ["## Reading", ""] + reading(res) + [""]
     if notes:
         L += ["## Missing or qualified values", ""] + [f"* {n}" for n in notes] + [""]
-    L += ["## Plots", ""] + [f"![{p}]({p})" for p in plots] + [""]
+    L += ["## Plots", "", "Error bars are the smallest and largest of the rounds.", ""]
+    L += [f"![{p}]({p})" for p in plots] + [""]
     L += ["## How each number was made", "",
           "* On loopback every peer's server runs on vCPU 0 and its client on vCPU 1 "
-          "(`taskset`), so that a round trip never depends on the two sharing a vCPU.",
-          "* U-Net/MM and base-level U-Net: `build/bin/unet_lat` and `build/bin/unet_bw` "
-          "(`--mode mm|base`); base-level copies data into and out of its segment, as an "
-          "application without U-Net/MM must.  Round trips: three rounds with the two "
-          "modes taking turns, the median round reported.",
-          "* UDP: `sockperf ping-pong --full-rtt` and `sockperf throughput`, busy-polling "
-          "(`-F e --timeout 0`) like the other peers; 8 B uses sockperf's smallest message (14 B) "
-          "and 64 KiB its largest datagram (65507 B); throughput counts what the server received.",
-          "* Soft-RoCE: `rdma link add rxe0 type rxe netdev eth0`, `ib_send_lat` (its one-way "
-          "latency doubled into a round trip) and `ib_send_bw`; perftest's MB are 2^20 bytes, "
-          "converted.",
-          "* memcpy: `build/eval/memcpy_bw`, 64 KiB blocks over a 64 MiB region.",
+          "(`taskset`), so that a round trip never depends on the two sharing a vCPU.  "
+          "On the wire guest 1 serves and guest 2 runs the clients.",
+          "* Busy-polling tables: U-Net's tools poll their rings; sockperf's client and "
+          "server both run with the busy-poll flags named above the table for round trips, "
+          "and for throughput the server (the receiver) does, the sender having nothing to "
+          "wait for; perftest polls "
+          "its completion queue (its default).  Blocking tables: U-Net's tools with "
+          "`--block` (sleeping in `unet_wait()`) on both sides; sockperf without those "
+          "flags, so its receivers block in `recvfrom()`; perftest with `-e` (sleeping on "
+          "completion events) on both sides.  Every raw file starts with the command that "
+          "made it, and `eval/check-report` holds this paragraph to them.",
+          f"* U-Net/MM and base-level U-Net: `build/bin/unet_lat` ({pl.get('lat_n', '?')} "
+          f"timed round trips per round busy-polling, {pl.get('lat_nb', '?')} blocking and "
+          "on the wire at 8 KiB, after 100 untimed) and `build/bin/unet_bw` "
+          f"({pl.get('bw_n', '?')} messages, 16 in flight into 16 receive buffers) with "
+          "`--mode mm|base`, each against a server of the same discipline; base-level "
+          "copies data into and out of its segment, as an application without U-Net/MM "
+          f"must.  Checked runs: the same tools with `--check`, {pl.get('check_n', '?')} "
+          "messages each, before the timed runs, which do not check.",
+          "* UDP: `sockperf ping-pong --full-rtt` and `sockperf throughput`, each for the "
+          "time its raw file's command gives (`-t`, 1 to 10 s, longer where a round trip "
+          "takes longer, to reach about as many samples as the other peers); 8 B uses "
+          "sockperf's smallest message (14 B) and 64 KiB its largest datagram (65507 B).  "
+          "Throughput and message rate are the sender's rates scaled by the fraction of "
+          "its datagrams (`Total of N messages sent`) that the server guest's UDP "
+          "InDatagrams counter (`/proc/net/snmp`) counted during the run.",
+          "* Soft-RoCE: `rdma link add rxe0 type rxe netdev eth0`, `ib_send_lat -n "
+          f"{pl.get('ib_n', '?')}` busy-polling, `-n {pl.get('ib_nb', '?')}` blocking and "
+          "on the wire at 8 KiB (its one-way latency and percentiles doubled into a "
+          f"round trip) and `ib_send_bw -n {pl.get('ib_bw_n', '?')}`; perftest's MB are "
+          "2^20 bytes, converted.",
+          f"* Message rate: `unet_bw -s 8|64 -n {pl.get('rate_n', '?')}` (16 in flight), "
+          "`sockperf throughput -m 14|64` (received as above) and "
+          f"`ib_send_bw -s 8|64 -n {pl.get('rate_n', '?')}`, busy-polling, "
+          f"{pl.get('rounds', '?')} rounds.",
+          "* memcpy: `build/eval/memcpy_bw`, 64 KiB blocks round and round a 2 MiB region "
+          "(warm: the NIC's working set for a 64 KiB stream into 16 receive buffers; "
+          "`memcpy_MBps`, used by the target) and a 64 MiB one (cold, larger than the "
+          "last-level cache; `memcpy_cold_MBps`).",
+          "* Registration: `build/eval/regcost` (libibverbs on rxe0) and "
+          "`build/eval/firstuse` (U-Net/MM); see their first comments.",
           "* TLB: `build/eval/tlbcost`; pinned memory: `build/eval/scale` (peak of the NIC's "
           "pinned-page counter for U-Net/MM, of its segment-page counter for base-level).",
           "* Raw outputs: `build/guest/out/demo-*/guest*/raw/`."]
     return L
+
+
+UDP_VARIANT_FLAGS = {"spin": "--nonblocked", "lls": "--lls 50"}
 
 
 def reading(res):
@@ -464,41 +826,45 @@ def reading(res):
     mm8, b8 = lb["rtt_us"]["unetmm"]["8"], lb["rtt_us"]["unet_base"]["8"]
     udp8, rxe8 = lb["rtt_us"]["udp"]["8"], lb["rtt_us"]["rxe"]["8"]
     if mm8 and udp8:
-        out.append(f"* Small messages: U-Net/MM's loopback round trip is {mm8 / udp8:.2f}× "
-                   "the kernel UDP path's: one doorbell system call per message and no "
-                   "socket layer, against two trips through the UDP/IP stack.")
+        out.append(f"* Small messages, both busy-polling: U-Net/MM's loopback round trip "
+                   f"is {mm8 / udp8:.2f}× the kernel UDP path's.")
+    bb8 = res["loopback_blocking"]["rtt_us"]
+    if bb8["unetmm"]["8"] and bb8["udp"]["8"]:
+        out.append(f"* Both blocking, it is {bb8['unetmm']['8'] / bb8['udp']['8']:.2f}× "
+                   "UDP's: here both pay for a sleep and a wake-up per message.")
     if mm8 and rxe8:
         out.append(f"* Against Soft-RoCE, a verbs stack over the same kind of software NIC, "
-                   f"U-Net/MM's 8 B round trip is {mm8 / rxe8:.2f}× as long: rxe "
-                   "encapsulates in UDP/IP and runs its state machines in tasklets.")
-    if mm8 and b8:
-        out.append(f"* Warm-TLB U-Net/MM costs {100 * (mm8 / b8 - 1):+.0f} % against "
-                   "base-level U-Net at 8 B: inline messages need no translation at all.")
+                   f"U-Net/MM's 8 B round trip is {mm8 / rxe8:.2f}× as long.")
+    m1, b1 = lb["rtt_us"]["unetmm"]["1024"], lb["rtt_us"]["unet_base"]["1024"]
+    if m1 and b1:
+        out.append(f"* At 1 KiB, a message the NIC translates through its TLB, warm-TLB "
+                   f"U-Net/MM costs {100 * (m1 / b1 - 1):+.0f} % against base-level U-Net "
+                   "(8 B messages travel inline and never touch the TLB).")
     bm, bb = lb["bw_MBps"]["unetmm"]["65536"], lb["bw_MBps"]["unet_base"]["65536"]
     if bm and bb and res["memcpy_MBps"]:
         out.append(f"* 64 KiB loopback bandwidth: U-Net/MM {bm:.0f} MB/s, {bm / bb:.2f}× "
                    f"base-level U-Net ({bb:.0f} MB/s, which copies into and out of its "
-                   f"segment) and {bm / res['memcpy_MBps']:.2f}× a plain memcpy in the guest "
-                   f"({res['memcpy_MBps']:.0f} MB/s): U-Net/MM moves each byte once, from the "
-                   "sender's page to the receiver's.")
+                   f"segment) and {bm / res['memcpy_MBps']:.2f}× a warm memcpy over the same "
+                   f"working set ({res['memcpy_MBps']:.0f} MB/s; cold, over 64 MiB: "
+                   f"{fmt(res['memcpy_cold_MBps'])} MB/s).")
     wm = w["rtt_us"]["unetmm"]["8"]
-    if wm and mm8:
-        out.append(f"* Across the wire the round trip grows to {wm:.0f} us: two virtio-net "
-                   "devices and the QEMU socket between the guests dominate.")
+    if wm:
+        out.append(f"* Across the wire the 8 B round trip grows to {wm:.0f} µs (p99 "
+                   f"{fmt(w['rtt_p99_us']['unetmm']['8'])} µs): two virtio-net devices and "
+                   "the QEMU socket between the guests dominate.")
     sc = res["scaling"]
     if sc["pinned_kib"]["unetmm"][-1] is not None and sc["pinned_kib"]["unet_base"][-1] is not None:
         out.append(f"* With 64 processes U-Net/MM pinned at most "
                    f"{sc['pinned_kib']['unetmm'][-1] / 1024:.1f} MiB (the TLB's reach), "
-                   f"base-level U-Net {sc['pinned_kib']['unet_base'][-1] / 1024:.0f} MiB. "
-                   "The price is misses: once the processes' buffers exceed the TLB's reach, "
-                   "U-Net/MM's aggregate bandwidth falls as the agent re-pins pages.")
+                   f"base-level U-Net {sc['pinned_kib']['unet_base'][-1] / 1024:.0f} MiB.")
     return out
 
 
 def print_table(res):
-    for setup in ("loopback", "wire"):
-        r = res[setup]
-        print(f"\n{setup}: round trip us median (p99) | bandwidth MB/s")
+    for (setup, disc), key in TABLES.items():
+        r = res[key]
+        print(f"\n{setup}, {DISC_NAMES[disc]}: round trip us median (p99) | bandwidth MB/s"
+              " (medians of the rounds)")
         print(f"{'':24}" + "".join(f"{'RTT ' + s:>17}" for s in LAT_SIZES)
               + "".join(f"{'BW ' + s:>10}" for s in BW_SIZES))
         for p in PEERS:
@@ -506,7 +872,16 @@ def print_table(res):
                             for s in LAT_SIZES)
             cells += "".join(f"{fmt(r['bw_MBps'][p][s]):>10}" for s in BW_SIZES)
             print(f"{PEER_NAMES[p]:24}{cells}")
-    print(f"\nguest memcpy: {fmt(res['memcpy_MBps'])} MB/s")
+    print("\nmessage rate msg/s (busy-polling), 8 B / 64 B:")
+    for setup in ("loopback", "wire"):
+        m = res["msg_rate"][setup]
+        print(f"  {setup:9}" + "".join(f"  {PEER_NAMES[p].split(' (')[0]}: "
+                                        f"{fmt(m[p].get('8'))} / {fmt(m[p].get('64'))}"
+                                        for p in PEERS))
+    print(f"\nguest memcpy: warm (2 MiB) {fmt(res['memcpy_MBps'])} MB/s, "
+          f"cold (64 MiB) {fmt(res['memcpy_cold_MBps'])} MB/s")
+    print(f"checked runs passed: {res['checked_runs']}"
+          + (f", FAILED: {len(res['checked_runs_failed'])}" if res["checked_runs_failed"] else ""))
     t = res["tlb"]
     print(f"TLB ({t['entries']} entries): RTT warm {fmt(t['hit_rtt_us'])} us, cold "
           f"{fmt(t['cold_rtt_us'])} us; miss resident {fmt(t['miss_resident_us'])} us, "
@@ -516,9 +891,8 @@ def print_table(res):
     print("  U-Net/MM   " + " ".join(fmt(v) for v in sc["pinned_kib"]["unetmm"]))
     print("  base-level " + " ".join(fmt(v) for v in sc["pinned_kib"]["unet_base"]))
     print("\ntargets:")
-    for row in targets(res):
-        cells = [c.strip() for c in row.strip("|").split("|")]
-        print(f"  {cells[0]:52} {cells[1]:>8}  {cells[2]:>8}  {cells[3]}")
+    for a, b, c, d in target_rows(res):
+        print(f"  {a:62} {b:>8}  {c:>8}  {d}")
 
 
 if __name__ == "__main__":

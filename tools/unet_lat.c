@@ -22,7 +22,7 @@ static const char options[] =
 "  -w, --warmup N           untimed round trips before them (default 100)\n";
 
 struct lat_stats {
-	double median, p99, avg, min, max;	/* microseconds */
+	double median, p99, p999, avg, min, max;	/* microseconds */
 };
 
 static int cmp_u64(const void *a, const void *b)
@@ -45,11 +45,14 @@ static void summarize(uint64_t *ns, size_t n, struct lat_stats *s)
 	/* Nearest rank: the smallest sample at or above 99 % of them. */
 	rank = (n * 99 + 99) / 100;
 	s->p99 = (double)ns[rank - 1];
+	rank = (n * 999 + 999) / 1000;
+	s->p999 = (double)ns[rank - 1];
 	s->avg = sum / (double)n;
 	s->min = (double)ns[0];
 	s->max = (double)ns[n - 1];
 	s->median /= 1000;
 	s->p99 /= 1000;
+	s->p999 /= 1000;
 	s->avg /= 1000;
 	s->min /= 1000;
 	s->max /= 1000;
@@ -298,6 +301,8 @@ static void lat_report(struct perf_ctx *pc, const struct perf_result *mine,
 					      "iters", (json_int_t)o->count,
 					      "warmup", (json_int_t)o->warmup);
 
+			json_object_set_new(j, "block", json_boolean(o->block));
+			json_object_set_new(j, "check", json_boolean(o->check));
 			json_object_update_new(j, json_counters(mine));
 			json_object_set_new(j, "client", json_counters(peer));
 			json_out_print(j);
@@ -320,12 +325,15 @@ static void lat_report(struct perf_ctx *pc, const struct perf_result *mine,
 				      "warmup", (json_int_t)o->warmup);
 
 		json_object_set_new(j, "rtt_us",
-				    json_pack("{s:o,s:o,s:o,s:o,s:o}",
+				    json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}",
 					      "median", json_out_real(s->median),
 					      "p99", json_out_real(s->p99),
+					      "p99.9", json_out_real(s->p999),
 					      "avg", json_out_real(s->avg),
 					      "min", json_out_real(s->min),
 					      "max", json_out_real(s->max)));
+		json_object_set_new(j, "block", json_boolean(o->block));
+		json_object_set_new(j, "check", json_boolean(o->check));
 		json_object_update_new(j, json_counters(mine));
 		json_object_set_new(j, "server", json_counters(peer));
 		json_out_print(j);

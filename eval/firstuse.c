@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: MIT
+/*
+ * firstuse: what U-Net/MM charges for memory it has not seen before, the
+ * cost verbs charge as ibv_reg_mr (eval/regcost.c measures that).  Two
+ * MM-mode endpoints of one process talk through the NIC's loopback path;
+ * A sends, B receives into 32 warm 64 KiB buffers, 16 sends in flight.
+ *
+ *   first use   for each size (4 KiB .. 256 MiB): a fresh anonymous
+ *               mapping, written by the application (memset), then sent
+ *               once, whole, in messages of up to 64 KiB; every page
+ *               misses the NIC's TLB.  Reported: that time minus the time
+ *               to send the same bytes from one 64 KiB buffer already warm
+ *               in the TLB (so what remains is the first use), the median
+ *               of several fresh mappings (20 up to 1 MiB, 3 at 16 MiB,
+ *               1 at 256 MiB).
+ *   fresh       -n messages of 64 KiB (default 10000), each from a fresh
+ *               mapping written by the application and unmapped once its
+ *               send completed: MB/s that arrived.
+ *
+ *   firstuse [-n MSGS] [--json]
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "unet.h"
+
+#define MSG	65536u
+#define WINDOW	16u
+#define RXBUFS	32u
+
+static struct unet *u;
+static struct unet_ep *a, *b;
+static int ch_ab;
+static char *rx;
+
+static void die(const char *what, int err)
+{
+	fprintf(stderr, "firstuse: %s: %s\n", what, strerror(err));
+	exit(1);
+}
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+	double d = *(const double *)x - *(const double *)y;
+
+	return d < 0 ? -1 : d > 0;
+}
+
+static double median(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void setup(void)
+{
+	struct unet_ep_attr attr;
+	uint8_t addr_a[UNET_ADDR_LEN], addr_b[UNET_ADDR_LEN];
+	size_t len_a = sizeof(addr_a), len_b = sizeof(addr_b);
+	unsigned int i;
+	int ch_ba;
+
+	u = unet_open();
+	if (!u)
+		die("open /dev/unet (is unetmm.ko loaded?)", errno);
+	unet_ep_attr_init(&attr);
+	a = unet_ep_create(u, &attr);
+	b = unet_ep_create(u, &attr);
+	if (!a || !b)
+		die("create endpoints", errno);
+	if (unet_ep_addr(a, addr_a, &len_a) || unet_ep_addr(b, addr_b, &len_b))
+		die("address", errno);
+	/* B accepts only what comes on a channel of its own. */
+	ch_ab = unet_chan_create(a, addr_b, len_b);
+	ch_ba = unet_chan_create(b, addr_a, len_a);
+	if (ch_ab < 0 || ch_ba < 0)
+		die("create channels", -(ch_ab < 0 ? ch_ab : ch_ba));
+	rx = mmap(NULL, (size_t)RXBUFS * MSG, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (rx == MAP_FAILED)
+		die("mmap", errno);
+	memset(rx, 0, (size_t)RXBUFS * MSG);
+	for (i = 0; i < RXBUFS; i++)
+		if (unet_post_free(b, (uint64_t)(uintptr_t)(rx + (size_t)i * MSG),
+				   MSG, i))
+			die("post free", EIO);
+}
+
+/* A source of messages: the i-th message's bytes, and its release. */
+struct source {
+	const char *(*get)(struct source *s, size_t i, uint32_t *len);
+	void (*put)(struct source *s, size_t i);
+	char *base;
+	size_t bytes;
+	char *slot[WINDOW];
+};
+
+/* B takes what arrived and gives the buffer back; returns messages. */
+static size_t drain_rx(void)
+{
+	struct unet_recv r;
+	size_t got = 0;
+
+	while (unet_recv_poll(b, &r) == 1) {
+		unsigned int k;
+
+		if (r.status != UNET_ST_OK) {
+			fprintf(stderr, "firstuse: rx status %s\n",
+				unet_status_str(r.status));
+			exit(1);
+		}
+		for (k = 0; k < r.nbuf; k++) {
+			const struct unet_buf *buf = unet_recv_buf(b, &r, k);
+
+			if (unet_post_free(b, buf->addr, buf->len, buf->context))
+				die("repost", EIO);
+		}
+		unet_recv_done(b, &r);
+		got++;
+	}
+	return got;
+}
+
+/* Sends n messages from @s with WINDOW in flight; returns microseconds. */
+static double stream(struct source *s, size_t n)
+{
+	size_t sent = 0, done = 0, arrived = 0;
+	double t0 = now_us(), limit = t0 + 120e6;
+
+	while (arrived < n) {
+		struct unet_send_comp c[WINDOW];
+		int k, got;
+
+		while (sent < n && sent - done < WINDOW) {
+			uint32_t len;
+			const char *p = s->get(s, sent, &len);
+			int rc = unet_send_buf(a, (uint32_t)ch_ab, p, len, sent);
+
+			if (rc == -EAGAIN)
+				break;
+			if (rc)
+				die("send", -rc);
+			sent++;
+		}
+		got = unet_send_poll(a, c, WINDOW);
+		if (got < 0)
+			die("send poll", -got);
+		for (k = 0; k < got; k++) {
+			if (c[k].status != UNET_ST_OK) {
+				fprintf(stderr, "firstuse: send status %s\n",
+					unet_status_str(c[k].status));
+				exit(1);
+			}
+			if (s->put)
+				s->put(s, (size_t)c[k].context);
+			done++;
+		}
+		arrived += drain_rx();
+		if (now_us() > limit)
+			die("stream", ETIMEDOUT);
+	}
+	while (done < sent) {
+		struct unet_send_comp c[WINDOW];
+		int k, got = unet_send_poll(a, c, WINDOW);
+
+		for (k = 0; k < got; k++) {
+			if (s->put)
+				s->put(s, (size_t)c[k].context);
+			done++;
+		}
+	}
+	return now_us() - t0;
+}
+
+/* A region sent once, whole. */
+static const char *region_get(struct source *s, size_t i, uint32_t *len)
+{
+	size_t off = i * MSG;
+
+	*len = (uint32_t)(s->bytes - off < MSG ? s->bytes - off : MSG);
+	return s->base + off;
+}
+
+/* The same bytes from one warm buffer. */
+static const char *warm_get(struct source *s, size_t i, uint32_t *len)
+{
+	size_t off = i * MSG;
+
+	*len = (uint32_t)(s->bytes - off < MSG ? s->bytes - off : MSG);
+	return s->slot[0];
+}
+
+/* Every message from a fresh mapping, unmapped when its send completes. */
+static const char *fresh_get(struct source *s, size_t i, uint32_t *len)
+{
+	char *p = mmap(NULL, MSG, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		die("mmap", errno);
+	memset(p, (int)(i & 0xff), MSG);
+	s->slot[i % WINDOW] = p;
+	*len = MSG;
+	return p;
+}
+
+static void fresh_put(struct source *s, size_t i)
+{
+	munmap(s->slot[i % WINDOW], MSG);
+	s->slot[i % WINDOW] = NULL;
+}
+
+static size_t msgs_for(size_t bytes)
+{
+	return (bytes + MSG - 1) / MSG;
+}
+
+int main(int argc, char **argv)
+{
+	static const size_t sizes[] = { 4096, 65536, 1u << 20, 16u << 20,
+					256u << 20 };
+	enum { NSIZES = sizeof(sizes) / sizeof(sizes[0]) };
+	double first[NSIZES], raw_first[NSIZES], samples[20], warm[20];
+	size_t nfresh = 10000, i;
+	int json = 0, k;
+	double fresh_mbps, t;
+	struct source s;
+
+	for (k = 1; k < argc; k++) {
+		if (!strcmp(argv[k], "-n") && k + 1 < argc)
+			nfresh = strtoul(argv[++k], NULL, 0);
+		else if (!strcmp(argv[k], "--json"))
+			json = 1;
+		else {
+			fprintf(stderr, "usage: firstuse [-n MSGS] [--json]\n");
+			return 2;
+		}
+	}
+	if (!nfresh)
+		nfresh = 1;
+	setup();
+	memset(&s, 0, sizeof(s));
+	s.slot[0] = malloc(MSG);
+	if (!s.slot[0])
+		die("malloc", ENOMEM);
+	memset(s.slot[0], 7, MSG);
+	s.get = warm_get;
+	s.bytes = MSG;
+	stream(&s, 64);		/* the warm buffer into the TLB */
+
+	for (i = 0; i < NSIZES; i++) {
+		size_t reps = sizes[i] <= (1u << 20) ? 20 : sizes[i] <= (16u << 20) ? 3 : 1;
+		size_t r;
+
+		for (r = 0; r < reps; r++) {
+			char *p = mmap(NULL, sizes[i], PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+			if (p == MAP_FAILED)
+				die("mmap", errno);
+			memset(p, (int)r, sizes[i]);
+			s.get = region_get;
+			s.base = p;
+			s.bytes = sizes[i];
+			samples[r] = stream(&s, msgs_for(sizes[i]));
+			munmap(p, sizes[i]);
+			s.get = warm_get;
+			warm[r] = stream(&s, msgs_for(sizes[i]));
+		}
+		raw_first[i] = median(samples, reps);
+		t = raw_first[i] - median(warm, reps);
+		first[i] = t > 0 ? t : 0;
+	}
+
+	memset(&s, 0, sizeof(s));
+	s.get = fresh_get;
+	s.put = fresh_put;
+	t = stream(&s, nfresh);
+	fresh_mbps = (double)nfresh * MSG / t;	/* bytes per us = MB/s */
+
+	if (json) {
+		printf("{\"tool\":\"firstuse\",\"sizes\":[");
+		for (i = 0; i < NSIZES; i++)
+			printf("%s%zu", i ? "," : "", sizes[i]);
+		printf("],\"unetmm_first_use_us\":[");
+		for (i = 0; i < NSIZES; i++)
+			printf("%s%.2f", i ? "," : "", first[i]);
+		printf("],\"first_send_us\":[");
+		for (i = 0; i < NSIZES; i++)
+			printf("%s%.2f", i ? "," : "", raw_first[i]);
+		printf("],\"fresh_msgs\":%zu,\"fresh_MBps\":%.2f}\n", nfresh,
+		       fresh_mbps);
+	} else {
+		for (i = 0; i < NSIZES; i++)
+			printf("%10zu bytes: first use %10.2f us (first send %10.2f us)\n",
+			       sizes[i], first[i], raw_first[i]);
+		printf("fresh buffers: %zu x 64 KiB at %.2f MB/s\n", nfresh,
+		       fresh_mbps);
+	}
+	unet_ep_destroy(a);
+	unet_ep_destroy(b);
+	unet_close(u);
+	return 0;
+}

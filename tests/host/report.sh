@@ -1,0 +1,129 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# tests/run report: eval/report.py and eval/check-report on a made-up demo
+# run (tests/host/report_fixture.py): the figures' arithmetic (median and
+# range of rounds, UDP's received fraction), the results.json keys issue 13
+# names, and that a false claim or a failed checked run is caught.
+# Prints PASS/FAIL host/... lines.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+pass() { echo "PASS host/$1"; }
+fail() { echo "FAIL host/$1: $2"; }
+T=$(mktemp -d "${TMPDIR:-/tmp}/unet-report.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+
+fresh() {
+	rm -rf "$T/raw" "$T/out"
+	python3 tests/host/report_fixture.py "$T/raw"
+}
+report() { python3 eval/report.py "$T/raw/loop" "$T/raw/wire1" "$T/raw/wire2" "$T/out" >"$T/report.log" 2>&1; }
+checker() { eval/check-report "$T/raw/loop" "$T/raw/wire1" "$T/raw/wire2" "$T/out" >"$T/check.log" 2>&1; }
+
+# json NAME EXPR...: Python expressions over results.json (r) must hold.
+json() {
+	local name=$1
+	shift
+	if why=$(python3 - "$T/out/results.json" "$@" <<'EOF' 2>&1
+import json, sys
+r = json.load(open(sys.argv[1]))
+for expr in sys.argv[2:]:
+    if not eval(expr, {"r": r}):
+        sys.exit(f"not true: {expr}")
+EOF
+	); then
+		pass "$name"
+	else
+		fail "$name" "$why"
+	fi
+}
+
+fresh
+if report; then pass report-runs; else fail report-runs "$(tail -5 "$T/report.log")"; fi
+json report-tables \
+	"all(k in r for k in ('loopback', 'wire', 'loopback_blocking', 'wire_blocking'))" \
+	"all(set(r[k]) >= {'rtt_us', 'rtt_p99_us', 'bw_MBps', 'rtt_us_range', 'rtt_p99_us_range', 'bw_MBps_range'} for k in ('loopback', 'wire', 'loopback_blocking', 'wire_blocking'))"
+json report-median-of-rounds \
+	"r['loopback']['rtt_us']['unetmm']['8'] == 11.0" \
+	"r['loopback']['rtt_us_range']['unetmm']['8'] == [10.0, 12.0]" \
+	"r['loopback_blocking']['rtt_us']['unetmm']['8'] == 22.0" \
+	"r['wire']['rtt_p99_us']['unet_base']['1024'] == 22.0"
+json report-p999-and-samples \
+	"r['loopback']['rtt_p999_us']['udp']['8'] == 200.0" \
+	"r['loopback']['rtt_samples']['udp']['8'] == 12000" \
+	"r['loopback']['rtt_samples']['unetmm']['8'] == 10000"
+json report-rxe-round-trip \
+	"r['loopback']['rtt_us']['rxe']['8'] == 30.0" \
+	"r['loopback']['rtt_p99_us']['rxe']['8'] == 60.0"
+json report-udp-received-fraction \
+	"abs(r['loopback']['bw_MBps']['udp']['65536'] - 100.0 * 1.048576 / 2) < 1e-9" \
+	"r['msg_rate']['loopback']['udp']['8'] == 20000"
+json report-msg-rate \
+	"set(r['msg_rate']) == {'loopback', 'wire'}" \
+	"all(set(r['msg_rate'][s][p]) == {'8', '64'} for s in r['msg_rate'] for p in ('unetmm', 'unet_base', 'udp', 'rxe'))" \
+	"r['msg_rate']['wire']['rxe']['64'] == 100000.0"
+json report-checked-runs \
+	"r['checked_runs'] == 2 * 2 * 2 * 8" "r['checked_runs_failed'] == []"
+json report-memcpy "r['memcpy_MBps'] == 500.0" "r['memcpy_cold_MBps'] == 200.0"
+json report-registration \
+	"set(r['registration']) == {'sizes', 'verbs_reg_us', 'verbs_dereg_us', 'unetmm_first_use_us'}" \
+	"r['registration']['sizes'][2] == 1048576" \
+	"set(r['fresh_buffer_bw_MBps']) == {'unetmm', 'rxe_register', 'rxe_bounce'}"
+json report-targets \
+	"len(r['targets']) == 12" \
+	"all(t['verdict'] in ('met', 'missed') for t in r['targets'])" \
+	"[t['verdict'] for t in r['targets'] if t['target'].startswith('first use')] == ['met']" \
+	"[t['value'] for t in r['targets'] if t['target'].startswith('first use')] == ['0.27']"
+json report-udp-variant "r['udp_busy_variant']['loopback']['chosen'] == 'spin'"
+if grep -q '^| loopback 64 KiB BW, U-Net/MM ÷ warm memcpy (2 MiB) | 0.60 | ≥ 0.7 | missed |$' "$T/out/report.md" &&
+   grep -q '^| loopback 8 B RTT, U-Net/MM ÷ UDP | 0.28 | ≤ 0.5 | met |$' "$T/out/report.md"; then
+	pass report-md-verdicts
+else
+	fail report-md-verdicts "report.md lacks the missed memcpy target or the met UDP one: $(grep -E 'memcpy \(2|RTT, U-Net/MM ÷ UDP' "$T/out/report.md" | head -2)"
+fi
+if checker; then pass check-report-clean; else fail check-report-clean "$(grep FAIL "$T/check.log" | head -3)"; fi
+
+# A blocking sockperf run that busy-polled: the checker must object.
+fresh
+sed -i 's/--full-rtt $/--full-rtt --nonblocked/' "$T/raw/loop/loopback-udp-rtt-8.block.r2.txt"
+report
+if checker; then
+	fail check-report-catches-busy-block "a blocking run with --nonblocked passed"
+elif grep -q 'FAIL report/loopback-udp-block-flags' "$T/check.log"; then
+	pass check-report-catches-busy-block
+else
+	fail check-report-catches-busy-block "failed, but not on the flags: $(grep FAIL "$T/check.log" | head -2)"
+fi
+
+# A busy-table throughput run sent to the blocking server.
+fresh
+sed -i 's/-p 11111 -m 65536/-p 11113 -m 65536/' "$T/raw/wire2/wire-udp-bw-65536.busy.r3.txt"
+report
+if ! checker && grep -q 'FAIL report/wire-udp-throughput-server' "$T/check.log"; then
+	pass check-report-catches-udp-server
+else
+	fail check-report-catches-udp-server "$(grep FAIL "$T/check.log" | head -2)"
+fi
+
+# A busy U-Net run that slept.
+fresh
+sed -i 's/"block": false/"block": true/' "$T/raw/wire2/wire-unet_mm-rtt-8.busy.r1.txt"
+report
+if ! checker && grep -q 'FAIL report/wire-unet-busy-discipline' "$T/check.log"; then
+	pass check-report-catches-unet-discipline
+else
+	fail check-report-catches-unet-discipline "$(grep FAIL "$T/check.log" | head -2)"
+fi
+
+# A checked run with a mismatch fails the report, and its figure is left out.
+fresh
+sed -i 's/"mismatches": 0}$/"mismatches": 1}/; s/"errors": 0, "mismatches": 0, "server"/"errors": 0, "mismatches": 1, "server"/' \
+	"$T/raw/loop/loopback-unet_mm-rtt-1024.busy.check.txt"
+if report; then
+	fail report-fails-on-mismatch "report.py exited 0"
+else
+	json report-fails-on-mismatch \
+		"r['checked_runs_failed'] == ['loopback-unet_mm-rtt-1024.busy.check.txt']" \
+		"r['loopback']['rtt_us']['unetmm']['1024'] is None" \
+		"r['loopback']['rtt_us']['unetmm']['8'] == 11.0"
+fi
