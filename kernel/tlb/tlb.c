@@ -33,6 +33,9 @@ void unet_tlb_init(struct unet_tlb *tlb, struct unet_tlb_entry *mem,
 	tlb->clock = 0;
 	tlb->ahead_used = 0;
 	tlb->ahead_wasted = 0;
+	tlb->batch = UNET_TLB_BATCH_INIT;
+	tlb->batch_used = 0;
+	tlb->batch_wasted = 0;
 	tlb->entry = mem;
 	for (i = 0; i < sets * ways; i++) {
 		struct unet_tlb_entry empty = { 0 };
@@ -154,6 +157,53 @@ bool unet_tlb_probe(struct unet_tlb *tlb, u32 asid, u64 vpn, bool write)
 	if (e)
 		e->users--;
 	return e != NULL;
+}
+
+/*
+ * Whether a translation is there, changing nothing: no use stamp, no
+ * reference, and an entry filled ahead stays unused.
+ */
+bool unet_tlb_peek(const struct unet_tlb *tlb, u32 asid, u64 vpn, bool write)
+{
+	static const u32 orders[] = { 0, UNET_TLB_HUGE_ORDER };
+	u32 i;
+
+	for (i = 0; i < 2; i++) {
+		const struct unet_tlb_entry *e;
+
+		e = find((struct unet_tlb *)tlb, asid, vpn, orders[i]);
+		if (e && (!write || (e->flags & UNET_TLB_WRITABLE)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * How many pages a miss may translate now, at most @max (at least 1):
+ * the batch adapted to the fate of the pages filled ahead since the last
+ * adaptation (see UNET_TLB_BATCH_WINDOW).
+ */
+u32 unet_tlb_batch(struct unet_tlb *tlb, u32 max)
+{
+	u64 used = tlb->ahead_used - tlb->batch_used;
+	u64 wasted = tlb->ahead_wasted - tlb->batch_wasted;
+	u64 seen = used + wasted;
+
+	if (max < UNET_TLB_BATCH_MIN)
+		max = UNET_TLB_BATCH_MIN;
+	if (seen >= UNET_TLB_BATCH_WINDOW) {
+		if (wasted * 4 > seen)
+			tlb->batch /= 2;
+		else if (wasted * 16 < seen)
+			tlb->batch *= 2;
+		tlb->batch_used = tlb->ahead_used;
+		tlb->batch_wasted = tlb->ahead_wasted;
+	}
+	if (tlb->batch < UNET_TLB_BATCH_MIN)
+		tlb->batch = UNET_TLB_BATCH_MIN;
+	if (tlb->batch > max)
+		tlb->batch = max;
+	return tlb->batch;
 }
 
 void unet_tlb_put(struct unet_tlb *tlb, struct unet_tlb_entry *e,

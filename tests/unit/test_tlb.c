@@ -1570,6 +1570,80 @@ TEST(tlb_ahead_used_or_wasted)
 	INVARIANT(&t);
 }
 
+/* A peek finds what a lookup would, and changes nothing. */
+TEST(tlb_peek_changes_nothing)
+{
+	struct unet_tlb t;
+	struct unet_tlb_entry *e, *h;
+	u64 stamp, clock;
+
+	setup(&t, 64, 4);
+	e = ins_order(&t, 1, 10, 0, 1, false, true);
+	h = ins_order(&t, 1, 2 * HP, HUGE, 2, true, true);
+	REQUIRE(e && h);
+	stamp = e->stamp;
+	clock = t.clock;
+	CHECK(unet_tlb_peek(&t, 1, 10, false));
+	CHECK(!unet_tlb_peek(&t, 1, 10, true));		/* read-only */
+	CHECK(!unet_tlb_peek(&t, 2, 10, false));
+	CHECK(!unet_tlb_peek(&t, 1, 11, false));
+	CHECK(unet_tlb_peek(&t, 1, 2 * HP + 77, true));	/* the huge one */
+	CHECK(!unet_tlb_peek(&t, 1, 3 * HP, false));
+	CHECK_EQ(e->stamp, stamp);
+	CHECK_EQ(t.clock, clock);
+	CHECK_EQ(e->users, 0);
+	CHECK_EQ(h->users, 0);
+	CHECK(e->flags & UNET_TLB_AHEAD);
+	CHECK(h->flags & UNET_TLB_AHEAD);
+	CHECK_EQ(t.ahead_used, 0);
+	INVARIANT(&t);
+}
+
+/*
+ * The batch a miss may translate: starts at UNET_TLB_BATCH_INIT, doubles
+ * while pages filled ahead are used, halves while they are wasted, and
+ * stays within [UNET_TLB_BATCH_MIN, max]; it changes only once a window
+ * of outcomes has been seen.
+ */
+TEST(tlb_batch_adapts)
+{
+	struct unet_tlb t;
+	u32 i, b;
+
+	setup(&t, 1024, 4);
+	CHECK_EQ(unet_tlb_batch(&t, 64), UNET_TLB_BATCH_INIT);
+	CHECK_EQ(unet_tlb_batch(&t, 4), 4);		/* capped */
+	setup(&t, 1024, 4);
+	t.ahead_used += UNET_TLB_BATCH_WINDOW - 1;
+	CHECK_EQ(unet_tlb_batch(&t, 64), UNET_TLB_BATCH_INIT);
+	t.ahead_used++;
+	CHECK_EQ(unet_tlb_batch(&t, 64), 2 * UNET_TLB_BATCH_INIT);
+	CHECK_EQ(unet_tlb_batch(&t, 64), 2 * UNET_TLB_BATCH_INIT);
+	for (i = 0; i < 10; i++) {
+		t.ahead_used += UNET_TLB_BATCH_WINDOW;
+		b = unet_tlb_batch(&t, 64);
+	}
+	CHECK_EQ(b, 64);
+	/* A sequential stream with a few losses keeps it. */
+	t.ahead_used += 30;
+	t.ahead_wasted += 2;
+	CHECK_EQ(unet_tlb_batch(&t, 64), 64);
+	/* Scattered use: mostly wasted, down to the minimum. */
+	for (i = 0; i < 10; i++) {
+		t.ahead_used += 4;
+		t.ahead_wasted += UNET_TLB_BATCH_WINDOW;
+		b = unet_tlb_batch(&t, 64);
+	}
+	CHECK_EQ(b, UNET_TLB_BATCH_MIN);
+	CHECK_EQ(unet_tlb_batch(&t, 0), UNET_TLB_BATCH_MIN);
+	/* And back up once the pattern is sequential again. */
+	for (i = 0; i < 3; i++) {
+		t.ahead_used += UNET_TLB_BATCH_WINDOW;
+		b = unet_tlb_batch(&t, 64);
+	}
+	CHECK_EQ(b, 8 * UNET_TLB_BATCH_MIN);
+}
+
 /*
  * A randomized run of 4 KiB and huge entries against a model that knows,
  * for every page, which live entry must answer: the page's own (if it
