@@ -225,7 +225,10 @@ struct unet_chan_destroy {
  * translations), backlog_bytes (their memory), reasm_active (messages
  * being reassembled), misses_queued and faults_waiting (fault-ins that
  * wait for a page) are gauges of what exists now, so
- * that a leak is visible once every process has gone.  New counters are
+ * that a leak is visible once every process has gone.  tlb_ahead_used and
+ * tlb_ahead_wasted count the pages a miss translated beyond the one it
+ * needed, then used, or given up unused; tlb_batch_cap is the gauge of
+ * how many pages a miss may translate at once now.  New counters are
  * added at the end of a list, never in between.
  */
 #define UNET_EP_COUNTERS(X)				\
@@ -249,7 +252,8 @@ struct unet_chan_destroy {
 	X(tlb_pin_retries)	X(backlog_frames)	X(reasm_active)	\
 	X(misses_queued)	X(backlog_bytes)	X(drop_backlog_bytes) \
 	X(drop_backlog_stale)	X(drop_not_host)	X(polls)	\
-	X(poll_ns)	X(tlb_fault_transient)	X(faults_waiting)
+	X(poll_ns)	X(tlb_fault_transient)	X(faults_waiting)	\
+	X(tlb_ahead_used)	X(tlb_ahead_wasted)	X(tlb_batch_cap)
 
 #define UNET_COUNTER_ENUM(name)	UNET_CTR_##name,
 enum unet_ep_counter { UNET_EP_COUNTERS(UNET_COUNTER_ENUM) UNET_EP_NR_COUNTERS };

@@ -50,6 +50,12 @@
 #define TRANSIENT_RETRIES	7
 /* Prefetches queued per context: beyond this they only evict each other. */
 #define MAX_PREFETCHES		64
+/*
+ * Pages one miss may translate at once (its batch, adapted by the TLB to
+ * how many of them get used): at most tlb_batch, and never more than a
+ * quarter of the TLB, as a batch may evict that many entries of others.
+ */
+#define BATCH_MAX		UNET_TLB_BATCH_MAX
 
 /*
  * A request for one translation.  A demand miss lives in its waiter (each
@@ -63,6 +69,7 @@ struct unet_miss {
 	struct unet_endpoint *waiter;	/* referenced while queued */
 	enum unet_engine engine;
 	u64 vpn;
+	u32 pages;			/* of the buffer from vpn on, >= 1 */
 	bool write;
 	bool prefetch;
 	bool queued;			/* on a list or in service */
@@ -142,6 +149,10 @@ struct unet_agent_ctx {
 	atomic_long_t pinned;		/* TLB pages charged to mm->pinned_vm */
 	kuid_t uid;			/* whose fault budget it spends */
 
+	/* The work item's own, for one batch (it never runs twice at once). */
+	struct page *pages[BATCH_MAX];
+	struct unet_tlb_entry *slots[BATCH_MAX];
+
 	/* Under agent_lock. */
 	struct list_head misses;	/* demand misses, in order */
 	struct list_head prefetches;	/* served when no demand waits */
@@ -186,6 +197,20 @@ static void entry_release(struct unet_tlb_entry *e, void *arg)
 	unpin_uncharge(nic, e->owner, e->page);
 }
 
+/*
+ * The TLB's own tallies of pages filled ahead, published as NIC counters.
+ * They change only under tlb_lock, in lookups (each followed by a put)
+ * and in releases, so every path that may change them ends here.
+ */
+static void sync_tlb_counters(struct unet_nic *nic)
+{
+	lockdep_assert_held(&nic->tlb_lock);
+	atomic64_set(&nic->ctr[UNET_NIC_tlb_ahead_used], nic->tlb.ahead_used);
+	atomic64_set(&nic->ctr[UNET_NIC_tlb_ahead_wasted],
+		     nic->tlb.ahead_wasted);
+	atomic64_set(&nic->ctr[UNET_NIC_tlb_batch_cap], nic->tlb.batch);
+}
+
 void unet_agent_tlb_put(struct unet_nic *nic, struct unet_tlb_entry *e)
 {
 	bool dead;
@@ -193,6 +218,7 @@ void unet_agent_tlb_put(struct unet_nic *nic, struct unet_tlb_entry *e)
 	spin_lock_bh(&nic->tlb_lock);
 	dead = e->flags & UNET_TLB_DEAD;
 	unet_tlb_put(&nic->tlb, e, entry_release, nic);
+	sync_tlb_counters(nic);
 	spin_unlock_bh(&nic->tlb_lock);
 	if (dead)
 		wake_up_all(&nic->tlb_drain);
@@ -233,7 +259,8 @@ static void record_fault(struct unet_endpoint *ep, enum unet_engine engine,
 }
 
 void unet_agent_post_miss(struct unet_nic *nic, struct unet_context *ctx,
-			  u64 vpn, bool write, struct unet_endpoint *waiter,
+			  u64 vpn, u32 pages, bool write,
+			  struct unet_endpoint *waiter,
 			  enum unet_engine engine)
 {
 	struct unet_agent_ctx *ac = ctx->agent;
@@ -257,6 +284,7 @@ void unet_agent_post_miss(struct unet_nic *nic, struct unet_context *ctx,
 	m->waiter = waiter;
 	m->engine = engine;
 	m->vpn = vpn;
+	m->pages = max(pages, 1u);
 	m->write = write;
 	m->prefetch = false;
 	m->queued = true;
@@ -289,7 +317,7 @@ void unet_agent_prefetch(struct unet_nic *nic, struct unet_context *ctx,
 	}
 	*m = (struct unet_miss){
 		.owner = ac, .nic = nic, .waiter = waiter, .vpn = vpn,
-		.write = write, .prefetch = true, .queued = true,
+		.pages = 1, .write = write, .prefetch = true, .queued = true,
 		.posted = ktime_get(),
 	};
 	unet_ep_get(waiter);
@@ -366,9 +394,9 @@ static void count_miss_time(struct unet_nic *nic, ktime_t posted)
 		;
 }
 
-static void note_pinned(struct unet_nic *nic)
+static void note_pinned(struct unet_nic *nic, long n)
 {
-	s64 now = atomic64_inc_return(&nic->ctr[UNET_NIC_pinned_pages]);
+	s64 now = atomic64_add_return(n, &nic->ctr[UNET_NIC_pinned_pages]);
 	s64 peak = atomic64_read(&nic->ctr[UNET_NIC_pinned_peak]);
 
 	while (now > peak &&
@@ -440,12 +468,73 @@ static int fault_in(struct mm_struct *mm, unsigned long addr, bool write)
 }
 
 /*
- * One attempt to pin the page and install it.  The pin never faults
- * (FOLL_NOFAULT): a fault may wait for long, and a reserved way must never
- * be held across a wait, or a few blocked faults would take every way of
- * a set from everyone.  (6.1's hugetlb path faults regardless, but a
- * hugetlbfs fault does no I/O, and without FAULT_FLAG_ALLOW_RETRY a
- * userfaultfd on it fails at once.)
+ * Holds ways for the run of pages a miss will translate: its own page,
+ * then each following page of the buffer that the TLB lacks, up to the
+ * TLB's current batch (never more than a quarter of the TLB).  Returns
+ * how many slots it holds in ac->slots; 0 when every way of the first
+ * page's set is busy.
+ */
+static u32 reserve_run(struct unet_agent_ctx *ac, struct unet_miss *m,
+		       u32 *evictions)
+{
+	struct unet_nic *nic = m->nic;
+	struct unet_tlb *tlb = &nic->tlb;
+	u32 asid = ac->ctx->asid, want, n;
+
+	lockdep_assert_held(&nic->tlb_lock);
+	want = unet_tlb_batch(tlb, min3(unet_tlb_batch_max, (u32)BATCH_MAX,
+					unet_tlb_entries(tlb) / 4));
+	want = min(want, m->pages);
+	*evictions = 0;
+	for (n = 0; n < want; n++) {
+		u64 vpn = m->vpn + n;
+		bool evicted;
+
+		/* A run stops at a page already there: no duplicate. */
+		if (n && unet_tlb_peek(tlb, asid, vpn, m->write))
+			break;
+		ac->slots[n] = unet_tlb_reserve(tlb, asid, vpn, 0,
+						entry_release, nic, &evicted);
+		if (!ac->slots[n])
+			break;
+		*evictions += evicted;
+	}
+	return n;
+}
+
+/* Gives back ways held by reserve_run() from slot @from on. */
+static void unreserve_run(struct unet_agent_ctx *ac, struct unet_nic *nic,
+			  u32 from, u32 held)
+{
+	lockdep_assert_held(&nic->tlb_lock);
+	for (; from < held; from++)
+		unet_tlb_unreserve(&nic->tlb, ac->slots[from]);
+}
+
+static void charge_pinned(struct unet_agent_ctx *ac, struct unet_nic *nic,
+			  long n)
+{
+	atomic_long_add(n, &ac->pinned);
+	atomic64_add(n, &ac->ctx->mm->pinned_vm);
+	note_pinned(nic, n);
+}
+
+/*
+ * One attempt to pin the page, and the run of pages after it in the same
+ * buffer and VMA, and install them: the page the miss needs as a plain
+ * entry, the others as entries filled ahead (UNET_TLB_AHEAD), whose fate
+ * (looked up, or given up unused) adapts the next batches.  The pin never
+ * faults (FOLL_NOFAULT): a fault may wait for long, and a reserved way
+ * must never be held across a wait, or a few blocked faults would take
+ * every way of a set from everyone.  So a run stops at the first page
+ * that is not present (or not as a pin needs it); that page misses on its
+ * own later.  (6.1's hugetlb path faults regardless, but a hugetlbfs
+ * fault does no I/O, and without FAULT_FLAG_ALLOW_RETRY a userfaultfd on
+ * it fails at once.)
+ *
+ * Every way is reserved before anything is pinned, so pinned pages never
+ * exceed the TLB's capacity, not even with pins in flight; pages pinned
+ * but not installed are unpinned before their ways are given back.
  *
  * Returns 0 when the translation is there, a positive enum unet_status
  * for a refusal, -EFAULT when the page must be faulted in first, or
@@ -463,9 +552,9 @@ static int pin_and_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 	int tries;
 
 	for (tries = 0; tries < FILL_RACE_RETRIES; tries++) {
-		struct unet_tlb_entry *slot;
-		struct page *page;
-		bool evicted, stale;
+		struct vm_area_struct *vma;
+		u32 held, evictions, ok, filled, i;
+		bool stale;
 		u64 seq;
 		long n;
 
@@ -484,63 +573,75 @@ static int pin_and_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 
 		/*
 		 * Another waiter's miss, or a prefetch, may have filled it.
-		 * Otherwise hold a way first, then pin: pinned pages never
-		 * exceed the TLB's capacity, not even with pins in flight.
+		 * Otherwise hold the ways first, then pin.
 		 */
 		spin_lock_bh(&nic->tlb_lock);
 		if (unet_tlb_probe(&nic->tlb, ctx->asid, m->vpn, m->write)) {
+			sync_tlb_counters(nic);
 			spin_unlock_bh(&nic->tlb_lock);
 			return 0;
 		}
-		slot = unet_tlb_reserve(&nic->tlb, ctx->asid, m->vpn, 0,
-					entry_release, nic, &evicted);
+		held = reserve_run(ac, m, &evictions);
+		sync_tlb_counters(nic);
 		spin_unlock_bh(&nic->tlb_lock);
-		if (evicted)
-			unet_nic_count(nic, UNET_NIC_tlb_evictions, 1);
-		if (!slot) {
+		if (evictions)
+			unet_nic_count(nic, UNET_NIC_tlb_evictions, evictions);
+		if (!held) {
 			usleep_range(20, 100);	/* every way busy with DMA */
 			continue;
 		}
+
+		/*
+		 * One VMA only: what vma_status() judged for the first page
+		 * holds for the run (nic_may_write() checks each page again).
+		 */
 		mmap_read_lock(mm);
-		n = unet_pin_user_pages_remote(mm, addr, 1, gup, &page);
+		n = held;
+		vma = vma_lookup(mm, addr);
+		if (vma)
+			n = min_t(unsigned long, n,
+				  (vma->vm_end - addr) >> PAGE_SHIFT);
+		n = unet_pin_user_pages_remote(mm, addr, n, gup, ac->pages);
 		mmap_read_unlock(mm);
-		if (n != 1) {
+		if (n <= 0) {
 			spin_lock_bh(&nic->tlb_lock);
-			unet_tlb_unreserve(&nic->tlb, slot);
+			unreserve_run(ac, nic, 0, held);
 			spin_unlock_bh(&nic->tlb_lock);
 			return n < 0 ? (int)n : -EFAULT;
 		}
-		atomic_long_inc(&ac->pinned);
-		atomic64_inc(&mm->pinned_vm);
-		note_pinned(nic);
-		if (m->write && !nic_may_write(page)) {
-			unpin_uncharge(nic, ac, page);
-			spin_lock_bh(&nic->tlb_lock);
-			unet_tlb_unreserve(&nic->tlb, slot);
-			spin_unlock_bh(&nic->tlb_lock);
-			return UNET_ST_NO_ACCESS;
-		}
+		charge_pinned(ac, nic, n);
+		ok = n;
+		for (i = 0; m->write && i < ok; i++)
+			if (!nic_may_write(ac->pages[i]))
+				ok = i;
 
 		spin_lock_bh(&nic->tlb_lock);
 		spin_lock(&ac->inval_lock);
 		stale = ac->dying || inval_stale(&ac->inval, m->vpn, seq);
+		for (filled = 0; !stale && filled < ok; filled++) {
+			if (filled &&
+			    inval_stale(&ac->inval, m->vpn + filled, seq))
+				break;
+			unet_tlb_fill(&nic->tlb, ac->slots[filled],
+				      ac->pages[filled], ac, m->write,
+				      filled != 0, entry_release, nic);
+		}
 		spin_unlock(&ac->inval_lock);
-		if (!stale)
-			unet_tlb_fill(&nic->tlb, slot, page, ac, m->write,
-				      false, entry_release, nic);
-		spin_unlock_bh(&nic->tlb_lock);
-		if (!stale)
-			return 0;
 		/*
-		 * Raced with an invalidation of this page: it may be stale.
-		 * Unpin before giving the way back, or another pin could take
-		 * it while this page still counts.
+		 * The rest raced with an invalidation, may not be written, or
+		 * lay beyond the VMA.  Unpin before giving the ways back, or
+		 * another pin could take one while this page still counts.
 		 */
-		unpin_uncharge(nic, ac, page);
-		spin_lock_bh(&nic->tlb_lock);
-		unet_tlb_unreserve(&nic->tlb, slot);
+		for (i = filled; i < n; i++)
+			unpin_uncharge(nic, ac, ac->pages[i]);
+		unreserve_run(ac, nic, filled, held);
+		sync_tlb_counters(nic);
 		spin_unlock_bh(&nic->tlb_lock);
-		usleep_range(20, 100);
+		if (filled)
+			return 0;
+		if (!ok)
+			return UNET_ST_NO_ACCESS;
+		usleep_range(20, 100);	/* raced with an invalidation */
 	}
 	return -EBUSY;
 }
@@ -872,6 +973,7 @@ static void invalidate_range(struct unet_context *ctx, u64 vpn_start,
 		spin_lock_bh(&nic->tlb_lock);
 		n = unet_tlb_invalidate(&nic->tlb, ctx->asid, vpn_start,
 					vpn_end, entry_release, nic, &busy);
+		sync_tlb_counters(nic);
 		spin_unlock_bh(&nic->tlb_lock);
 		if (n)
 			unet_nic_count(nic, cause, n);
@@ -1031,6 +1133,7 @@ static unsigned long unet_shrink_scan(struct shrinker *s,
 
 	spin_lock_bh(&nic->tlb_lock);
 	n = unet_tlb_evict_cold(&nic->tlb, sc->nr_to_scan, entry_release, nic);
+	sync_tlb_counters(nic);
 	spin_unlock_bh(&nic->tlb_lock);
 	unet_nic_count(nic, UNET_NIC_tlb_shrunk, n);
 	return n ?: SHRINK_STOP;

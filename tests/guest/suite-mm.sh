@@ -17,5 +17,11 @@ run_test mm-exit $BIN/mm_exit
 run_test mm-sigbus $BIN/mm_sigbus
 run_test mm-unserved $BIN/mm_unserved
 run_test mm-parked $BIN/mm_parked
+run_test mm-batch $BIN/mm_batch
+unload_module
+# The misses of cold 64 KiB messages before batching, for the record.
+SUITE=mm-tlb-batch-1
+load_module netdev=eth0 tlb_batch=1
+run_test mm-batch-1 $BIN/mm_batch
 unload_module
 finish
