@@ -228,7 +228,8 @@ struct unet_chan_destroy {
  * that a leak is visible once every process has gone.  tlb_ahead_used and
  * tlb_ahead_wasted count the pages a miss translated beyond the one it
  * needed, then used, or given up unused; tlb_batch_cap is the gauge of
- * how many pages a miss may translate at once now.  New counters are
+ * how many pages a miss may translate at once now; tlb_huge_fills counts
+ * the 2 MiB entries installed.  New counters are
  * added at the end of a list, never in between.
  */
 #define UNET_EP_COUNTERS(X)				\
@@ -253,7 +254,8 @@ struct unet_chan_destroy {
 	X(misses_queued)	X(backlog_bytes)	X(drop_backlog_bytes) \
 	X(drop_backlog_stale)	X(drop_not_host)	X(polls)	\
 	X(poll_ns)	X(tlb_fault_transient)	X(faults_waiting)	\
-	X(tlb_ahead_used)	X(tlb_ahead_wasted)	X(tlb_batch_cap)
+	X(tlb_ahead_used)	X(tlb_ahead_wasted)	X(tlb_batch_cap)	\
+	X(tlb_huge_fills)
 
 #define UNET_COUNTER_ENUM(name)	UNET_CTR_##name,
 enum unet_ep_counter { UNET_EP_COUNTERS(UNET_COUNTER_ENUM) UNET_EP_NR_COUNTERS };

@@ -119,22 +119,32 @@ static void inval_end(struct unet_inval *iv)
 		iv->active_start = iv->active_end = 0;
 }
 
-/* Whether an invalidation of @vpn runs now or started after @seq. */
-static bool inval_stale(const struct unet_inval *iv, u64 vpn, u64 seq)
+/*
+ * Whether an invalidation of a page in [start, end) runs now or started
+ * after @seq.
+ */
+static bool inval_stale_range(const struct unet_inval *iv, u64 start,
+			      u64 end, u64 seq)
 {
 	u64 s;
 
-	if (iv->active && vpn >= iv->active_start && vpn < iv->active_end)
+	if (iv->active && start < iv->active_end && end > iv->active_start)
 		return true;
 	if (iv->seq - seq >= INVAL_LOG)
 		return iv->seq != seq;
 	for (s = seq + 1; s <= iv->seq; s++) {
 		u32 slot = s % INVAL_LOG;
 
-		if (vpn >= iv->log[slot].start && vpn < iv->log[slot].end)
+		if (start < iv->log[slot].end && end > iv->log[slot].start)
 			return true;
 	}
 	return false;
+}
+
+/* The same for the page @vpn. */
+static bool inval_stale(const struct unet_inval *iv, u64 vpn, u64 seq)
+{
+	return inval_stale_range(iv, vpn, vpn + 1, seq);
 }
 
 /* The agent's side of a context: coherence and the miss queue. */
@@ -152,6 +162,7 @@ struct unet_agent_ctx {
 	/* The work item's own, for one batch (it never runs twice at once). */
 	struct page *pages[BATCH_MAX];
 	struct unet_tlb_entry *slots[BATCH_MAX];
+	struct page **huge;		/* UNET_TLB_HUGE_PAGES of them */
 
 	/* Under agent_lock. */
 	struct list_head misses;	/* demand misses, in order */
@@ -173,13 +184,18 @@ struct unet_agent_nic {
 static DEFINE_SPINLOCK(agent_lock);
 static struct workqueue_struct *agent_wq;
 
+static void uncharge(struct unet_nic *nic, struct unet_agent_ctx *ac, long n)
+{
+	atomic_long_sub(n, &ac->pinned);
+	atomic64_sub(n, &ac->ctx->mm->pinned_vm);
+	unet_nic_count(nic, UNET_NIC_pinned_pages, -n);
+}
+
 static void unpin_uncharge(struct unet_nic *nic, struct unet_agent_ctx *ac,
 			   struct page *page)
 {
 	unpin_user_page(page);
-	atomic_long_dec(&ac->pinned);
-	atomic64_dec(&ac->ctx->mm->pinned_vm);
-	unet_nic_count(nic, UNET_NIC_pinned_pages, -1);
+	uncharge(nic, ac, 1);
 }
 
 /*
@@ -194,7 +210,17 @@ static void entry_release(struct unet_tlb_entry *e, void *arg)
 	lockdep_assert_held(&nic->tlb_lock);
 	if (e->flags & UNET_TLB_WRITABLE)
 		set_page_dirty(e->page);
-	unpin_uncharge(nic, e->owner, e->page);
+	if (!e->order) {
+		unpin_uncharge(nic, e->owner, e->page);
+		return;
+	}
+	/*
+	 * A huge entry holds one pin on each of the consecutive pages of
+	 * its folio (try_huge() checked them).  Without make_dirty this
+	 * takes no lock and never sleeps; the folio is dirty already.
+	 */
+	unpin_user_page_range_dirty_lock(e->page, unet_tlb_span(e), false);
+	uncharge(nic, e->owner, unet_tlb_span(e));
 }
 
 /*
@@ -519,6 +545,103 @@ static void charge_pinned(struct unet_agent_ctx *ac, struct unet_nic *nic,
 	note_pinned(nic, n);
 }
 
+#define HUGE_BYTES	((unsigned long)UNET_TLB_HUGE_PAGES << PAGE_SHIFT)
+
+/*
+ * Whether the page pinned at @addr may be the way to a huge entry: its
+ * folio is exactly a huge entry's size, it sits in it at the place its
+ * address has in the naturally aligned 2 MiB around it, and that 2 MiB
+ * lies in @vma.  Only a hint, under the mmap_lock of the pin: try_huge()
+ * checks every page it pins.
+ */
+static bool huge_fits(struct vm_area_struct *vma, unsigned long addr,
+		      struct page *page)
+{
+	unsigned long base = addr & ~(HUGE_BYTES - 1);
+	struct folio *folio = page_folio(page);
+
+	if (!unet_tlb_huge || !vma || vma->vm_start > base ||
+	    vma->vm_end - base < HUGE_BYTES)
+		return false;
+	return folio_nr_pages(folio) == UNET_TLB_HUGE_PAGES &&
+	       folio_page(folio, (addr - base) >> PAGE_SHIFT) == page;
+}
+
+/*
+ * Translates the 2 MiB around the miss's page with one huge entry: holds
+ * a way for it, pins the 512 pages (a pin of each, as for 512 entries:
+ * pinned_pages counts them all), and installs the entry only if they are
+ * the consecutive pages of one folio, in order, and no invalidation of
+ * any of them started since @seq.  Returns 0 when installed, else
+ * -EAGAIN: the caller translates 4 KiB pages instead.
+ */
+static int try_huge(struct unet_agent_ctx *ac, struct unet_miss *m, u64 seq)
+{
+	struct unet_nic *nic = m->nic;
+	struct mm_struct *mm = ac->ctx->mm;
+	unsigned int gup = FOLL_LONGTERM | FOLL_NOFAULT |
+			   (m->write ? FOLL_WRITE : 0);
+	u64 vpn = m->vpn & ~(u64)(UNET_TLB_HUGE_PAGES - 1);
+	unsigned long base = vpn << PAGE_SHIFT;
+	struct unet_tlb_entry *slot;
+	struct vm_area_struct *vma;
+	struct folio *folio;
+	bool evicted, ok;
+	long n = -EFAULT, i;
+
+	spin_lock_bh(&nic->tlb_lock);
+	slot = unet_tlb_reserve(&nic->tlb, ac->ctx->asid, vpn,
+				UNET_TLB_HUGE_ORDER, entry_release, nic,
+				&evicted);
+	sync_tlb_counters(nic);
+	spin_unlock_bh(&nic->tlb_lock);
+	if (evicted)
+		unet_nic_count(nic, UNET_NIC_tlb_evictions, 1);
+	if (!slot)
+		return -EAGAIN;
+
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, base);
+	if (vma && vma->vm_end - base >= HUGE_BYTES)
+		n = unet_pin_user_pages_remote(mm, base, UNET_TLB_HUGE_PAGES,
+					       gup, ac->huge);
+	mmap_read_unlock(mm);
+	if (n > 0)
+		charge_pinned(ac, nic, n);
+
+	ok = n == UNET_TLB_HUGE_PAGES;
+	folio = ok ? page_folio(ac->huge[0]) : NULL;
+	ok = ok && folio_nr_pages(folio) == UNET_TLB_HUGE_PAGES &&
+	     (!m->write || nic_may_write(ac->huge[0]));
+	for (i = 0; ok && i < UNET_TLB_HUGE_PAGES; i++)
+		ok = ac->huge[i] == folio_page(folio, i);
+
+	spin_lock_bh(&nic->tlb_lock);
+	if (ok) {
+		spin_lock(&ac->inval_lock);
+		ok = !ac->dying &&
+		     !inval_stale_range(&ac->inval, vpn,
+					vpn + UNET_TLB_HUGE_PAGES, seq);
+		if (ok)
+			unet_tlb_fill(&nic->tlb, slot, ac->huge[0], ac,
+				      m->write, false, entry_release, nic);
+		spin_unlock(&ac->inval_lock);
+	}
+	if (!ok) {
+		/* Unpinned before the way goes back, as in pin_and_fill(). */
+		if (n > 0) {
+			unpin_user_pages(ac->huge, n);
+			uncharge(nic, ac, n);
+		}
+		unet_tlb_unreserve(&nic->tlb, slot);
+	}
+	sync_tlb_counters(nic);
+	spin_unlock_bh(&nic->tlb_lock);
+	if (ok)
+		unet_nic_count(nic, UNET_NIC_tlb_huge_fills, 1);
+	return ok ? 0 : -EAGAIN;
+}
+
 /*
  * One attempt to pin the page, and the run of pages after it in the same
  * buffer and VMA, and install them: the page the miss needs as a plain
@@ -549,12 +672,13 @@ static int pin_and_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 	unsigned long addr = m->vpn << PAGE_SHIFT;
 	unsigned int gup = FOLL_LONGTERM | FOLL_NOFAULT |
 			   (m->write ? FOLL_WRITE : 0);
+	bool no_huge = false;
 	int tries;
 
 	for (tries = 0; tries < FILL_RACE_RETRIES; tries++) {
 		struct vm_area_struct *vma;
 		u32 held, evictions, ok, filled, i;
-		bool stale;
+		bool stale, huge;
 		u64 seq;
 		long n;
 
@@ -602,14 +726,28 @@ static int pin_and_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 			n = min_t(unsigned long, n,
 				  (vma->vm_end - addr) >> PAGE_SHIFT);
 		n = unet_pin_user_pages_remote(mm, addr, n, gup, ac->pages);
+		huge = !no_huge && n > 0 && huge_fits(vma, addr, ac->pages[0]);
 		mmap_read_unlock(mm);
+		if (n > 0)
+			charge_pinned(ac, nic, n);
+		if (huge) {
+			/* Its 2 MiB in one entry, or else 4 KiB pages. */
+			spin_lock_bh(&nic->tlb_lock);
+			for (i = 0; i < n; i++)
+				unpin_uncharge(nic, ac, ac->pages[i]);
+			unreserve_run(ac, nic, 0, held);
+			spin_unlock_bh(&nic->tlb_lock);
+			if (!try_huge(ac, m, seq))
+				return 0;
+			no_huge = true;
+			continue;
+		}
 		if (n <= 0) {
 			spin_lock_bh(&nic->tlb_lock);
 			unreserve_run(ac, nic, 0, held);
 			spin_unlock_bh(&nic->tlb_lock);
 			return n < 0 ? (int)n : -EFAULT;
 		}
-		charge_pinned(ac, nic, n);
 		ok = n;
 		for (i = 0; m->write && i < ok; i++)
 			if (!nic_may_write(ac->pages[i]))
@@ -1070,9 +1208,16 @@ int unet_agent_ctx_init(struct unet_context *ctx)
 	INIT_LIST_HEAD(&ac->prefetches);
 	INIT_DELAYED_WORK(&ac->work, agent_work);
 	ac->uid = current_uid();
+	ac->huge = kmalloc_array(UNET_TLB_HUGE_PAGES, sizeof(*ac->huge),
+				 GFP_KERNEL_ACCOUNT);
+	if (!ac->huge) {
+		kfree(ac);
+		return -ENOMEM;
+	}
 	ac->mn.ops = &unet_mn_ops;
 	ret = mmu_notifier_register(&ac->mn, ctx->mm);
 	if (ret) {
+		kfree(ac->huge);
 		kfree(ac);
 		return ret;
 	}
@@ -1105,6 +1250,7 @@ void unet_agent_ctx_free(struct unet_context *ctx)
 		return;
 	WARN_ON(!list_empty(&ac->misses) || !list_empty(&ac->prefetches));
 	WARN_ON(atomic_long_read(&ac->pinned));
+	kfree(ac->huge);
 	kfree(ac);
 	ctx->agent = NULL;
 }
