@@ -42,11 +42,13 @@ MODULE_PARM_DESC(tlb_batch, "most pages one TLB miss translates, 1..64 (default 
 
 /*
  * A page of a 2 MiB transparent huge page or hugetlbfs page, mapped whole,
- * takes one TLB entry for its 2 MiB (pinning its 512 pages).
+ * takes one TLB entry for its 2 MiB, which pins its 512 pages: at most
+ * this many such entries per NIC, so that what a NIC pins stays bounded
+ * (4 MiB of 4 KiB entries and 32 MiB of huge ones by default).
  */
-bool unet_tlb_huge = true;
-module_param_named(tlb_huge, unet_tlb_huge, bool, 0444);
-MODULE_PARM_DESC(tlb_huge, "2 MiB TLB entries for huge pages (default Y)");
+unsigned int unet_tlb_huge = 16;
+module_param_named(tlb_huge, unet_tlb_huge, uint, 0444);
+MODULE_PARM_DESC(tlb_huge, "2 MiB TLB entries per NIC at most, 0 for none (default 16)");
 
 /*
  * 2048 frames of 1500 bytes are 3 MB: what arrives at 25 MB/s (the TCG link

@@ -554,13 +554,14 @@ static void charge_pinned(struct unet_agent_ctx *ac, struct unet_nic *nic,
  * lies in @vma.  Only a hint, under the mmap_lock of the pin: try_huge()
  * checks every page it pins.
  */
-static bool huge_fits(struct vm_area_struct *vma, unsigned long addr,
-		      struct page *page)
+static bool huge_fits(struct unet_nic *nic, struct vm_area_struct *vma,
+		      unsigned long addr, struct page *page)
 {
 	unsigned long base = addr & ~(HUGE_BYTES - 1);
 	struct folio *folio = page_folio(page);
 
-	if (!unet_tlb_huge || !vma || vma->vm_start > base ||
+	if (READ_ONCE(nic->tlb.huge) >= unet_tlb_huge || !vma ||
+	    vma->vm_start > base ||
 	    vma->vm_end - base < HUGE_BYTES)
 		return false;
 	return folio_nr_pages(folio) == UNET_TLB_HUGE_PAGES &&
@@ -569,7 +570,8 @@ static bool huge_fits(struct vm_area_struct *vma, unsigned long addr,
 
 /*
  * Translates the 2 MiB around the miss's page with one huge entry: holds
- * a way for it, pins the 512 pages (a pin of each, as for 512 entries:
+ * a way for it if the NIC has fewer than tlb_huge huge entries (reserved
+ * ones included), pins the 512 pages (a pin of each, as for 512 entries:
  * pinned_pages counts them all), and installs the entry only if they are
  * the consecutive pages of one folio, in order, and no invalidation of
  * any of them started since @seq.  Returns 0 when installed, else
@@ -590,9 +592,12 @@ static int try_huge(struct unet_agent_ctx *ac, struct unet_miss *m, u64 seq)
 	long n = -EFAULT, i;
 
 	spin_lock_bh(&nic->tlb_lock);
-	slot = unet_tlb_reserve(&nic->tlb, ac->ctx->asid, vpn,
-				UNET_TLB_HUGE_ORDER, entry_release, nic,
-				&evicted);
+	slot = NULL;
+	evicted = false;
+	if (nic->tlb.huge < unet_tlb_huge)
+		slot = unet_tlb_reserve(&nic->tlb, ac->ctx->asid, vpn,
+					UNET_TLB_HUGE_ORDER, entry_release,
+					nic, &evicted);
 	sync_tlb_counters(nic);
 	spin_unlock_bh(&nic->tlb_lock);
 	if (evicted)
@@ -726,7 +731,8 @@ static int pin_and_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 			n = min_t(unsigned long, n,
 				  (vma->vm_end - addr) >> PAGE_SHIFT);
 		n = unet_pin_user_pages_remote(mm, addr, n, gup, ac->pages);
-		huge = !no_huge && n > 0 && huge_fits(vma, addr, ac->pages[0]);
+		huge = !no_huge && n > 0 &&
+		       huge_fits(nic, vma, addr, ac->pages[0]);
 		mmap_read_unlock(mm);
 		if (n > 0)
 			charge_pinned(ac, nic, n);

@@ -30,12 +30,14 @@ void unet_tlb_init(struct unet_tlb *tlb, struct unet_tlb_entry *mem,
 	tlb->sets = sets;
 	tlb->ways = ways;
 	tlb->valid = 0;
+	tlb->huge = 0;
 	tlb->clock = 0;
 	tlb->ahead_used = 0;
 	tlb->ahead_wasted = 0;
 	tlb->batch = UNET_TLB_BATCH_INIT;
 	tlb->batch_used = 0;
 	tlb->batch_wasted = 0;
+	tlb->batch_calls = 0;
 	tlb->entry = mem;
 	for (i = 0; i < sets * ways; i++) {
 		struct unet_tlb_entry empty = { 0 };
@@ -99,6 +101,8 @@ static void release_entry(struct unet_tlb *tlb, struct unet_tlb_entry *e,
 {
 	if (e->flags & UNET_TLB_AHEAD)
 		tlb->ahead_wasted++;
+	if (e->order)
+		tlb->huge--;
 	release(e, arg);
 	e->flags = 0;
 	e->page = NULL;
@@ -188,16 +192,26 @@ u32 unet_tlb_batch(struct unet_tlb *tlb, u32 max)
 	u64 used = tlb->ahead_used - tlb->batch_used;
 	u64 wasted = tlb->ahead_wasted - tlb->batch_wasted;
 	u64 seen = used + wasted;
+	bool adapted = true;
 
 	if (max < UNET_TLB_BATCH_MIN)
 		max = UNET_TLB_BATCH_MIN;
+	tlb->batch_calls++;
 	if (seen >= UNET_TLB_BATCH_WINDOW) {
 		if (wasted * 4 > seen)
 			tlb->batch /= 2;
 		else if (wasted * 16 < seen)
 			tlb->batch *= 2;
+	} else if (tlb->batch <= UNET_TLB_BATCH_MIN &&
+		   tlb->batch_calls >= UNET_TLB_BATCH_WINDOW) {
+		tlb->batch *= 2;	/* a probe: see whether it pays again */
+	} else {
+		adapted = false;
+	}
+	if (adapted) {
 		tlb->batch_used = tlb->ahead_used;
 		tlb->batch_wasted = tlb->ahead_wasted;
+		tlb->batch_calls = 0;
 	}
 	if (tlb->batch < UNET_TLB_BATCH_MIN)
 		tlb->batch = UNET_TLB_BATCH_MIN;
@@ -257,6 +271,8 @@ struct unet_tlb_entry *unet_tlb_reserve(struct unet_tlb *tlb, u32 asid,
 	}
 	if (victim->flags & UNET_TLB_VALID)
 		release_entry(tlb, victim, release, arg);
+	if (order)
+		tlb->huge++;
 	victim->flags = UNET_TLB_RESERVED;
 	victim->asid = asid;
 	victim->vpn = vpn;
@@ -298,7 +314,8 @@ void unet_tlb_fill(struct unet_tlb *tlb, struct unet_tlb_entry *slot,
 
 void unet_tlb_unreserve(struct unet_tlb *tlb, struct unet_tlb_entry *slot)
 {
-	(void)tlb;
+	if (slot->order)
+		tlb->huge--;
 	slot->flags = 0;
 	slot->order = 0;
 }

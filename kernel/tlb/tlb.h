@@ -31,7 +31,9 @@ enum {
  * A miss translates up to `batch` pages at once, adapted to how many of
  * the pages it translated ahead were used: every UNET_TLB_BATCH_WINDOW
  * outcomes, more than a quarter wasted halves it, less than 1/16 doubles
- * it, between UNET_TLB_BATCH_MIN and the caller's maximum.
+ * it, between UNET_TLB_BATCH_MIN and the caller's maximum.  At the minimum
+ * nothing is filled ahead, so nothing would ever raise it again: after
+ * UNET_TLB_BATCH_WINDOW batches there it tries twice as many.
  */
 #define UNET_TLB_BATCH_INIT	16
 #define UNET_TLB_BATCH_MIN	1
@@ -58,12 +60,14 @@ struct unet_tlb {
 	u32 sets;		/* power of two */
 	u32 ways;
 	u32 valid;		/* entries holding a translation (incl. dead) */
+	u32 huge;		/* huge entries: valid, dead or reserved */
 	u64 clock;
 	u64 ahead_used;		/* entries filled ahead, then looked up */
 	u64 ahead_wasted;	/* ... given up without a lookup */
 	u32 batch;		/* pages a miss may translate now */
 	u64 batch_used;		/* ahead_used and ahead_wasted when */
 	u64 batch_wasted;	/* batch was last adapted */
+	u32 batch_calls;	/* batches asked for since */
 	struct unet_tlb_entry *entry;	/* sets * ways */
 };
 

@@ -7,7 +7,7 @@
  * the receiving process then reads.
  *
  *   thp-send-misses      32 x 64 KiB sent from a THP: with the module's
- *                        tlb_huge=Y, at most one sender miss per MiB
+ *                        tlb_huge > 0, at most one sender miss per MiB
  *                        (256 before), one huge fill, 512 pages pinned
  *   thp-recv             32 x 64 KiB received into a THP
  *   thp-dontneed         MADV_DONTNEED of 4 KiB inside a THP the NIC has
@@ -19,6 +19,9 @@
  *   thp-collapse         4 KiB pages in the TLB, then collapsed into a
  *                        huge page (MADV_COLLAPSE, as khugepaged would):
  *                        new contents are sent, receives land
+ *
+ *   thp-huge-budget      tlb_huge + 2 THPs sent from: the NIC's pinned
+ *                        pages stay within tlb_huge x 512 + tlb_entries
  *
  * A region the kernel did not back with a huge page is reported, and the
  * data checks still run.  "# thp: ..." lines give the counts.
@@ -35,9 +38,10 @@ static struct mm_pair P;
 static struct unet *U;
 static uint8_t *pool, *scratch, *want, *src;
 static bool huge_param;
+static unsigned int huge_max;
 static const char *suffix = "";
 
-/* A check's name: "-tlb-huge-n" added when run with tlb_huge=N. */
+/* A check's name: "-tlb-huge-n" added when run with tlb_huge=0. */
 static const char *nm(const char *name)
 {
 	static char buf[4][64];
@@ -143,9 +147,9 @@ static void send_misses(void)
 	m1 = ep_misses(P.tx);
 	mm_stats(U, &s1);
 	pinned = (long)s1.ctr[UNET_NIC_pinned_pages];
-	printf("# thp: region %s, tlb_huge=%c: %ld sender misses for 2 MiB (thp_misses_per_mib %.2f), huge fills %lld, pinned_pages %ld\n",
+	printf("# thp: region %s, huge entries %s: %ld sender misses for 2 MiB (thp_misses_per_mib %.2f), huge fills %lld, pinned_pages %ld\n",
 	       huge ? "huge" : "4 KiB (THP unavailable)",
-	       huge_param ? 'Y' : 'N', m1 - m0, (m1 - m0) / 2.0,
+	       huge_param ? "on" : "off", m1 - m0, (m1 - m0) / 2.0,
 	       (long long)(s1.ctr[UNET_NIC_tlb_huge_fills] -
 			   s0.ctr[UNET_NIC_tlb_huge_fills]), pinned);
 	if (!why[0] && strict && m1 - m0 > 2)
@@ -292,14 +296,52 @@ static void collapse(void)
 	munmap(r, MM_HUGE);
 }
 
+/* More THPs than the NIC may have huge entries: pins stay bounded. */
+static void huge_budget(void)
+{
+	unsigned int n = huge_max + 2, i, huge = 0;
+	struct unet_nic_info info;
+	uint8_t **r = calloc(n, sizeof(*r));
+	long pinned, peak = 0, limit;
+	char why[160] = "";
+
+	if (!r || unet_nic_info(U, 0, &info))
+		gt_die("alloc / nic info");
+	limit = (long)huge_max * (MM_HUGE / MM_PAGE) + info.tlb_entries;
+	for (i = 0; i < n && !why[0]; i++) {
+		bool h;
+
+		r[i] = thp_region(400 + i, &h);
+		huge += h;
+		send_check(r[i] + 9 * MM_PAGE, MSG, why, sizeof(why));
+		pinned = mm_ctr(U, UNET_NIC_pinned_pages);
+		if (pinned > peak)
+			peak = pinned;
+	}
+	printf("# thp: %u regions (%u huge), tlb_huge=%u: pinned_pages peak %ld, bound %ld\n",
+	       n, huge, huge_max, peak, limit);
+	if (!why[0] && peak > limit)
+		snprintf(why, sizeof(why), "pinned_pages %ld, bound %ld", peak,
+			 limit);
+	gt_result(!why[0], nm("thp-huge-budget"), "%s", why);
+	for (i = 0; i < n; i++)
+		if (r[i])
+			munmap(r[i], MM_HUGE);
+	free(r);
+}
+
 int main(void)
 {
 	FILE *f = fopen("/sys/module/unetmm/parameters/tlb_huge", "r");
-	int c = f ? fgetc(f) : 'N';
+	unsigned int max = 0;
 
-	if (f)
+	if (f) {
+		if (fscanf(f, "%u", &max) != 1)
+			max = 0;
 		fclose(f);
-	huge_param = c == 'Y';
+	}
+	huge_param = max > 0;
+	huge_max = max;
 	if (!huge_param)
 		suffix = "-tlb-huge-n";
 	U = gt_open();
@@ -318,6 +360,8 @@ int main(void)
 	dontneed();
 	partial_munmap();
 	collapse();
+	if (huge_max <= 64)
+		huge_budget();
 
 	mm_pair_destroy(&P);
 	unet_close(U);

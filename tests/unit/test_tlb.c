@@ -79,13 +79,18 @@ static void setup(struct unet_tlb *t, u32 entries, u32 ways)
  */
 static bool invariant_at(const struct unet_tlb *t, const char *file, int line)
 {
-	u32 i, n = 0, total = unet_tlb_entries(t);
+	u32 i, n = 0, huge = 0, total = unet_tlb_entries(t);
 
 	if (!unit_check(!rel.bad, file, line, "release callback: %s", rel.why))
 		return false;
 	for (i = 0; i < total; i++) {
 		const struct unet_tlb_entry *e = &t->entry[i];
 
+		if (e->order && !unit_check(e->flags, file, line,
+					    "empty entry %u of order %u", i,
+					    e->order))
+			return false;
+		huge += e->order != 0;
 		if (e->flags & UNET_TLB_VALID) {
 			n++;
 			if (!unit_check(e->page != NULL, file, line,
@@ -104,6 +109,9 @@ static bool invariant_at(const struct unet_tlb *t, const char *file, int line)
 			return false;
 		}
 	}
+	if (!unit_check(huge == t->huge, file, line,
+			"tlb->huge %u, huge entries held %u", t->huge, huge))
+		return false;
 	return unit_check(n == t->valid && t->valid <= total &&
 			  unet_tlb_count(t, 0) == t->valid, file, line,
 			  "tlb->valid %u, VALID entries %u, count(0) %u, capacity %u",
@@ -1642,6 +1650,23 @@ TEST(tlb_batch_adapts)
 		b = unet_tlb_batch(&t, 64);
 	}
 	CHECK_EQ(b, 8 * UNET_TLB_BATCH_MIN);
+
+	/*
+	 * At the minimum nothing is filled ahead, so no outcome comes: after
+	 * a window of batches it probes with twice as many.
+	 */
+	setup(&t, 1024, 4);
+	for (i = 0; i < 10; i++) {
+		t.ahead_wasted += UNET_TLB_BATCH_WINDOW;
+		unet_tlb_batch(&t, 64);
+	}
+	for (i = 0; i < UNET_TLB_BATCH_WINDOW - 1; i++)
+		CHECK_EQ(unet_tlb_batch(&t, 64), UNET_TLB_BATCH_MIN);
+	CHECK_EQ(unet_tlb_batch(&t, 64), 2 * UNET_TLB_BATCH_MIN);
+	/* Not while the maximum is the minimum (tlb_batch=1). */
+	setup(&t, 1024, 4);
+	for (i = 0; i < 3 * UNET_TLB_BATCH_WINDOW; i++)
+		CHECK_EQ(unet_tlb_batch(&t, 1), 1);
 }
 
 /*
