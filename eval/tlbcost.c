@@ -9,8 +9,14 @@
  *   miss_fault     ... for a page that must be faulted in (first touch)
  *   miss_swapped   ... for a page swapped out (needs swap in the guest)
  *
+ *   misses_per_64k_cold  sender misses per 64 KiB message sent from pages
+ *                  the TLB has never seen (4 KiB pages)
+ *   thp_misses_per_mib   sender misses per MiB streamed from a 2 MiB
+ *                  transparent huge page (null if the kernel gave none)
+ *
  * Miss service times come from the NIC's own counters (time from the
- * NIC posting a miss to the translation being installed).
+ * NIC posting a miss to the translation being installed); miss counts
+ * from the sending endpoint's.
  *
  *   tlbcost [-n ITERS] [--json]
  */
@@ -218,6 +224,115 @@ static double miss_swapped(size_t n, const char **why)
 	return send_from_each(pages, n);
 }
 
+#define BIG	65536
+#define HUGE_SZ	(2u << 20)
+
+static long ep_misses(struct unet_ep *ep)
+{
+	struct unet_ep_stats st;
+
+	if (unet_ep_stats(ep, &st))
+		die("endpoint stats");
+	return (long)st.ctr[UNET_CTR_tlb_misses];
+}
+
+/*
+ * Sends @n 64 KiB messages from @src (consecutive) on a fresh pair of
+ * endpoints into one warm 64 KiB receive buffer; the sender's misses.
+ */
+static long stream_misses(char *src, size_t n)
+{
+	struct unet_ep_attr attr;
+	uint8_t addr[UNET_ADDR_LEN];
+	size_t len = sizeof(addr), i;
+	struct unet_ep *s, *r;
+	char *rx = map_pages(BIG / PAGE);
+	long m0, m1;
+	int ch;
+
+	unet_ep_attr_init(&attr);
+	s = unet_ep_create(u, &attr);
+	r = unet_ep_create(u, &attr);
+	if (!s || !r || unet_ep_addr(r, addr, &len))
+		die("create endpoints");
+	ch = unet_chan_create(s, addr, len);
+	len = sizeof(addr);
+	if (ch < 0 || unet_ep_addr(s, addr, &len) ||
+	    unet_chan_create(r, addr, len) < 0)
+		die("create channels");
+	memset(rx, 0, BIG);
+	if (unet_post_free(r, (uintptr_t)rx, BIG, 0))
+		die("post free");
+	m0 = ep_misses(s);
+	for (i = 0; i < n; i++) {
+		struct unet_send_comp c;
+		int k;
+
+		if (unet_send_buf(s, ch, src + i * BIG, BIG, 0))
+			die("send");
+		while ((k = unet_send_poll(s, &c, 1)) == 0)
+			;
+		if (k < 0 || c.status != UNET_ST_OK) {
+			fprintf(stderr, "tlbcost: send status %s\n",
+				unet_status_str(c.status));
+			exit(1);
+		}
+		recv_repost(r, 0);
+	}
+	m1 = ep_misses(s);
+	unet_ep_destroy(s);
+	unet_ep_destroy(r);
+	munmap(rx, BIG);
+	return m1 - m0;
+}
+
+/* Whether [p, p + len) is backed by huge pages (AnonHugePages). */
+static long anon_huge_kb(const void *p)
+{
+	char line[512];
+	unsigned long a = (unsigned long)(uintptr_t)p, lo, hi;
+	long v = -1;
+	int in = 0;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			in = a >= lo && a < hi;
+			continue;
+		}
+		if (in && !strncmp(line, "AnonHugePages:", 14)) {
+			v = atol(line + 14);
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+static double thp_misses_per_mib(void)
+{
+	char *raw = mmap(NULL, 2 * HUGE_SZ, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *p;
+	long m;
+
+	if (raw == MAP_FAILED)
+		die("mmap");
+	p = (char *)(((uintptr_t)raw + HUGE_SZ - 1) & ~(uintptr_t)(HUGE_SZ - 1));
+	madvise(p, HUGE_SZ, MADV_HUGEPAGE);
+	memset(p, 7, HUGE_SZ);
+	if (anon_huge_kb(p) < 2048) {
+		munmap(raw, 2 * HUGE_SZ);
+		return -1;
+	}
+	m = stream_misses(p, HUGE_SZ / BIG);
+	munmap(raw, 2 * HUGE_SZ);
+	return m / 2.0;
+}
+
 static void setup(void)
 {
 	struct unet_ep_attr attr;
@@ -247,7 +362,7 @@ int main(int argc, char **argv)
 	int iters = 200, json = 0, i;
 	struct unet_nic_info info;
 	const char *swap_why = NULL;
-	double *samples, hit, cold, resident, fault, swp;
+	double *samples, hit, cold, resident, fault, swp, cold64, thp;
 	char *abuf, *bbuf, *pool, *fresh;
 	size_t pi = 0, npool, nres = 128;
 
@@ -322,12 +437,28 @@ int main(int argc, char **argv)
 
 	swp = miss_swapped(nres, &swap_why);
 
+	/* 64 KiB messages from cold 4 KiB pages, then from a THP. */
+	{
+		size_t nbig = 16;
+		char *big = map_pages(nbig * BIG / PAGE);
+
+		memset(big, 9, nbig * BIG);
+		cold64 = (double)stream_misses(big, nbig) / nbig;
+		munmap(big, nbig * BIG);
+		thp = thp_misses_per_mib();
+	}
+
 	if (json) {
 		printf("{\"tool\":\"tlbcost\",\"entries\":%u,\"ways\":%u,"
 		       "\"hit_rtt_us\":%.2f,\"cold_rtt_us\":%.2f,"
 		       "\"miss_resident_us\":%.2f,\"miss_fault_us\":%.2f,",
 		       info.tlb_entries, info.tlb_ways, hit, cold, resident,
 		       fault);
+		printf("\"misses_per_64k_cold\":%.2f,", cold64);
+		if (thp < 0)
+			printf("\"thp_misses_per_mib\":null,");
+		else
+			printf("\"thp_misses_per_mib\":%.2f,", thp);
 		if (swp < 0)
 			printf("\"miss_swapped_us\":null,\"swapped_note\":\"%s\"}\n",
 			       swap_why ? swap_why : "no misses served");
@@ -345,6 +476,11 @@ int main(int argc, char **argv)
 			       swap_why ? swap_why : "no misses served");
 		else
 			printf("miss, page swapped out %8.2f us\n", swp);
+		printf("misses per cold 64 KiB %8.2f\n", cold64);
+		if (thp < 0)
+			printf("misses per MiB of THP      n/a (no huge page)\n");
+		else
+			printf("misses per MiB of THP  %8.2f\n", thp);
 	}
 	unet_ep_destroy(a);
 	unet_ep_destroy(b);

@@ -32,6 +32,25 @@ module_param_named(tlb_ways, unet_tlb_ways, uint, 0444);
 MODULE_PARM_DESC(tlb_ways, "TLB associativity, power of two >= 2 (default 4)");
 
 /*
+ * A miss translates the rest of its buffer, up to an adaptive batch of at
+ * most this many pages (and a quarter of the TLB): a cold 64 KiB message
+ * costs one miss, not sixteen.  1 translates one page per miss.
+ */
+unsigned int unet_tlb_batch_max = UNET_TLB_BATCH_MAX;
+module_param_named(tlb_batch, unet_tlb_batch_max, uint, 0444);
+MODULE_PARM_DESC(tlb_batch, "most pages one TLB miss translates, 1..64 (default 64)");
+
+/*
+ * A page of a 2 MiB transparent huge page or hugetlbfs page, mapped whole,
+ * takes one TLB entry for its 2 MiB, which pins its 512 pages: at most
+ * this many such entries per NIC, so that what a NIC pins stays bounded
+ * (4 MiB of 4 KiB entries and 32 MiB of huge ones by default).
+ */
+unsigned int unet_tlb_huge = 16;
+module_param_named(tlb_huge, unet_tlb_huge, uint, 0444);
+MODULE_PARM_DESC(tlb_huge, "2 MiB TLB entries per NIC at most, 0 for none (default 16)");
+
+/*
  * A receiver with 64 free buffers of 64 KiB lets its sender have 64
  * messages, 2880 frames of 1500 bytes, on the way: all of them may arrive
  * while its first buffer is translated.  At 2048 frames the rest were
@@ -108,6 +127,11 @@ static int __init unet_init(void)
 	    unet_tlb_geometry(unet_tlb_size, unet_tlb_ways, &sets)) {
 		pr_err("tlb_entries=%u tlb_ways=%u: need powers of two, 2 <= ways <= 64, ways <= entries\n",
 		       unet_tlb_size, unet_tlb_ways);
+		return -EINVAL;
+	}
+	if (!unet_tlb_batch_max || unet_tlb_batch_max > UNET_TLB_BATCH_MAX) {
+		pr_err("tlb_batch=%u: need 1..%u\n", unet_tlb_batch_max,
+		       UNET_TLB_BATCH_MAX);
 		return -EINVAL;
 	}
 	if (!unet_backlog_frames || !unet_backlog_kib ||

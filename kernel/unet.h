@@ -256,6 +256,8 @@ struct unet_nic {
 /* Module parameters (main.c). */
 extern unsigned int unet_tlb_size;
 extern unsigned int unet_tlb_ways;
+extern unsigned int unet_tlb_batch_max;
+extern unsigned int unet_tlb_huge;
 extern unsigned int unet_backlog_frames;
 extern unsigned int unet_backlog_kib;
 extern unsigned int unet_reasm_timeout_ms;

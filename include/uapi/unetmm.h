@@ -231,8 +231,12 @@ struct unet_chan_destroy {
  * driver's ring was full or its own frames in flight reached the limit;
  * the *_wait_ns beside them add up the time it stayed parked, and
  * tx_wakes_freed / tx_wakes_tick count resumes by a freed frame and by a
- * timer (a jiffy after a park for room, or the NIC's 100 ms poll).  New counters are added at the end of a list, never
- * in between.
+ * timer (a jiffy after a park for room, or the NIC's 100 ms poll).
+ * tlb_ahead_used and tlb_ahead_wasted count the pages a miss translated
+ * beyond the one it needed, then used, or given up unused; tlb_batch_cap
+ * is the gauge of how many pages a miss may translate at once now;
+ * tlb_huge_fills counts the 2 MiB entries installed.  New counters are
+ * added at the end of a list, never in between.
  */
 #define UNET_EP_COUNTERS(X)				\
 	X(tx_msgs)	X(tx_bytes)	X(rx_msgs)	X(rx_bytes)	\
@@ -258,7 +262,9 @@ struct unet_chan_destroy {
 	X(poll_ns)	X(tlb_fault_transient)	X(faults_waiting)	\
 	X(tx_room_waits)	X(tx_room_wait_ns)	X(tx_throttle_waits) \
 	X(tx_throttle_wait_ns)	X(tx_wakes_freed)	X(tx_wakes_tick) \
-	X(tx_inflight)
+	X(tx_inflight)	\
+	X(tlb_ahead_used)	X(tlb_ahead_wasted)	X(tlb_batch_cap)	\
+	X(tlb_huge_fills)
 
 #define UNET_COUNTER_ENUM(name)	UNET_CTR_##name,
 enum unet_ep_counter { UNET_EP_COUNTERS(UNET_COUNTER_ENUM) UNET_EP_NR_COUNTERS };

@@ -50,6 +50,12 @@
 #define TRANSIENT_RETRIES	7
 /* Prefetches queued per context: beyond this they only evict each other. */
 #define MAX_PREFETCHES		64
+/*
+ * Pages one miss may translate at once (its batch, adapted by the TLB to
+ * how many of them get used): at most tlb_batch, and never more than a
+ * quarter of the TLB, as a batch may evict that many entries of others.
+ */
+#define BATCH_MAX		UNET_TLB_BATCH_MAX
 
 /*
  * A request for one translation.  A demand miss lives in its waiter (each
@@ -63,6 +69,7 @@ struct unet_miss {
 	struct unet_endpoint *waiter;	/* referenced while queued */
 	enum unet_engine engine;
 	u64 vpn;
+	u32 pages;			/* of the buffer from vpn on, >= 1 */
 	bool write;
 	bool prefetch;
 	bool queued;			/* on a list or in service */
@@ -112,22 +119,32 @@ static void inval_end(struct unet_inval *iv)
 		iv->active_start = iv->active_end = 0;
 }
 
-/* Whether an invalidation of @vpn runs now or started after @seq. */
-static bool inval_stale(const struct unet_inval *iv, u64 vpn, u64 seq)
+/*
+ * Whether an invalidation of a page in [start, end) runs now or started
+ * after @seq.
+ */
+static bool inval_stale_range(const struct unet_inval *iv, u64 start,
+			      u64 end, u64 seq)
 {
 	u64 s;
 
-	if (iv->active && vpn >= iv->active_start && vpn < iv->active_end)
+	if (iv->active && start < iv->active_end && end > iv->active_start)
 		return true;
 	if (iv->seq - seq >= INVAL_LOG)
 		return iv->seq != seq;
 	for (s = seq + 1; s <= iv->seq; s++) {
 		u32 slot = s % INVAL_LOG;
 
-		if (vpn >= iv->log[slot].start && vpn < iv->log[slot].end)
+		if (start < iv->log[slot].end && end > iv->log[slot].start)
 			return true;
 	}
 	return false;
+}
+
+/* The same for the page @vpn. */
+static bool inval_stale(const struct unet_inval *iv, u64 vpn, u64 seq)
+{
+	return inval_stale_range(iv, vpn, vpn + 1, seq);
 }
 
 /* The agent's side of a context: coherence and the miss queue. */
@@ -141,6 +158,11 @@ struct unet_agent_ctx {
 	bool dying;			/* no new translations */
 	atomic_long_t pinned;		/* TLB pages charged to mm->pinned_vm */
 	kuid_t uid;			/* whose fault budget it spends */
+
+	/* The work item's own, for one batch (it never runs twice at once). */
+	struct page *pages[BATCH_MAX];
+	struct unet_tlb_entry *slots[BATCH_MAX];
+	struct page **huge;		/* UNET_TLB_HUGE_PAGES of them */
 
 	/* Under agent_lock. */
 	struct list_head misses;	/* demand misses, in order */
@@ -162,13 +184,18 @@ struct unet_agent_nic {
 static DEFINE_SPINLOCK(agent_lock);
 static struct workqueue_struct *agent_wq;
 
+static void uncharge(struct unet_nic *nic, struct unet_agent_ctx *ac, long n)
+{
+	atomic_long_sub(n, &ac->pinned);
+	atomic64_sub(n, &ac->ctx->mm->pinned_vm);
+	unet_nic_count(nic, UNET_NIC_pinned_pages, -n);
+}
+
 static void unpin_uncharge(struct unet_nic *nic, struct unet_agent_ctx *ac,
 			   struct page *page)
 {
 	unpin_user_page(page);
-	atomic_long_dec(&ac->pinned);
-	atomic64_dec(&ac->ctx->mm->pinned_vm);
-	unet_nic_count(nic, UNET_NIC_pinned_pages, -1);
+	uncharge(nic, ac, 1);
 }
 
 /*
@@ -183,7 +210,31 @@ static void entry_release(struct unet_tlb_entry *e, void *arg)
 	lockdep_assert_held(&nic->tlb_lock);
 	if (e->flags & UNET_TLB_WRITABLE)
 		set_page_dirty(e->page);
-	unpin_uncharge(nic, e->owner, e->page);
+	if (!e->order) {
+		unpin_uncharge(nic, e->owner, e->page);
+		return;
+	}
+	/*
+	 * A huge entry holds one pin on each of the consecutive pages of
+	 * its folio (try_huge() checked them).  Without make_dirty this
+	 * takes no lock and never sleeps; the folio is dirty already.
+	 */
+	unpin_user_page_range_dirty_lock(e->page, unet_tlb_span(e), false);
+	uncharge(nic, e->owner, unet_tlb_span(e));
+}
+
+/*
+ * The TLB's own tallies of pages filled ahead, published as NIC counters.
+ * They change only under tlb_lock, in lookups (each followed by a put)
+ * and in releases, so every path that may change them ends here.
+ */
+static void sync_tlb_counters(struct unet_nic *nic)
+{
+	lockdep_assert_held(&nic->tlb_lock);
+	atomic64_set(&nic->ctr[UNET_NIC_tlb_ahead_used], nic->tlb.ahead_used);
+	atomic64_set(&nic->ctr[UNET_NIC_tlb_ahead_wasted],
+		     nic->tlb.ahead_wasted);
+	atomic64_set(&nic->ctr[UNET_NIC_tlb_batch_cap], nic->tlb.batch);
 }
 
 void unet_agent_tlb_put(struct unet_nic *nic, struct unet_tlb_entry *e)
@@ -193,6 +244,7 @@ void unet_agent_tlb_put(struct unet_nic *nic, struct unet_tlb_entry *e)
 	spin_lock_bh(&nic->tlb_lock);
 	dead = e->flags & UNET_TLB_DEAD;
 	unet_tlb_put(&nic->tlb, e, entry_release, nic);
+	sync_tlb_counters(nic);
 	spin_unlock_bh(&nic->tlb_lock);
 	if (dead)
 		wake_up_all(&nic->tlb_drain);
@@ -233,7 +285,8 @@ static void record_fault(struct unet_endpoint *ep, enum unet_engine engine,
 }
 
 void unet_agent_post_miss(struct unet_nic *nic, struct unet_context *ctx,
-			  u64 vpn, bool write, struct unet_endpoint *waiter,
+			  u64 vpn, u32 pages, bool write,
+			  struct unet_endpoint *waiter,
 			  enum unet_engine engine)
 {
 	struct unet_agent_ctx *ac = ctx->agent;
@@ -257,6 +310,7 @@ void unet_agent_post_miss(struct unet_nic *nic, struct unet_context *ctx,
 	m->waiter = waiter;
 	m->engine = engine;
 	m->vpn = vpn;
+	m->pages = max(pages, 1u);
 	m->write = write;
 	m->prefetch = false;
 	m->queued = true;
@@ -289,7 +343,7 @@ void unet_agent_prefetch(struct unet_nic *nic, struct unet_context *ctx,
 	}
 	*m = (struct unet_miss){
 		.owner = ac, .nic = nic, .waiter = waiter, .vpn = vpn,
-		.write = write, .prefetch = true, .queued = true,
+		.pages = 1, .write = write, .prefetch = true, .queued = true,
 		.posted = ktime_get(),
 	};
 	unet_ep_get(waiter);
@@ -366,9 +420,9 @@ static void count_miss_time(struct unet_nic *nic, ktime_t posted)
 		;
 }
 
-static void note_pinned(struct unet_nic *nic)
+static void note_pinned(struct unet_nic *nic, long n)
 {
-	s64 now = atomic64_inc_return(&nic->ctr[UNET_NIC_pinned_pages]);
+	s64 now = atomic64_add_return(n, &nic->ctr[UNET_NIC_pinned_pages]);
 	s64 peak = atomic64_read(&nic->ctr[UNET_NIC_pinned_peak]);
 
 	while (now > peak &&
@@ -440,12 +494,175 @@ static int fault_in(struct mm_struct *mm, unsigned long addr, bool write)
 }
 
 /*
- * One attempt to pin the page and install it.  The pin never faults
- * (FOLL_NOFAULT): a fault may wait for long, and a reserved way must never
- * be held across a wait, or a few blocked faults would take every way of
- * a set from everyone.  (6.1's hugetlb path faults regardless, but a
- * hugetlbfs fault does no I/O, and without FAULT_FLAG_ALLOW_RETRY a
- * userfaultfd on it fails at once.)
+ * Holds ways for the run of pages a miss will translate: its own page,
+ * then each following page of the buffer that the TLB lacks, up to the
+ * TLB's current batch (never more than a quarter of the TLB).  Returns
+ * how many slots it holds in ac->slots; 0 when every way of the first
+ * page's set is busy.
+ */
+static u32 reserve_run(struct unet_agent_ctx *ac, struct unet_miss *m,
+		       u32 *evictions)
+{
+	struct unet_nic *nic = m->nic;
+	struct unet_tlb *tlb = &nic->tlb;
+	u32 asid = ac->ctx->asid, want, n;
+
+	lockdep_assert_held(&nic->tlb_lock);
+	want = unet_tlb_batch(tlb, min3(unet_tlb_batch_max, (u32)BATCH_MAX,
+					unet_tlb_entries(tlb) / 4));
+	want = min(want, m->pages);
+	*evictions = 0;
+	for (n = 0; n < want; n++) {
+		u64 vpn = m->vpn + n;
+		bool evicted;
+
+		/* A run stops at a page already there: no duplicate. */
+		if (n && unet_tlb_peek(tlb, asid, vpn, m->write))
+			break;
+		ac->slots[n] = unet_tlb_reserve(tlb, asid, vpn, 0,
+						entry_release, nic, &evicted);
+		if (!ac->slots[n])
+			break;
+		*evictions += evicted;
+	}
+	return n;
+}
+
+/* Gives back ways held by reserve_run() from slot @from on. */
+static void unreserve_run(struct unet_agent_ctx *ac, struct unet_nic *nic,
+			  u32 from, u32 held)
+{
+	lockdep_assert_held(&nic->tlb_lock);
+	for (; from < held; from++)
+		unet_tlb_unreserve(&nic->tlb, ac->slots[from]);
+}
+
+static void charge_pinned(struct unet_agent_ctx *ac, struct unet_nic *nic,
+			  long n)
+{
+	atomic_long_add(n, &ac->pinned);
+	atomic64_add(n, &ac->ctx->mm->pinned_vm);
+	note_pinned(nic, n);
+}
+
+#define HUGE_BYTES	((unsigned long)UNET_TLB_HUGE_PAGES << PAGE_SHIFT)
+
+/*
+ * Whether the page pinned at @addr may be the way to a huge entry: its
+ * folio is exactly a huge entry's size, it sits in it at the place its
+ * address has in the naturally aligned 2 MiB around it, and that 2 MiB
+ * lies in @vma.  Only a hint, under the mmap_lock of the pin: try_huge()
+ * checks every page it pins.
+ */
+static bool huge_fits(struct unet_nic *nic, struct vm_area_struct *vma,
+		      unsigned long addr, struct page *page)
+{
+	unsigned long base = addr & ~(HUGE_BYTES - 1);
+	struct folio *folio = page_folio(page);
+
+	if (READ_ONCE(nic->tlb.huge) >= unet_tlb_huge || !vma ||
+	    vma->vm_start > base ||
+	    vma->vm_end - base < HUGE_BYTES)
+		return false;
+	return folio_nr_pages(folio) == UNET_TLB_HUGE_PAGES &&
+	       folio_page(folio, (addr - base) >> PAGE_SHIFT) == page;
+}
+
+/*
+ * Translates the 2 MiB around the miss's page with one huge entry: holds
+ * a way for it if the NIC has fewer than tlb_huge huge entries (reserved
+ * ones included), pins the 512 pages (a pin of each, as for 512 entries:
+ * pinned_pages counts them all), and installs the entry only if they are
+ * the consecutive pages of one folio, in order, and no invalidation of
+ * any of them started since @seq.  Returns 0 when installed, else
+ * -EAGAIN: the caller translates 4 KiB pages instead.
+ */
+static int try_huge(struct unet_agent_ctx *ac, struct unet_miss *m, u64 seq)
+{
+	struct unet_nic *nic = m->nic;
+	struct mm_struct *mm = ac->ctx->mm;
+	unsigned int gup = FOLL_LONGTERM | FOLL_NOFAULT |
+			   (m->write ? FOLL_WRITE : 0);
+	u64 vpn = m->vpn & ~(u64)(UNET_TLB_HUGE_PAGES - 1);
+	unsigned long base = vpn << PAGE_SHIFT;
+	struct unet_tlb_entry *slot;
+	struct vm_area_struct *vma;
+	struct folio *folio;
+	bool evicted, ok;
+	long n = -EFAULT, i;
+
+	spin_lock_bh(&nic->tlb_lock);
+	slot = NULL;
+	evicted = false;
+	if (nic->tlb.huge < unet_tlb_huge)
+		slot = unet_tlb_reserve(&nic->tlb, ac->ctx->asid, vpn,
+					UNET_TLB_HUGE_ORDER, entry_release,
+					nic, &evicted);
+	sync_tlb_counters(nic);
+	spin_unlock_bh(&nic->tlb_lock);
+	if (evicted)
+		unet_nic_count(nic, UNET_NIC_tlb_evictions, 1);
+	if (!slot)
+		return -EAGAIN;
+
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, base);
+	if (vma && vma->vm_end - base >= HUGE_BYTES)
+		n = unet_pin_user_pages_remote(mm, base, UNET_TLB_HUGE_PAGES,
+					       gup, ac->huge);
+	mmap_read_unlock(mm);
+	if (n > 0)
+		charge_pinned(ac, nic, n);
+
+	ok = n == UNET_TLB_HUGE_PAGES;
+	folio = ok ? page_folio(ac->huge[0]) : NULL;
+	ok = ok && folio_nr_pages(folio) == UNET_TLB_HUGE_PAGES &&
+	     (!m->write || nic_may_write(ac->huge[0]));
+	for (i = 0; ok && i < UNET_TLB_HUGE_PAGES; i++)
+		ok = ac->huge[i] == folio_page(folio, i);
+
+	spin_lock_bh(&nic->tlb_lock);
+	if (ok) {
+		spin_lock(&ac->inval_lock);
+		ok = !ac->dying &&
+		     !inval_stale_range(&ac->inval, vpn,
+					vpn + UNET_TLB_HUGE_PAGES, seq);
+		if (ok)
+			unet_tlb_fill(&nic->tlb, slot, ac->huge[0], ac,
+				      m->write, false, entry_release, nic);
+		spin_unlock(&ac->inval_lock);
+	}
+	if (!ok) {
+		/* Unpinned before the way goes back, as in pin_and_fill(). */
+		if (n > 0) {
+			unpin_user_pages(ac->huge, n);
+			uncharge(nic, ac, n);
+		}
+		unet_tlb_unreserve(&nic->tlb, slot);
+	}
+	sync_tlb_counters(nic);
+	spin_unlock_bh(&nic->tlb_lock);
+	if (ok)
+		unet_nic_count(nic, UNET_NIC_tlb_huge_fills, 1);
+	return ok ? 0 : -EAGAIN;
+}
+
+/*
+ * One attempt to pin the page, and the run of pages after it in the same
+ * buffer and VMA, and install them: the page the miss needs as a plain
+ * entry, the others as entries filled ahead (UNET_TLB_AHEAD), whose fate
+ * (looked up, or given up unused) adapts the next batches.  The pin never
+ * faults (FOLL_NOFAULT): a fault may wait for long, and a reserved way
+ * must never be held across a wait, or a few blocked faults would take
+ * every way of a set from everyone.  So a run stops at the first page
+ * that is not present (or not as a pin needs it); that page misses on its
+ * own later.  (6.1's hugetlb path faults regardless, but a hugetlbfs
+ * fault does no I/O, and without FAULT_FLAG_ALLOW_RETRY a userfaultfd on
+ * it fails at once.)
+ *
+ * Every way is reserved before anything is pinned, so pinned pages never
+ * exceed the TLB's capacity, not even with pins in flight; pages pinned
+ * but not installed are unpinned before their ways are given back.
  *
  * Returns 0 when the translation is there, a positive enum unet_status
  * for a refusal, -EFAULT when the page must be faulted in first, or
@@ -460,12 +677,13 @@ static int pin_and_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 	unsigned long addr = m->vpn << PAGE_SHIFT;
 	unsigned int gup = FOLL_LONGTERM | FOLL_NOFAULT |
 			   (m->write ? FOLL_WRITE : 0);
+	bool no_huge = false;
 	int tries;
 
 	for (tries = 0; tries < FILL_RACE_RETRIES; tries++) {
-		struct unet_tlb_entry *slot;
-		struct page *page;
-		bool evicted, stale;
+		struct vm_area_struct *vma;
+		u32 held, evictions, ok, filled, i;
+		bool stale, huge;
 		u64 seq;
 		long n;
 
@@ -484,63 +702,90 @@ static int pin_and_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 
 		/*
 		 * Another waiter's miss, or a prefetch, may have filled it.
-		 * Otherwise hold a way first, then pin: pinned pages never
-		 * exceed the TLB's capacity, not even with pins in flight.
+		 * Otherwise hold the ways first, then pin.
 		 */
 		spin_lock_bh(&nic->tlb_lock);
 		if (unet_tlb_probe(&nic->tlb, ctx->asid, m->vpn, m->write)) {
+			sync_tlb_counters(nic);
 			spin_unlock_bh(&nic->tlb_lock);
 			return 0;
 		}
-		slot = unet_tlb_reserve(&nic->tlb, ctx->asid, m->vpn, 0,
-					entry_release, nic, &evicted);
+		held = reserve_run(ac, m, &evictions);
+		sync_tlb_counters(nic);
 		spin_unlock_bh(&nic->tlb_lock);
-		if (evicted)
-			unet_nic_count(nic, UNET_NIC_tlb_evictions, 1);
-		if (!slot) {
+		if (evictions)
+			unet_nic_count(nic, UNET_NIC_tlb_evictions, evictions);
+		if (!held) {
 			usleep_range(20, 100);	/* every way busy with DMA */
 			continue;
 		}
+
+		/*
+		 * One VMA only: what vma_status() judged for the first page
+		 * holds for the run (nic_may_write() checks each page again).
+		 */
 		mmap_read_lock(mm);
-		n = unet_pin_user_pages_remote(mm, addr, 1, gup, &page);
+		n = held;
+		vma = vma_lookup(mm, addr);
+		if (vma)
+			n = min_t(unsigned long, n,
+				  (vma->vm_end - addr) >> PAGE_SHIFT);
+		n = unet_pin_user_pages_remote(mm, addr, n, gup, ac->pages);
+		huge = !no_huge && n > 0 &&
+		       huge_fits(nic, vma, addr, ac->pages[0]);
 		mmap_read_unlock(mm);
-		if (n != 1) {
+		if (n > 0)
+			charge_pinned(ac, nic, n);
+		if (huge) {
+			/* Its 2 MiB in one entry, or else 4 KiB pages. */
 			spin_lock_bh(&nic->tlb_lock);
-			unet_tlb_unreserve(&nic->tlb, slot);
+			for (i = 0; i < n; i++)
+				unpin_uncharge(nic, ac, ac->pages[i]);
+			unreserve_run(ac, nic, 0, held);
+			spin_unlock_bh(&nic->tlb_lock);
+			if (!try_huge(ac, m, seq))
+				return 0;
+			no_huge = true;
+			continue;
+		}
+		if (n <= 0) {
+			spin_lock_bh(&nic->tlb_lock);
+			unreserve_run(ac, nic, 0, held);
 			spin_unlock_bh(&nic->tlb_lock);
 			return n < 0 ? (int)n : -EFAULT;
 		}
-		atomic_long_inc(&ac->pinned);
-		atomic64_inc(&mm->pinned_vm);
-		note_pinned(nic);
-		if (m->write && !nic_may_write(page)) {
-			unpin_uncharge(nic, ac, page);
-			spin_lock_bh(&nic->tlb_lock);
-			unet_tlb_unreserve(&nic->tlb, slot);
-			spin_unlock_bh(&nic->tlb_lock);
-			return UNET_ST_NO_ACCESS;
-		}
+		ok = n;
+		for (i = 0; m->write && i < ok; i++)
+			if (!nic_may_write(ac->pages[i]))
+				ok = i;
 
 		spin_lock_bh(&nic->tlb_lock);
 		spin_lock(&ac->inval_lock);
 		stale = ac->dying || inval_stale(&ac->inval, m->vpn, seq);
+		for (filled = 0; !stale && filled < ok; filled++) {
+			if (filled &&
+			    inval_stale(&ac->inval, m->vpn + filled, seq))
+				break;
+			unet_tlb_fill(&nic->tlb, ac->slots[filled],
+				      ac->pages[filled], ac, m->write,
+				      filled != 0, entry_release, nic);
+		}
 		spin_unlock(&ac->inval_lock);
-		if (!stale)
-			unet_tlb_fill(&nic->tlb, slot, page, ac, m->write,
-				      false, entry_release, nic);
-		spin_unlock_bh(&nic->tlb_lock);
-		if (!stale)
-			return 0;
 		/*
-		 * Raced with an invalidation of this page: it may be stale.
-		 * Unpin before giving the way back, or another pin could take
-		 * it while this page still counts.
+		 * The rest raced with an invalidation, may not be written, or
+		 * lay beyond the VMA.  Unpin before giving the ways back, or
+		 * another pin could take one while this page still counts.
 		 */
-		unpin_uncharge(nic, ac, page);
-		spin_lock_bh(&nic->tlb_lock);
-		unet_tlb_unreserve(&nic->tlb, slot);
+		for (i = filled; i < n; i++)
+			unpin_uncharge(nic, ac, ac->pages[i]);
+		unreserve_run(ac, nic, filled, held);
+		sync_tlb_counters(nic);
 		spin_unlock_bh(&nic->tlb_lock);
-		usleep_range(20, 100);
+		if (filled)
+			return 0;
+		if (!ok)
+			return UNET_ST_NO_ACCESS;
+		usleep_range(20, 100);	/* raced with an invalidation */
 	}
 	return -EBUSY;
 }
@@ -872,6 +1117,7 @@ static void invalidate_range(struct unet_context *ctx, u64 vpn_start,
 		spin_lock_bh(&nic->tlb_lock);
 		n = unet_tlb_invalidate(&nic->tlb, ctx->asid, vpn_start,
 					vpn_end, entry_release, nic, &busy);
+		sync_tlb_counters(nic);
 		spin_unlock_bh(&nic->tlb_lock);
 		if (n)
 			unet_nic_count(nic, cause, n);
@@ -968,9 +1214,16 @@ int unet_agent_ctx_init(struct unet_context *ctx)
 	INIT_LIST_HEAD(&ac->prefetches);
 	INIT_DELAYED_WORK(&ac->work, agent_work);
 	ac->uid = current_uid();
+	ac->huge = kmalloc_array(UNET_TLB_HUGE_PAGES, sizeof(*ac->huge),
+				 GFP_KERNEL_ACCOUNT);
+	if (!ac->huge) {
+		kfree(ac);
+		return -ENOMEM;
+	}
 	ac->mn.ops = &unet_mn_ops;
 	ret = mmu_notifier_register(&ac->mn, ctx->mm);
 	if (ret) {
+		kfree(ac->huge);
 		kfree(ac);
 		return ret;
 	}
@@ -1003,6 +1256,7 @@ void unet_agent_ctx_free(struct unet_context *ctx)
 		return;
 	WARN_ON(!list_empty(&ac->misses) || !list_empty(&ac->prefetches));
 	WARN_ON(atomic_long_read(&ac->pinned));
+	kfree(ac->huge);
 	kfree(ac);
 	ctx->agent = NULL;
 }
@@ -1031,6 +1285,7 @@ static unsigned long unet_shrink_scan(struct shrinker *s,
 
 	spin_lock_bh(&nic->tlb_lock);
 	n = unet_tlb_evict_cold(&nic->tlb, sc->nr_to_scan, entry_release, nic);
+	sync_tlb_counters(nic);
 	spin_unlock_bh(&nic->tlb_lock);
 	unet_nic_count(nic, UNET_NIC_tlb_shrunk, n);
 	return n ?: SHRINK_STOP;

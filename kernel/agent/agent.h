@@ -63,12 +63,15 @@ void unet_agent_forget_ep(struct unet_endpoint *ep);
  * @nic: the NIC whose TLB misses
  * @ctx: the address space that owns the page
  * @vpn: the virtual page
+ * @pages: pages of the buffer from @vpn on (at least 1): the agent may
+ *	translate up to that many (a batch) while it serves the miss
  * @write: the NIC will write into it
  * @waiter: the endpoint whose engine waits (may belong to another context)
  * @engine: which of its engines to resume when the translation is there
  */
 void unet_agent_post_miss(struct unet_nic *nic, struct unet_context *ctx,
-			  u64 vpn, bool write, struct unet_endpoint *waiter,
+			  u64 vpn, u32 pages, bool write,
+			  struct unet_endpoint *waiter,
 			  enum unet_engine engine);
 
 /* The same for a page the NIC will want soon; nothing waits for it. */

@@ -76,14 +76,18 @@ static int map_mm(struct unet_span *s, u64 addr, u32 avail,
 			return err;
 		unet_nic_count(nic, UNET_NIC_tlb_misses, 1);
 		unet_ep_count(ep, UNET_CTR_tlb_misses, 1);
-		unet_agent_post_miss(nic, ctx, vpn, s->write, s->waiter,
-				     s->engine);
+		unet_agent_post_miss(nic, ctx, vpn,
+				     DIV_ROUND_UP_ULL((u64)pgoff + avail,
+						      PAGE_SIZE),
+				     s->write, s->waiter, s->engine);
 		s->missed = true;
 		return -EAGAIN;
 	}
 	unet_nic_count(nic, UNET_NIC_tlb_hits, 1);
 	m->entry = e;
-	m->kaddr = (u8 *)kmap_local_page(e->page) + pgoff;
+	/* A huge entry maps consecutive pages of one folio from e->vpn. */
+	m->kaddr = (u8 *)kmap_local_page(nth_page((struct page *)e->page,
+						  vpn - e->vpn)) + pgoff;
 	m->len = min_t(u32, avail, PAGE_SIZE - pgoff);
 	return 0;
 }
@@ -221,7 +225,7 @@ u32 unet_dma_prefetch(struct unet_endpoint *ep, const struct unet_sge *sge,
 			bool hit;
 
 			spin_lock_bh(&nic->tlb_lock);
-			hit = unet_tlb_probe(&nic->tlb, asid, vpn, write);
+			hit = unet_tlb_peek(&nic->tlb, asid, vpn, write);
 			spin_unlock_bh(&nic->tlb_lock);
 			if (!hit)
 				unet_agent_prefetch(nic, ep->ctx, vpn, write,

@@ -30,9 +30,14 @@ void unet_tlb_init(struct unet_tlb *tlb, struct unet_tlb_entry *mem,
 	tlb->sets = sets;
 	tlb->ways = ways;
 	tlb->valid = 0;
+	tlb->huge = 0;
 	tlb->clock = 0;
 	tlb->ahead_used = 0;
 	tlb->ahead_wasted = 0;
+	tlb->batch = UNET_TLB_BATCH_INIT;
+	tlb->batch_used = 0;
+	tlb->batch_wasted = 0;
+	tlb->batch_calls = 0;
 	tlb->entry = mem;
 	for (i = 0; i < sets * ways; i++) {
 		struct unet_tlb_entry empty = { 0 };
@@ -96,6 +101,8 @@ static void release_entry(struct unet_tlb *tlb, struct unet_tlb_entry *e,
 {
 	if (e->flags & UNET_TLB_AHEAD)
 		tlb->ahead_wasted++;
+	if (e->order)
+		tlb->huge--;
 	release(e, arg);
 	e->flags = 0;
 	e->page = NULL;
@@ -156,6 +163,63 @@ bool unet_tlb_probe(struct unet_tlb *tlb, u32 asid, u64 vpn, bool write)
 	return e != NULL;
 }
 
+/*
+ * Whether a translation is there, changing nothing: no use stamp, no
+ * reference, and an entry filled ahead stays unused.
+ */
+bool unet_tlb_peek(const struct unet_tlb *tlb, u32 asid, u64 vpn, bool write)
+{
+	static const u32 orders[] = { 0, UNET_TLB_HUGE_ORDER };
+	u32 i;
+
+	for (i = 0; i < 2; i++) {
+		const struct unet_tlb_entry *e;
+
+		e = find((struct unet_tlb *)tlb, asid, vpn, orders[i]);
+		if (e && (!write || (e->flags & UNET_TLB_WRITABLE)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * How many pages a miss may translate now, at most @max (at least 1):
+ * the batch adapted to the fate of the pages filled ahead since the last
+ * adaptation (see UNET_TLB_BATCH_WINDOW).
+ */
+u32 unet_tlb_batch(struct unet_tlb *tlb, u32 max)
+{
+	u64 used = tlb->ahead_used - tlb->batch_used;
+	u64 wasted = tlb->ahead_wasted - tlb->batch_wasted;
+	u64 seen = used + wasted;
+	bool adapted = true;
+
+	if (max < UNET_TLB_BATCH_MIN)
+		max = UNET_TLB_BATCH_MIN;
+	tlb->batch_calls++;
+	if (seen >= UNET_TLB_BATCH_WINDOW) {
+		if (wasted * 4 > seen)
+			tlb->batch /= 2;
+		else if (wasted * 16 < seen)
+			tlb->batch *= 2;
+	} else if (tlb->batch <= UNET_TLB_BATCH_MIN &&
+		   tlb->batch_calls >= UNET_TLB_BATCH_WINDOW) {
+		tlb->batch *= 2;	/* a probe: see whether it pays again */
+	} else {
+		adapted = false;
+	}
+	if (adapted) {
+		tlb->batch_used = tlb->ahead_used;
+		tlb->batch_wasted = tlb->ahead_wasted;
+		tlb->batch_calls = 0;
+	}
+	if (tlb->batch < UNET_TLB_BATCH_MIN)
+		tlb->batch = UNET_TLB_BATCH_MIN;
+	if (tlb->batch > max)
+		tlb->batch = max;
+	return tlb->batch;
+}
+
 void unet_tlb_put(struct unet_tlb *tlb, struct unet_tlb_entry *e,
 		  unet_tlb_release_fn release, void *arg)
 {
@@ -207,6 +271,8 @@ struct unet_tlb_entry *unet_tlb_reserve(struct unet_tlb *tlb, u32 asid,
 	}
 	if (victim->flags & UNET_TLB_VALID)
 		release_entry(tlb, victim, release, arg);
+	if (order)
+		tlb->huge++;
 	victim->flags = UNET_TLB_RESERVED;
 	victim->asid = asid;
 	victim->vpn = vpn;
@@ -248,7 +314,8 @@ void unet_tlb_fill(struct unet_tlb *tlb, struct unet_tlb_entry *slot,
 
 void unet_tlb_unreserve(struct unet_tlb *tlb, struct unet_tlb_entry *slot)
 {
-	(void)tlb;
+	if (slot->order)
+		tlb->huge--;
 	slot->flags = 0;
 	slot->order = 0;
 }

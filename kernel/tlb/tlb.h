@@ -27,6 +27,20 @@ enum {
 	UNET_TLB_AHEAD		= 1u << 4,
 };
 
+/*
+ * A miss translates up to `batch` pages at once, adapted to how many of
+ * the pages it translated ahead were used: every UNET_TLB_BATCH_WINDOW
+ * outcomes, more than a quarter wasted halves it, less than 1/16 doubles
+ * it, between UNET_TLB_BATCH_MIN and the caller's maximum.  At the minimum
+ * nothing is filled ahead, so nothing would ever raise it again: after
+ * UNET_TLB_BATCH_WINDOW batches there it tries twice as many.
+ */
+#define UNET_TLB_BATCH_INIT	16
+#define UNET_TLB_BATCH_MIN	1
+#define UNET_TLB_BATCH_WINDOW	32
+/* The most a miss translates at once, whatever the module is told. */
+#define UNET_TLB_BATCH_MAX	64
+
 /* A huge entry: 2 MiB of 4 KiB pages. */
 #define UNET_TLB_HUGE_ORDER	9
 #define UNET_TLB_HUGE_PAGES	(1u << UNET_TLB_HUGE_ORDER)
@@ -46,9 +60,14 @@ struct unet_tlb {
 	u32 sets;		/* power of two */
 	u32 ways;
 	u32 valid;		/* entries holding a translation (incl. dead) */
+	u32 huge;		/* huge entries: valid, dead or reserved */
 	u64 clock;
 	u64 ahead_used;		/* entries filled ahead, then looked up */
 	u64 ahead_wasted;	/* ... given up without a lookup */
+	u32 batch;		/* pages a miss may translate now */
+	u64 batch_used;		/* ahead_used and ahead_wasted when */
+	u64 batch_wasted;	/* batch was last adapted */
+	u32 batch_calls;	/* batches asked for since */
 	struct unet_tlb_entry *entry;	/* sets * ways */
 };
 
@@ -64,6 +83,8 @@ void unet_tlb_init(struct unet_tlb *tlb, struct unet_tlb_entry *mem,
 struct unet_tlb_entry *unet_tlb_lookup(struct unet_tlb *tlb, u32 asid,
 				       u64 vpn, bool write);
 bool unet_tlb_probe(struct unet_tlb *tlb, u32 asid, u64 vpn, bool write);
+bool unet_tlb_peek(const struct unet_tlb *tlb, u32 asid, u64 vpn, bool write);
+u32 unet_tlb_batch(struct unet_tlb *tlb, u32 max);
 struct unet_tlb_entry *unet_tlb_reserve(struct unet_tlb *tlb, u32 asid,
 					u64 vpn, u32 order,
 					unet_tlb_release_fn release,

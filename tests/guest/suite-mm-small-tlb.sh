@@ -7,5 +7,6 @@ SUITE=mm-small-tlb
 . tests/guest/lib.sh
 load_module netdev=eth0 tlb_entries=64 tlb_ways=4
 run_test mm-working-set $BIN/mm_working_set
+run_test mm-batch $BIN/mm_batch
 unload_module
 finish

@@ -17,5 +17,14 @@ run_test mm-exit $BIN/mm_exit
 run_test mm-sigbus $BIN/mm_sigbus
 run_test mm-unserved $BIN/mm_unserved
 run_test mm-parked $BIN/mm_parked
+run_test mm-batch $BIN/mm_batch
+run_test mm-thp $BIN/mm_thp
+unload_module
+# Misses before batching and 2 MiB entries, for the record (and the
+# data checks without them).
+SUITE=mm-tlb-batch-1
+load_module netdev=eth0 tlb_batch=1 tlb_huge=0
+run_test mm-batch-1 $BIN/mm_batch
+run_test mm-thp-huge-n $BIN/mm_thp
 unload_module
 finish

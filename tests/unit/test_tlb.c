@@ -79,13 +79,18 @@ static void setup(struct unet_tlb *t, u32 entries, u32 ways)
  */
 static bool invariant_at(const struct unet_tlb *t, const char *file, int line)
 {
-	u32 i, n = 0, total = unet_tlb_entries(t);
+	u32 i, n = 0, huge = 0, total = unet_tlb_entries(t);
 
 	if (!unit_check(!rel.bad, file, line, "release callback: %s", rel.why))
 		return false;
 	for (i = 0; i < total; i++) {
 		const struct unet_tlb_entry *e = &t->entry[i];
 
+		if (e->order && !unit_check(e->flags, file, line,
+					    "empty entry %u of order %u", i,
+					    e->order))
+			return false;
+		huge += e->order != 0;
 		if (e->flags & UNET_TLB_VALID) {
 			n++;
 			if (!unit_check(e->page != NULL, file, line,
@@ -104,6 +109,9 @@ static bool invariant_at(const struct unet_tlb *t, const char *file, int line)
 			return false;
 		}
 	}
+	if (!unit_check(huge == t->huge, file, line,
+			"tlb->huge %u, huge entries held %u", t->huge, huge))
+		return false;
 	return unit_check(n == t->valid && t->valid <= total &&
 			  unet_tlb_count(t, 0) == t->valid, file, line,
 			  "tlb->valid %u, VALID entries %u, count(0) %u, capacity %u",
@@ -1568,6 +1576,97 @@ TEST(tlb_ahead_used_or_wasted)
 	CHECK_EQ(t.ahead_used, 1);
 	CHECK_EQ(t.ahead_wasted, 1);		/* 11, never looked up */
 	INVARIANT(&t);
+}
+
+/* A peek finds what a lookup would, and changes nothing. */
+TEST(tlb_peek_changes_nothing)
+{
+	struct unet_tlb t;
+	struct unet_tlb_entry *e, *h;
+	u64 stamp, clock;
+
+	setup(&t, 64, 4);
+	e = ins_order(&t, 1, 10, 0, 1, false, true);
+	h = ins_order(&t, 1, 2 * HP, HUGE, 2, true, true);
+	REQUIRE(e && h);
+	stamp = e->stamp;
+	clock = t.clock;
+	CHECK(unet_tlb_peek(&t, 1, 10, false));
+	CHECK(!unet_tlb_peek(&t, 1, 10, true));		/* read-only */
+	CHECK(!unet_tlb_peek(&t, 2, 10, false));
+	CHECK(!unet_tlb_peek(&t, 1, 11, false));
+	CHECK(unet_tlb_peek(&t, 1, 2 * HP + 77, true));	/* the huge one */
+	CHECK(!unet_tlb_peek(&t, 1, 3 * HP, false));
+	CHECK_EQ(e->stamp, stamp);
+	CHECK_EQ(t.clock, clock);
+	CHECK_EQ(e->users, 0);
+	CHECK_EQ(h->users, 0);
+	CHECK(e->flags & UNET_TLB_AHEAD);
+	CHECK(h->flags & UNET_TLB_AHEAD);
+	CHECK_EQ(t.ahead_used, 0);
+	INVARIANT(&t);
+}
+
+/*
+ * The batch a miss may translate: starts at UNET_TLB_BATCH_INIT, doubles
+ * while pages filled ahead are used, halves while they are wasted, and
+ * stays within [UNET_TLB_BATCH_MIN, max]; it changes only once a window
+ * of outcomes has been seen.
+ */
+TEST(tlb_batch_adapts)
+{
+	struct unet_tlb t;
+	u32 i, b;
+
+	setup(&t, 1024, 4);
+	CHECK_EQ(unet_tlb_batch(&t, 64), UNET_TLB_BATCH_INIT);
+	CHECK_EQ(unet_tlb_batch(&t, 4), 4);		/* capped */
+	setup(&t, 1024, 4);
+	t.ahead_used += UNET_TLB_BATCH_WINDOW - 1;
+	CHECK_EQ(unet_tlb_batch(&t, 64), UNET_TLB_BATCH_INIT);
+	t.ahead_used++;
+	CHECK_EQ(unet_tlb_batch(&t, 64), 2 * UNET_TLB_BATCH_INIT);
+	CHECK_EQ(unet_tlb_batch(&t, 64), 2 * UNET_TLB_BATCH_INIT);
+	for (i = 0; i < 10; i++) {
+		t.ahead_used += UNET_TLB_BATCH_WINDOW;
+		b = unet_tlb_batch(&t, 64);
+	}
+	CHECK_EQ(b, 64);
+	/* A sequential stream with a few losses keeps it. */
+	t.ahead_used += 30;
+	t.ahead_wasted += 2;
+	CHECK_EQ(unet_tlb_batch(&t, 64), 64);
+	/* Scattered use: mostly wasted, down to the minimum. */
+	for (i = 0; i < 10; i++) {
+		t.ahead_used += 4;
+		t.ahead_wasted += UNET_TLB_BATCH_WINDOW;
+		b = unet_tlb_batch(&t, 64);
+	}
+	CHECK_EQ(b, UNET_TLB_BATCH_MIN);
+	CHECK_EQ(unet_tlb_batch(&t, 0), UNET_TLB_BATCH_MIN);
+	/* And back up once the pattern is sequential again. */
+	for (i = 0; i < 3; i++) {
+		t.ahead_used += UNET_TLB_BATCH_WINDOW;
+		b = unet_tlb_batch(&t, 64);
+	}
+	CHECK_EQ(b, 8 * UNET_TLB_BATCH_MIN);
+
+	/*
+	 * At the minimum nothing is filled ahead, so no outcome comes: after
+	 * a window of batches it probes with twice as many.
+	 */
+	setup(&t, 1024, 4);
+	for (i = 0; i < 10; i++) {
+		t.ahead_wasted += UNET_TLB_BATCH_WINDOW;
+		unet_tlb_batch(&t, 64);
+	}
+	for (i = 0; i < UNET_TLB_BATCH_WINDOW - 1; i++)
+		CHECK_EQ(unet_tlb_batch(&t, 64), UNET_TLB_BATCH_MIN);
+	CHECK_EQ(unet_tlb_batch(&t, 64), 2 * UNET_TLB_BATCH_MIN);
+	/* Not while the maximum is the minimum (tlb_batch=1). */
+	setup(&t, 1024, 4);
+	for (i = 0; i < 3 * UNET_TLB_BATCH_WINDOW; i++)
+		CHECK_EQ(unet_tlb_batch(&t, 1), 1);
 }
 
 /*
