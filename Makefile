@@ -110,7 +110,7 @@ $(LIB_SO): $(LIB_OBJ) lib/libunet.map
 	ln -sf libunet.so.$(VERSION) $(BUILD)/lib/libunet.so.$(SOVERSION)
 	ln -sf libunet.so.$(SOVERSION) $(BUILD)/lib/libunet.so
 
-fabric: $(FI_SO) $(BUILD)/tests/fi_check
+fabric: $(FI_SO) $(BUILD)/tests/fi_check $(BUILD)/tests/mpi_check
 
 $(FI_SO): $(FI_SRC) $(FI_HDR) $(LIB_A) $(LIB_HDR) prov/unet/libunet-fi.map
 	@mkdir -p $(@D)
@@ -129,6 +129,11 @@ $(FI_SAN): $(FI_SRC) $(FI_HDR) $(LIB_HDR) lib/libunet.c
 $(BUILD)/tests/fi_check: tests/fabric/fi_check.c
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CFLAGS) $< -lfabric -o $@
+
+# MPI correctness, run by the guest suite over pml cm / mtl ofi / unet.
+$(BUILD)/tests/mpi_check: tests/fabric/mpi_check.c
+	@mkdir -p $(@D)
+	mpicc $(WARN) $(CFLAGS) $< -o $@
 
 tools: $(TOOL_BINS)
 

@@ -130,6 +130,7 @@ struct ufi_cq {
 	size_t err_size, err_head, err_count;
 	struct ufi_ep *eps[8];		/* endpoints whose progress feeds it */
 	int neps;
+	unsigned idle_polls;		/* reads in a row that found nothing */
 };
 
 int ufi_cq_push(struct ufi_cq *cq, const struct ufi_cq_entry *ent);

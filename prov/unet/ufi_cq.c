@@ -8,6 +8,7 @@
  * fi_cq_sread is the U-Net device's file descriptor.
  */
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,12 +28,23 @@ int ufi_cq_push(struct ufi_cq *cq, const struct ufi_cq_entry *ent)
 	return 0;
 }
 
+/* Idle polls before a read gives the CPU away.  U-Net's NIC is a kernel
+ * thread: a process that spins on an empty CQ can keep it (and the peer
+ * process) off a busy CPU until the next tick, milliseconds later. */
+#define UFI_IDLE_POLLS_BEFORE_YIELD	32
+
 static void ufi_cq_progress(struct ufi_cq *cq)
 {
 	int i;
 
 	for (i = 0; i < cq->neps; i++)
 		ufi_progress(cq->eps[i]);
+	if (cq->count || cq->err_count) {
+		cq->idle_polls = 0;
+	} else if (++cq->idle_polls >= UFI_IDLE_POLLS_BEFORE_YIELD) {
+		cq->idle_polls = 0;
+		sched_yield();
+	}
 }
 
 static size_t ufi_cq_entry_size(enum fi_cq_format format)

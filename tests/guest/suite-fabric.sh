@@ -1,0 +1,131 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Two guests: the unet libfabric provider (prov/unet, docs/FABRIC.md)
+# through real clients: fi_info, fi_pingpong (libfabric-bin) within one
+# guest and across the wire, and tests/fabric/fi_check (reliability,
+# ordering, matching, errors) with the provider's loss knob at 0, 1 % and
+# 10 %, and a killed peer.
+# guests: 2
+SUITE=fabric
+. tests/guest/lib.sh
+FI_CHECK=build/tests/fi_check
+export FI_PROVIDER_PATH=$PWD/build/lib
+# libfabric's other providers would be tried too: only ours is asked for.
+export FI_PROVIDER=unet
+G=$UNET_GUEST
+PEER=169.254.88.1
+
+# expect NAME CMD...: CMD exits 0 (its output shown as comments).
+expect() {
+	name=$1
+	shift
+	out=$(timeout $((180 * UNET_SLOW)) "$@" 2>&1)
+	rc=$?
+	echo "$out" | sed 's/^/# /'
+	if [ $rc -eq 0 ]; then
+		pass "$name"
+	else
+		fail "$name" "exited with status $rc"
+	fi
+}
+
+# Waits until a TCP port listens here (fi_pingpong's server is slow to
+# start under emulation, and its client does not retry).
+wait_listen() {
+	i=0
+	while ! ss -ltn | grep -q ":$1 "; do
+		i=$((i + 1))
+		[ $i -gt 300 ] && return 1
+		sleep 0.2
+	done
+}
+
+# pingpong NAME ARGS...: fi_pingpong server and client in this guest.
+pingpong_local() {
+	name=$1
+	shift
+	timeout $((120 * UNET_SLOW)) fi_pingpong -p unet -c "$@" >/tmp/pp-server.log 2>&1 &
+	spid=$!
+	wait_listen 47592
+	out=$(timeout $((120 * UNET_SLOW)) fi_pingpong -p unet -c "$@" 127.0.0.1 2>&1)
+	crc=$?
+	wait $spid
+	src=$?
+	echo "$out" | sed 's/^/# /'
+	if [ $crc -ne 0 ] || [ $src -ne 0 ]; then
+		sed 's/^/# server: /' /tmp/pp-server.log
+		fail "$name" "client exited $crc, server $src"
+	elif ! echo "$out" | grep -qE '^[0-9.]+[kmg]?[ \t]+[0-9]+[ \t]+=[0-9]+'; then
+		fail "$name" "no result line"
+	else
+		pass "$name"
+	fi
+}
+
+# pingpong_wire NAME PORT ARGS...: server in guest 1, client in guest 2.
+pingpong_wire() {
+	name=$1 port=$2
+	shift 2
+	if [ "$G" = 1 ]; then
+		out=$(timeout $((120 * UNET_SLOW)) fi_pingpong -p unet -c -B "$port" "$@" 2>&1)
+	else
+		# Guest 1 starts its server when it gets here; retry until then.
+		i=0
+		while :; do
+			out=$(timeout $((120 * UNET_SLOW)) fi_pingpong -p unet -c -P "$port" "$@" $PEER 2>&1)
+			rc=$?
+			echo "$out" | grep -q 'Connection refused' || break
+			i=$((i + 1))
+			[ $i -gt 150 ] && break
+			sleep 0.4
+		done
+		(exit $rc)
+	fi
+	rc=$?
+	echo "$out" | sed 's/^/# /'
+	if [ $rc -ne 0 ]; then
+		fail "$name" "exited with status $rc"
+	elif ! echo "$out" | grep -qE '^[0-9.]+[kmg]?[ \t]+[0-9]+[ \t]+=[0-9]+'; then
+		fail "$name" "no result line"
+	else
+		pass "$name"
+	fi
+}
+
+load_module netdev=eth0
+
+# What fi_getinfo offers, truthfully: both endpoint types, no MR needed.
+info=$(fi_info -p unet -v 2>&1)
+if echo "$info" | grep -q 'type: FI_EP_RDM' &&
+	echo "$info" | grep -q 'type: FI_EP_DGRAM' &&
+	echo "$info" | grep -q 'FI_TAGGED' &&
+	echo "$info" | grep -q 'msg_order: \[ FI_ORDER_SAS \]' &&
+	echo "$info" | grep -q 'mr_mode: \[  \]' &&
+	echo "$info" | grep -q 'max_msg_size: 65496'; then
+	pass fabric-fi-info
+else
+	echo "$info" | sed 's/^/# /'
+	fail fabric-fi-info "fi_info -p unet -v lacks RDM, DGRAM, FI_TAGGED, SAS order, mr_mode 0 or the DGRAM size"
+fi
+
+# Across the wire first, while both guests are here to meet.
+run_test fabric-wire $FI_CHECK wire wire "$G"
+pingpong_wire fabric-pingpong-wire-rdm 47601 -e rdm
+pingpong_wire fabric-pingpong-wire-rdm-1m 47602 -e rdm -S 1048576
+pingpong_wire fabric-pingpong-wire-dgram 47603 -e dgram
+run_test fabric-wire-drop10 env UNET_FI_DROP=0.1 $FI_CHECK wire wire-drop10 "$G"
+
+# Then each guest on its own: loopback through the NIC.
+if [ "$G" = 1 ]; then
+	run_test fabric-self $FI_CHECK self self
+	run_test fabric-self-drop1 env UNET_FI_DROP=0.01 $FI_CHECK self drop1
+	run_test fabric-self-drop10 env UNET_FI_DROP=0.1 $FI_CHECK self drop10
+	pingpong_local fabric-pingpong-rdm -e rdm
+	pingpong_local fabric-pingpong-rdm-1m -e rdm -S 1048576
+	pingpong_local fabric-pingpong-rdm-tagged -e rdm -m tagged
+	pingpong_local fabric-pingpong-dgram -e dgram
+else
+	run_test fabric-kill env UNET_FI_PEER_TIMEOUT_MS=2000 $FI_CHECK kill kill
+fi
+unload_module
+finish
