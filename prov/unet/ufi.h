@@ -188,6 +188,7 @@ struct ufi_seg {
 	uint32_t seq;
 	unsigned nic_refs;		/* copies still in the NIC's send queue */
 	bool in_use, acked;
+	bool resent;			/* no RTT sample from it (Karn) */
 	uint64_t sent_ns;
 };
 
@@ -202,6 +203,12 @@ struct ufi_peer {
 	struct ufi_seg window[UFI_WINDOW_MAX];
 	uint64_t rto_ns, last_progress_ns, last_nack_seq;
 	bool nack_served;
+	/* congestion: segments in flight are limited to cwnd (slow start up
+	 * to ssthresh, then +1 per window); a loss resends from resend_next */
+	uint32_t cwnd, ssthresh, cwnd_acked;
+	bool resending;
+	uint32_t resend_next;
+	uint64_t srtt_ns, rttvar_ns;	/* smoothed round trip, for the RTO */
 	/* receive side */
 	uint32_t rx_next;		/* next seq accepted */
 	uint32_t nacked_seq;		/* a NACK for it has been sent */

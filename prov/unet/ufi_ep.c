@@ -16,6 +16,9 @@
 /* Bit of ufi_tx_op.flags: the call (fi_inject and kin) wants no
  * completion at all.  Above every FI_ operation flag we accept. */
 #define UFI_TX_SILENT	(1ULL << 63)
+/* Bit of ufi_tx_op.flags: completed to the application at posting (a
+ * small send whose bytes were copied); the op lives on until acked. */
+#define UFI_TX_EARLY	(1ULL << 62)
 
 size_t ufi_iov_copy_in(const struct iovec *iov, size_t iov_count, size_t off,
 		       const void *src, size_t len)
@@ -87,11 +90,11 @@ void ufi_complete_rx(struct ufi_ep *ep, struct ufi_rx_op *rx, uint64_t len,
 	free(rx);
 }
 
-void ufi_complete_tx(struct ufi_ep *ep, struct ufi_tx_op *op, int err)
+/* The CQ entry of a send; the op itself may live on (early completion). */
+static void ufi_tx_cq_entry(struct ufi_ep *ep, struct ufi_tx_op *op, int err)
 {
 	struct ufi_cq_entry c = { 0 };
 
-	ep->tx_ops_open--;
 	c.e.op_context = op->context;
 	c.e.flags = FI_SEND | ((op->pkt_flags & UFI_F_TAGGED) ? FI_TAGGED : FI_MSG);
 	c.e.len = err ? 0 : op->len;
@@ -100,6 +103,15 @@ void ufi_complete_tx(struct ufi_ep *ep, struct ufi_tx_op *op, int err)
 	if (ep->tx_cq && (err || (!(op->flags & UFI_TX_SILENT) &&
 				  (!ep->tx_selective || (op->flags & FI_COMPLETION)))))
 		ufi_cq_push(ep->tx_cq, &c);
+}
+
+void ufi_complete_tx(struct ufi_ep *ep, struct ufi_tx_op *op, int err)
+{
+	/* An early-completed send already gave its entry; a later failure
+	 * has no operation left to report on. */
+	if (!(op->flags & UFI_TX_EARLY))
+		ufi_tx_cq_entry(ep, op, err);
+	ep->tx_ops_open--;	/* counts every op alive, early ones too */
 	free(op);
 }
 
@@ -135,7 +147,9 @@ int ufi_ep_add_peer(struct ufi_ep *ep, fi_addr_t addr)
 	ufi_list_init(&peer->tx_queue);
 	/* Until the peer speaks, assume the smallest window it may give. */
 	peer->peer_credit = 2;
-	peer->rto_ns = (uint64_t)ufi_env.rto_ms * 1000000;
+	peer->rto_ns = (uint64_t)ufi_env.rto_ms * 1000000 * 5;	/* no sample yet */
+	peer->cwnd = 8;
+	peer->ssthresh = UFI_WINDOW_MAX;
 	peer->last_progress_ns = ufi_now_ns();
 	ep->chan_to_addr[ch] = addr;
 	return 0;
@@ -206,6 +220,30 @@ static ssize_t ufi_post_send(struct ufi_ep *ep, const struct iovec *iov,
 		op->iov_count = count;
 	}
 	ep->tx_ops_open++;
+	/* A send of at most 72 bytes (one inline packet) is copied anyway:
+	 * unless the caller asked for delivery semantics, it completes now
+	 * (FI_INJECT_COMPLETE) and the copy serves retransmissions.  This
+	 * keeps small-message latency at one way instead of a round trip. */
+	if (!inject && !peer->dead && ep->type == FI_EP_RDM &&
+	    len <= UFI_INLINE_PAYLOAD &&
+	    !(flags & (FI_TRANSMIT_COMPLETE | FI_DELIVERY_COMPLETE))) {
+		struct ufi_tx_op *copy = realloc(op, sizeof(*op) + len);
+
+		if (copy) {
+			size_t i, off = 0;
+
+			op = copy;
+			for (i = 0; i < count; i++) {
+				memcpy(op->inject_copy + off, iov[i].iov_base, iov[i].iov_len);
+				off += iov[i].iov_len;
+			}
+			op->iov[0].iov_base = op->inject_copy;
+			op->iov[0].iov_len = len;
+			op->iov_count = 1;
+			ufi_tx_cq_entry(ep, op, 0);
+			op->flags |= UFI_TX_EARLY;
+		}
+	}
 	if (peer->dead) {
 		ufi_complete_tx(ep, op, FI_EIO);
 		return 0;

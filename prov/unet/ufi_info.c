@@ -80,7 +80,10 @@ static struct fi_info *ufi_info_template(enum fi_ep_type type)
 	fi->mode = 0;			/* no FI_CONTEXT, no prefix, no MR */
 	fi->addr_format = FI_FORMAT_UNSPEC;
 	fi->tx_attr->caps = UFI_CAPS_ALL & ~(FI_RECV | FI_SOURCE | FI_DIRECTED_RECV);
-	fi->tx_attr->op_flags = FI_TRANSMIT_COMPLETE;
+	/* Sends complete when acknowledged (FI_TRANSMIT_COMPLETE), except
+	 * those of at most inject_size bytes, which complete when posted
+	 * (FI_INJECT_COMPLETE) unless a completion flag asks for more. */
+	fi->tx_attr->op_flags = 0;
 	fi->tx_attr->msg_order = type == FI_EP_RDM ? FI_ORDER_SAS : FI_ORDER_NONE;
 	fi->tx_attr->comp_order = FI_ORDER_NONE;
 	fi->tx_attr->inject_size = UFI_INLINE_PAYLOAD;

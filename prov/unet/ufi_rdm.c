@@ -187,24 +187,51 @@ static void ufi_seg_release(struct ufi_ep *ep, struct ufi_seg *seg)
 		ufi_complete_tx(ep, op, 0);
 }
 
-static void ufi_resend_window(struct ufi_ep *ep, struct ufi_peer *peer)
+/* Go back to the oldest unacknowledged segment: the pump sends again,
+ * within the congestion window, every segment from there that is not
+ * acknowledged and not still waiting in the NIC's own queue (a copy that
+ * has not left yet needs no twin). */
+static void ufi_go_back(struct ufi_ep *ep, struct ufi_peer *peer)
 {
-	uint64_t now = ufi_now_ns();
-	uint32_t s;
+	peer->resending = true;
+	peer->resend_next = peer->una;
+	ufi_pump(ep, peer);
+}
 
-	for (s = peer->una; s != peer->next_seq; s++) {
-		struct ufi_seg *seg = &peer->window[s % UFI_WINDOW_MAX];
+static uint32_t ufi_send_limit(const struct ufi_peer *peer)
+{
+	return peer->cwnd < UFI_WINDOW_MAX ? peer->cwnd : UFI_WINDOW_MAX;
+}
 
-		if (seg->acked || !seg->op)
-			continue;
-		if (ufi_nic_send(ep, peer, &seg->hdr, seg->op->iov,
-				 seg->op->iov_count, seg->off, seg->len,
-				 (uintptr_t)seg | CTX_SEG))
-			break;	/* NIC queue full: the timer tries again */
-		seg->nic_refs++;
+/* Resends what ufi_go_back asked for; false if the NIC queue is full. */
+static bool ufi_pump_resends(struct ufi_ep *ep, struct ufi_peer *peer,
+			     uint64_t now)
+{
+	while (peer->resending) {
+		struct ufi_seg *seg;
+
+		if (ufi_seq_before(peer->resend_next, peer->una))
+			peer->resend_next = peer->una;
+		if (peer->resend_next == peer->next_seq) {
+			peer->resending = false;
+			break;
+		}
+		if (peer->resend_next - peer->una >= ufi_send_limit(peer))
+			return false;
+		seg = &peer->window[peer->resend_next % UFI_WINDOW_MAX];
+		if (!seg->acked && seg->op && !seg->nic_refs) {
+			if (ufi_nic_send(ep, peer, &seg->hdr, seg->op->iov,
+					 seg->op->iov_count, seg->off, seg->len,
+					 (uintptr_t)seg | CTX_SEG))
+				return false;
+			seg->nic_refs++;
+			seg->resent = true;
+			ep->stats.segs_resent++;
+		}
 		seg->sent_ns = now;
-		ep->stats.segs_resent++;
+		peer->resend_next++;
 	}
+	return true;
 }
 
 static void ufi_pump_dgram(struct ufi_ep *ep, struct ufi_peer *peer)
@@ -240,6 +267,8 @@ void ufi_pump(struct ufi_ep *ep, struct ufi_peer *peer)
 		return;
 	}
 	now = ufi_now_ns();
+	if (!ufi_pump_resends(ep, peer, now))
+		return;
 	while (!ufi_list_empty(&peer->tx_queue)) {
 		struct ufi_tx_op *op = ufi_container_of(peer->tx_queue.next,
 							struct ufi_tx_op, link);
@@ -247,7 +276,7 @@ void ufi_pump(struct ufi_ep *ep, struct ufi_peer *peer)
 		size_t off = op->next_off, len = op->len - off;
 		struct ufi_hdr *h = &seg->hdr;
 
-		if (peer->next_seq - peer->una >= UFI_WINDOW_MAX ||
+		if (peer->next_seq - peer->una >= ufi_send_limit(peer) ||
 		    !ufi_seq_before(peer->next_seq, peer->peer_credit) ||
 		    seg->in_use)
 			return;
@@ -278,6 +307,7 @@ void ufi_pump(struct ufi_ep *ep, struct ufi_peer *peer)
 		seg->nic_refs = 1;
 		seg->in_use = true;
 		seg->acked = false;
+		seg->resent = false;
 		seg->sent_ns = now;
 		if (peer->una == peer->next_seq)
 			peer->last_progress_ns = now;	/* the silence clock starts */
@@ -328,6 +358,7 @@ void ufi_fail_peer(struct ufi_ep *ep, struct ufi_peer *peer, int err)
 		ufi_complete_tx(ep, op, err);
 	}
 	peer->una = peer->next_seq;
+	peer->resending = false;
 	if (peer->cur_rx) {
 		struct ufi_cq_entry c = { 0 };
 
@@ -446,6 +477,29 @@ static void ufi_rx_dgram(struct ufi_ep *ep, struct ufi_peer *peer,
 			peer->addr, plen);
 }
 
+/* RTT sample -> retransmission timeout (RFC 6298's estimator), never
+ * below UNET_FI_RTO_MS. */
+static void ufi_rtt_sample(struct ufi_peer *peer, uint64_t rtt)
+{
+	uint64_t min_rto = (uint64_t)ufi_env.rto_ms * 1000000;
+
+	if (!peer->srtt_ns) {
+		peer->srtt_ns = rtt;
+		peer->rttvar_ns = rtt / 2;
+	} else {
+		uint64_t d = rtt > peer->srtt_ns ? rtt - peer->srtt_ns :
+			peer->srtt_ns - rtt;
+
+		peer->rttvar_ns = (3 * peer->rttvar_ns + d) / 4;
+		peer->srtt_ns = (7 * peer->srtt_ns + rtt) / 8;
+	}
+	peer->rto_ns = peer->srtt_ns + 4 * peer->rttvar_ns;
+	if (peer->rto_ns < min_rto)
+		peer->rto_ns = min_rto;
+	if (peer->rto_ns > RTO_MAX_NS)
+		peer->rto_ns = RTO_MAX_NS;
+}
+
 static void ufi_rx_ack(struct ufi_ep *ep, struct ufi_peer *peer,
 		       const struct ufi_hdr *h)
 {
@@ -455,8 +509,11 @@ static void ufi_rx_ack(struct ufi_ep *ep, struct ufi_peer *peer,
 		peer->peer_credit = h->credit;
 	if (ufi_seq_before(peer->una, h->ack) &&
 	    !ufi_seq_before(peer->next_seq, h->ack)) {
-		uint32_t s;
+		struct ufi_seg *last = &peer->window[(h->ack - 1) % UFI_WINDOW_MAX];
+		uint32_t s, n = h->ack - peer->una;
 
+		if (!last->resent)
+			ufi_rtt_sample(peer, now - last->sent_ns);
 		for (s = peer->una; s != h->ack; s++) {
 			struct ufi_seg *seg = &peer->window[s % UFI_WINDOW_MAX];
 
@@ -465,15 +522,27 @@ static void ufi_rx_ack(struct ufi_ep *ep, struct ufi_peer *peer,
 		}
 		peer->una = h->ack;
 		peer->last_progress_ns = now;
-		peer->rto_ns = (uint64_t)ufi_env.rto_ms * 1000000;
 		peer->nack_served = false;
+		/* Slow start below ssthresh, then one segment per window. */
+		if (peer->cwnd < peer->ssthresh) {
+			peer->cwnd += n;
+		} else if ((peer->cwnd_acked += n) >= peer->cwnd) {
+			peer->cwnd_acked = 0;
+			peer->cwnd++;
+		}
+		if (peer->cwnd > UFI_WINDOW_MAX)
+			peer->cwnd = UFI_WINDOW_MAX;
 	}
 	if ((h->flags & UFI_F_NACK) && h->ack == peer->una &&
 	    peer->una != peer->next_seq &&
 	    !(peer->nack_served && peer->last_nack_seq == h->ack)) {
+		uint32_t inflight = peer->next_seq - peer->una;
+
 		peer->nack_served = true;
 		peer->last_nack_seq = h->ack;
-		ufi_resend_window(ep, peer);
+		peer->ssthresh = inflight / 2 > 2 ? inflight / 2 : 2;
+		peer->cwnd = peer->ssthresh;
+		ufi_go_back(ep, peer);
 	}
 }
 
@@ -680,9 +749,14 @@ static void ufi_timers(struct ufi_ep *ep, struct ufi_peer *peer, uint64_t now)
 			return;
 		}
 		if (now - oldest->sent_ns > peer->rto_ns) {
-			ufi_resend_window(ep, peer);
+			uint32_t inflight = peer->next_seq - peer->una;
+
+			peer->ssthresh = inflight / 2 > 2 ? inflight / 2 : 2;
+			peer->cwnd = 1;
 			peer->rto_ns = peer->rto_ns * 2 > RTO_MAX_NS ?
 				RTO_MAX_NS : peer->rto_ns * 2;
+			oldest->sent_ns = now;	/* the timer restarts */
+			ufi_go_back(ep, peer);
 		}
 	}
 	if (!ufi_list_empty(&peer->tx_queue))

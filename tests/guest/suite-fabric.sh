@@ -12,6 +12,8 @@ FI_CHECK=build/tests/fi_check
 export FI_PROVIDER_PATH=$PWD/build/lib
 # libfabric's other providers would be tried too: only ours is asked for.
 export FI_PROVIDER=unet
+# Counters (copies per byte, retransmissions) on stderr at each close.
+export UNET_FI_STATS=1
 G=$UNET_GUEST
 PEER=169.254.88.1
 
