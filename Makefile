@@ -125,6 +125,11 @@ $(FI_SAN): $(FI_SRC) $(FI_HDR) $(LIB_HDR) lib/libunet.c
 	$(CC) $(WARN) -O1 -g $(SAN) -fPIC -fvisibility=hidden $(INC) -Iprov/unet \
 		-shared $(FI_SRC) lib/libunet.c -lfabric -o $@
 
+# fi_check under ASan/UBSan too, to load the sanitized provider in a guest.
+$(BUILD)/san/tests/fi_check: tests/fabric/fi_check.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O1 -g $(SAN) $< -lfabric -o $@
+
 # The provider's own test program: reliability, ordering, matching.
 $(BUILD)/tests/fi_check: tests/fabric/fi_check.c
 	@mkdir -p $(@D)
@@ -207,7 +212,7 @@ $(BUILD)/tests/host/json_out_test: tests/host/json_out_test.c tools/json_out.c t
 
 # The user side again under ASan/UBSan: it must build without a warning,
 # and what runs on the host runs clean (tests/run tools).
-san: $(SAN_BINS) $(FI_SAN)
+san: $(SAN_BINS) $(FI_SAN) $(BUILD)/san/tests/fi_check
 
 $(BUILD)/san/lib/libunet.so: lib/libunet.c lib/libunet.map $(LIB_HDR)
 	@mkdir -p $(@D)

@@ -32,7 +32,7 @@ void ufi_env_load(void)
 	ufi_env.seed = env_unsigned("UNET_FI_SEED", (unsigned)getpid());
 	ufi_env.rto_ms = env_unsigned("UNET_FI_RTO_MS", 20);
 	ufi_env.peer_timeout_ms = env_unsigned("UNET_FI_PEER_TIMEOUT_MS", 10000);
-	ufi_env.rx_bufs = env_unsigned("UNET_FI_RX_BUFS", 2048);
+	ufi_env.rx_bufs = env_unsigned("UNET_FI_RX_BUFS", 512);
 	if (ufi_env.rx_bufs < 64)
 		ufi_env.rx_bufs = 64;
 	if (ufi_env.rx_bufs > UNET_RING_MAX)

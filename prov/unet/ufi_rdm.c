@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "ufi.h"
@@ -51,10 +52,20 @@ int ufi_rx_pool_init(struct ufi_ep *ep)
 {
 	unsigned i;
 
+	size_t bytes;
+
 	ep->rx_pool_bufs = ufi_env.rx_bufs;
-	ep->rx_pool = aligned_alloc(4096, (size_t)ep->rx_pool_bufs * UFI_RX_BUF_SIZE);
+	bytes = (size_t)ep->rx_pool_bufs * UFI_RX_BUF_SIZE;
+	/* The NIC fills free buffers in posting order, so it cycles through
+	 * the whole pool: a pool larger than the NIC's TLB misses on every
+	 * buffer.  Hence a small default pool, 2 MiB-aligned so that a
+	 * transparent huge page (one TLB entry where the NIC has them) can
+	 * back it. */
+	bytes = (bytes + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1);
+	ep->rx_pool = aligned_alloc(2u << 20, bytes);
 	if (!ep->rx_pool)
 		return -FI_ENOMEM;
+	madvise(ep->rx_pool, bytes, MADV_HUGEPAGE);
 	for (i = 0; i < ep->rx_pool_bufs; i++) {
 		int err = unet_post_free(ep->uep,
 					 (uintptr_t)(ep->rx_pool + (size_t)i * UFI_RX_BUF_SIZE),

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Two guests: the unet libfabric provider (prov/unet, docs/FABRIC.md)
 # through real clients: fi_info, fi_pingpong (libfabric-bin) within one
-# guest and across the wire, and tests/fabric/fi_check (reliability,
+# guest and across the wire (its default sizes run up to 1 MiB), and
+# tests/fabric/fi_check (reliability,
 # ordering, matching, errors) with the provider's loss knob at 0, 1 % and
 # 10 %, and a killed peer.
 # guests: 2
@@ -94,6 +95,21 @@ pingpong_wire() {
 	fi
 }
 
+# Open MPI as root in a guest, over the unet provider only.
+MPI_CHECK=build/tests/mpi_check
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+MPIRUN_ARGS="--oversubscribe --bind-to none --mca pml cm --mca mtl ofi
+ --mca mtl_ofi_provider_include unet --mca btl self
+ -x FI_PROVIDER_PATH -x FI_PROVIDER"
+
+# mpi_run NAME NP PROGRAM ARGS...: the program prints its own PASS/FAIL.
+mpi_run() {
+	name=$1 np=$2
+	shift 2
+	# shellcheck disable=SC2086
+	run_test "$name" mpirun $MPIRUN_ARGS -np "$np" "$@"
+}
+
 load_module netdev=eth0
 
 # What fi_getinfo offers, truthfully: both endpoint types, no MR needed.
@@ -113,7 +129,6 @@ fi
 # Across the wire first, while both guests are here to meet.
 run_test fabric-wire $FI_CHECK wire wire "$G"
 pingpong_wire fabric-pingpong-wire-rdm 47601 -e rdm
-pingpong_wire fabric-pingpong-wire-rdm-1m 47602 -e rdm -S 1048576
 pingpong_wire fabric-pingpong-wire-dgram 47603 -e dgram
 run_test fabric-wire-drop10 env UNET_FI_DROP=0.1 $FI_CHECK wire wire-drop10 "$G"
 
@@ -123,11 +138,20 @@ if [ "$G" = 1 ]; then
 	run_test fabric-self-drop1 env UNET_FI_DROP=0.01 $FI_CHECK self drop1
 	run_test fabric-self-drop10 env UNET_FI_DROP=0.1 $FI_CHECK self drop10
 	pingpong_local fabric-pingpong-rdm -e rdm
-	pingpong_local fabric-pingpong-rdm-1m -e rdm -S 1048576
 	pingpong_local fabric-pingpong-rdm-tagged -e rdm -m tagged
 	pingpong_local fabric-pingpong-dgram -e dgram
+	# Open MPI's pml cm / mtl ofi on the provider: the correctness
+	# program on 2 and 4 ranks, then NetPIPE (integrity, then timing).
+	mpi_run mpi-np2 2 $MPI_CHECK local2
+	mpi_run mpi-np4 4 $MPI_CHECK local4
+	expect mpi-netpipe-integrity mpirun $MPIRUN_ARGS -np 2 NPopenmpi -i -u 1048576 -n 2 -o /tmp/np-i.out
+	expect mpi-netpipe mpirun $MPIRUN_ARGS -np 2 NPopenmpi -u 1048576 -n 3 -p 0 -o /tmp/np.out
+	sed 's/^/# NPopenmpi unet loopback: /' /tmp/np.out
 else
 	run_test fabric-kill env UNET_FI_PEER_TIMEOUT_MS=2000 $FI_CHECK kill kill
+	# The provider and fi_check built with ASan and UBSan, under loss.
+	run_test fabric-self-san env FI_PROVIDER_PATH=$PWD/build/san/lib \
+		UNET_FI_DROP=0.05 build/san/tests/fi_check self san
 fi
 unload_module
 finish
