@@ -49,7 +49,11 @@ FI_SRC   := $(wildcard prov/unet/*.c)
 FI_HDR   := $(wildcard prov/unet/*.h)
 FI_SO    := $(BUILD)/lib/libunet-fi.so
 FI_SAN   := $(BUILD)/san/lib/libunet-fi.so
-FI_PROVDIR ?= $(shell pkg-config --variable=libdir libfabric 2>/dev/null || echo /usr/lib/x86_64-linux-gnu)/libfabric
+# Where this system's libfabric looks (its own pkg-config, not one aimed
+# at a DESTDIR or sysroot by the caller's environment).
+FI_PROVDIR ?= $(shell env -u PKG_CONFIG_SYSROOT_DIR -u PKG_CONFIG_PATH \
+	pkg-config --variable=libdir libfabric 2>/dev/null || \
+	echo /usr/lib/x86_64-linux-gnu)/libfabric
 
 # ---- the tools: unetstat links only what it uses ----
 
