@@ -157,6 +157,7 @@ struct ufi_unexp {
 	uint8_t pkt_flags;
 	bool complete;			/* every segment is in */
 	struct ufi_rx_op *claimed;	/* a receive matched it mid-arrival */
+	void *claim_ctx;		/* FI_PEEK | FI_CLAIM set it aside for this */
 	uint8_t *bytes;			/* len bytes */
 };
 
@@ -247,6 +248,7 @@ struct ufi_ep {
 	fi_addr_t chan_to_addr[UNET_MAX_CHANNELS];
 	struct ufi_list posted_msg, posted_tagged;	/* ufi_rx_op */
 	struct ufi_list unexp_msg, unexp_tagged;	/* ufi_unexp */
+	struct ufi_list claimed;	/* ufi_unexp set aside by FI_CLAIM */
 	size_t tx_ops_open, rx_ops_open;
 	uint8_t *rx_pool;		/* the free buffers given to the NIC */
 	unsigned rx_pool_bufs;

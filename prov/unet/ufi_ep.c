@@ -353,10 +353,12 @@ static ssize_t ufi_peek(struct ufi_ep *ep, const struct fi_msg_tagged *msg,
 			c.e.data = u->cq_data;
 		}
 		if (flags & FI_CLAIM) {
-			/* Claimed for the context: a later FI_CLAIM receive
-			 * with the same context takes it. */
+			/* Set aside for the context: a later FI_CLAIM receive
+			 * with the same context takes it.  (Kept here, not in
+			 * the caller's context: we ask for no FI_CONTEXT.) */
 			ufi_list_del(&u->link);
-			*(struct ufi_unexp **)msg->context = u;
+			u->claim_ctx = msg->context;
+			ufi_list_add_tail(&ep->claimed, &u->link);
 		}
 	}
 	if (ep->rx_cq)
@@ -501,9 +503,19 @@ static ssize_t ufi_trecvmsg(struct fid_ep *fep, const struct fi_msg_tagged *msg,
 		return ufi_peek(ep, msg, flags);
 	if (flags & FI_CLAIM) {
 		/* Take the message an FI_PEEK | FI_CLAIM set aside. */
-		struct ufi_unexp *u = *(struct ufi_unexp **)msg->context;
-		struct ufi_rx_op *rx = calloc(1, sizeof(*rx));
+		struct ufi_unexp *u = NULL;
+		struct ufi_rx_op *rx;
+		struct ufi_list *l;
 
+		for (l = ep->claimed.next; l != &ep->claimed; l = l->next)
+			if (ufi_container_of(l, struct ufi_unexp, link)->claim_ctx ==
+			    msg->context) {
+				u = ufi_container_of(l, struct ufi_unexp, link);
+				break;
+			}
+		if (!u)
+			return -FI_ENOMSG;
+		rx = calloc(1, sizeof(*rx));
 		if (!rx)
 			return -FI_ENOMEM;
 		rx->context = msg->context;
@@ -511,8 +523,7 @@ static ssize_t ufi_trecvmsg(struct fid_ep *fep, const struct fi_msg_tagged *msg,
 		rx->iov_count = msg->iov_count;
 		rx->flags = flags | FI_TAGGED;
 		ep->rx_ops_open++;
-		ufi_list_init(&u->link);	/* already off the queue */
-		ufi_deliver_unexp(ep, rx, u);
+		ufi_deliver_unexp(ep, rx, u);	/* takes it off ep->claimed */
 		return 0;
 	}
 	return ufi_post_recv(ep, msg->msg_iov, msg->iov_count, msg->addr,
@@ -822,9 +833,11 @@ static int ufi_ep_close(struct fid *fid)
 		ufi_list_del(l);
 		free(ufi_container_of(l, struct ufi_rx_op, link));
 	}
-	while (!ufi_list_empty(&ep->unexp_msg) || !ufi_list_empty(&ep->unexp_tagged)) {
+	while (!ufi_list_empty(&ep->unexp_msg) || !ufi_list_empty(&ep->unexp_tagged) ||
+	       !ufi_list_empty(&ep->claimed)) {
 		struct ufi_list *l = !ufi_list_empty(&ep->unexp_msg) ?
-			ep->unexp_msg.next : ep->unexp_tagged.next;
+			ep->unexp_msg.next : !ufi_list_empty(&ep->unexp_tagged) ?
+			ep->unexp_tagged.next : ep->claimed.next;
 		struct ufi_unexp *u = ufi_container_of(l, struct ufi_unexp, link);
 
 		ufi_list_del(l);
@@ -1014,6 +1027,7 @@ int ufi_endpoint(struct fid_domain *fdom, struct fi_info *info,
 	ufi_list_init(&ep->posted_tagged);
 	ufi_list_init(&ep->unexp_msg);
 	ufi_list_init(&ep->unexp_tagged);
+	ufi_list_init(&ep->claimed);
 	for (i = 0; i < UNET_MAX_CHANNELS; i++)
 		ep->chan_to_addr[i] = FI_ADDR_NOTAVAIL;
 	ep->rng = ufi_env.seed * 2654435761u + 1;

@@ -6,7 +6,8 @@
 # tests/fabric/fi_check (reliability, ordering, matching, errors) with the
 # provider's loss knob at 0, 1 % and 10 %, under ASan/UBSan, and with a
 # killed peer; Open MPI (pml cm, mtl ofi) running tests/fabric/mpi_check
-# on 2 and 4 ranks and NetPIPE's integrity mode, in guest 1.
+# on 2 ranks across the guests, 2 and 4 ranks in one guest, and NetPIPE's
+# integrity mode across the guests and in one.
 # guests: 2
 SUITE=fabric
 . tests/guest/lib.sh
@@ -18,6 +19,7 @@ export FI_PROVIDER=unet
 export UNET_FI_STATS=1
 G=$UNET_GUEST
 PEER=169.254.88.1
+PEER2=169.254.88.2
 
 # expect NAME CMD...: CMD exits 0 (its output shown as comments).
 expect() {
@@ -133,6 +135,37 @@ pingpong_wire fabric-pingpong-wire-rdm 47601 -e rdm
 pingpong_wire fabric-pingpong-wire-dgram 47603 -e dgram
 run_test fabric-wire-drop10 env UNET_FI_DROP=0.1 $FI_CHECK wire wire-drop10 "$G"
 
+# Open MPI with one rank in each guest: mpirun in guest 1 starts the
+# remote daemon through tests/fabric/unet-rsh, a command line sent to a
+# `busybox nc -e /bin/sh` listener in guest 2; guest 2 keeps it until
+# guest 1 says it is done (port 5223).
+if [ "$G" = 2 ]; then
+	busybox nc -ll -p 5222 -e /bin/sh &
+	listener=$!
+	timeout $((400 * UNET_SLOW)) busybox nc -l -p 5223 >/dev/null
+	kill $listener
+else
+	i=0
+	until busybox nc -w 2 $PEER2 5222 </dev/null >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && break
+		sleep 0.3
+	done
+	WIRE_ARGS="--host 169.254.88.1,$PEER2 --mca plm_rsh_agent $PWD/tests/fabric/unet-rsh
+	 --mca oob_tcp_if_include eth0 -x OMPI_ALLOW_RUN_AS_ROOT -x OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"
+	# shellcheck disable=SC2086
+	mpi_run mpi-wire-np2 2 $WIRE_ARGS $MPI_CHECK wire2
+	# shellcheck disable=SC2086
+	expect mpi-wire-netpipe-integrity mpirun $MPIRUN_ARGS $WIRE_ARGS -np 2 \
+		NPopenmpi -i -u 1048576 -n 1 -p 0 -o /tmp/np-wire.out
+	i=0
+	until echo done | busybox nc -w 2 $PEER2 5223 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt 20 ] && break
+		sleep 0.5
+	done
+fi
+
 # Then each guest on its own, loopback through the NIC, the work split
 # between the two so that the suite stays within its time limit.
 if [ "$G" = 1 ]; then
@@ -143,13 +176,13 @@ if [ "$G" = 1 ]; then
 	# program on 2 and 4 ranks, then NetPIPE's integrity mode up to 1 MiB
 	# (eval/mpi-netpipe.sh times it).
 	mpi_run mpi-np2 2 $MPI_CHECK local2
-	mpi_run mpi-np4 4 $MPI_CHECK local4
 	expect mpi-netpipe-integrity mpirun $MPIRUN_ARGS -np 2 NPopenmpi -i -u 1048576 -n 2 -p 0 -o /tmp/np-i.out
 else
 	run_test fabric-kill env UNET_FI_PEER_TIMEOUT_MS=2000 $FI_CHECK kill kill
 	run_test fabric-self-drop1 env UNET_FI_DROP=0.01 $FI_CHECK self drop1
 	run_test fabric-self-drop10 env UNET_FI_DROP=0.1 $FI_CHECK self drop10
 	pingpong_local fabric-pingpong-rdm-tagged -e rdm -m tagged
+	mpi_run mpi-np4 4 $MPI_CHECK local4
 	# The provider and fi_check built with ASan and UBSan, under loss.
 	run_test fabric-self-san env FI_PROVIDER_PATH=$PWD/build/san/lib \
 		UNET_FI_DROP=0.05 build/san/tests/fi_check self san
