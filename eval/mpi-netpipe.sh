@@ -26,9 +26,11 @@ run() {
 	name=$1
 	shift
 	if timeout 600 mpirun $COMMON "$@" $NP -o $OUT/$name.np >$OUT/$name.log 2>&1; then
-		# NetPIPE's file: bytes, Mbit/s, one-way microseconds.
+		# NetPIPE's file: bytes, Mbit/s, seconds per one-way transfer
+		# (the raw lines are shown too, to check that reading).
+		awk '$1 == 8 || $1 == 65536 || $1 == 1048576 { print "#", $0 }' $OUT/$name.np
 		awk -v n="$name" '
-			$1 == 8 { lat = $3 }
+			$1 == 8 { lat = $3 * 1e6 }
 			$1 == 65536 { bw64 = $2 / 8 }
 			$1 == 1048576 { bw1m = $2 / 8 }
 			END { printf "%-12s latency_8B_us %.1f  bw_64KiB_MBps %.2f  bw_1MiB_MBps %.2f\n", n, lat, bw64, bw1m }' $OUT/$name.np

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -86,11 +87,22 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* The endpoint open now, if any: progress is manual, so a process that
+ * waits for its peer on the socket must keep progressing the fabric, or
+ * the peer's sends are never acknowledged (and after
+ * UNET_FI_PEER_TIMEOUT_MS the peer gives this process up). */
+static struct fid_cq *progress_cq;
+
 static void sock_sync(int sock)
 {
+	struct pollfd p = { .fd = sock, .events = POLLIN };
 	char c = 's';
 
-	if (write(sock, &c, 1) != 1 || read(sock, &c, 1) != 1)
+	if (write(sock, &c, 1) != 1)
+		die("socket sync", errno);
+	while (poll(&p, 1, progress_cq ? 5 : -1) == 0)
+		fi_cq_read(progress_cq, NULL, 0);
+	if (read(sock, &c, 1) != 1)
 		die("socket sync", errno);
 }
 
@@ -141,12 +153,14 @@ static void fab_open(struct fab *f, enum fi_ep_type type)
 		die("address exchange", errno);
 	if (fi_av_insert(f->av, theirs, 1, &f->peer, 0, NULL) != 1)
 		die("fi_av_insert", FI_EINVAL);
+	progress_cq = f->rxcq;	/* one CQ read progresses the endpoint */
 	/* Both sides have a channel before anything is sent. */
 	sock_sync(f->sock);
 }
 
 static void fab_close(struct fab *f)
 {
+	progress_cq = NULL;
 	fi_close(&f->ep->fid);
 	fi_close(&f->av->fid);
 	fi_close(&f->rxcq->fid);
