@@ -39,6 +39,22 @@ LIB_HDR := lib/unet.h include/uapi/unetmm.h
 # PREFIX/lib once installed; the library is found by soname either way.
 LINK_UNET := -L$(BUILD)/lib -lunet -Wl,-rpath,'$$ORIGIN/../lib'
 
+# ---- the libfabric provider (prov/unet/, docs/FABRIC.md) ----
+# An external provider of Debian's libfabric: libunet-fi.so exporting
+# fi_prov_ini, found through FI_PROVIDER_PATH=build/lib in the tree and
+# installed into libfabric's own provider directory.  libunet is linked in
+# statically (its archive is position-independent), so the provider needs
+# no libunet.so at run time.
+FI_SRC   := $(wildcard prov/unet/*.c)
+FI_HDR   := $(wildcard prov/unet/*.h)
+FI_SO    := $(BUILD)/lib/libunet-fi.so
+FI_SAN   := $(BUILD)/san/lib/libunet-fi.so
+# Where this system's libfabric looks (its own pkg-config, not one aimed
+# at a DESTDIR or sysroot by the caller's environment).
+FI_PROVDIR ?= $(shell env -u PKG_CONFIG_SYSROOT_DIR -u PKG_CONFIG_PATH \
+	pkg-config --variable=libdir libfabric 2>/dev/null || \
+	echo /usr/lib/x86_64-linux-gnu)/libfabric
+
 # ---- the tools: unetstat links only what it uses ----
 
 PERF_OBJS := $(addprefix $(BUILD)/tools/,perf_main.o perf_options.o \
@@ -71,7 +87,7 @@ UNIT_SRC  := tests/unit/test_main.c tests/unit/test_tlb.c \
 	     tests/unit/test_wire.c tests/unit/test_ring.c \
 	     kernel/tlb/tlb.c kernel/nic/wire.c
 
-all: module lib tools examples tests eval fuzzers
+all: module lib fabric tools examples tests eval fuzzers
 
 # The module builds against the guest kernel's headers: Kbuild, no -Werror
 # games here; kernel/Kbuild sets the module's own flags.
@@ -97,6 +113,36 @@ $(LIB_SO): $(LIB_OBJ) lib/libunet.map
 		-Wl,-z,relro -Wl,-z,now $(LIB_OBJ) -o $@
 	ln -sf libunet.so.$(VERSION) $(BUILD)/lib/libunet.so.$(SOVERSION)
 	ln -sf libunet.so.$(SOVERSION) $(BUILD)/lib/libunet.so
+
+fabric: $(FI_SO) $(BUILD)/tests/fi_check $(BUILD)/tests/mpi_check
+
+$(FI_SO): $(FI_SRC) $(FI_HDR) $(LIB_A) $(LIB_HDR) prov/unet/libunet-fi.map
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden $(INC) -Iprov/unet \
+		-shared -Wl,--version-script=prov/unet/libunet-fi.map \
+		-Wl,-z,defs -Wl,-z,relro -Wl,-z,now $(FI_SRC) $(LIB_A) \
+		-lfabric -o $@
+
+# The provider under ASan/UBSan, for the host's checks (tests/run fabric).
+$(FI_SAN): $(FI_SRC) $(FI_HDR) $(LIB_HDR) lib/libunet.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O1 -g $(SAN) -fPIC -fvisibility=hidden $(INC) -Iprov/unet \
+		-shared $(FI_SRC) lib/libunet.c -lfabric -o $@
+
+# fi_check under ASan/UBSan too, to load the sanitized provider in a guest.
+$(BUILD)/san/tests/fi_check: tests/fabric/fi_check.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O1 -g $(SAN) $< -lfabric -o $@
+
+# The provider's own test program: reliability, ordering, matching.
+$(BUILD)/tests/fi_check: tests/fabric/fi_check.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $< -lfabric -o $@
+
+# MPI correctness, run by the guest suite over pml cm / mtl ofi / unet.
+$(BUILD)/tests/mpi_check: tests/fabric/mpi_check.c
+	@mkdir -p $(@D)
+	mpicc $(WARN) $(CFLAGS) $< -o $@
 
 tools: $(TOOL_BINS)
 
@@ -175,7 +221,7 @@ $(BUILD)/tests/host/json_out_test: tests/host/json_out_test.c tools/json_out.c t
 
 # The user side again under ASan/UBSan: it must build without a warning,
 # and what runs on the host runs clean (tests/run tools).
-san: $(SAN_BINS)
+san: $(SAN_BINS) $(FI_SAN) $(BUILD)/san/tests/fi_check
 
 $(BUILD)/san/lib/libunet.so: lib/libunet.c lib/libunet.map $(LIB_HDR)
 	@mkdir -p $(@D)
@@ -209,7 +255,7 @@ $(BUILD)/unet.pc: lib/unet.pc.in FORCE
 
 MAN_PAGES := $(wildcard man/man1/*.1 man/man3/*.3 man/man7/*.7 man/man8/*.8)
 
-install: lib tools $(BUILD)/unet.pc
+install: lib fabric tools $(BUILD)/unet.pc
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
 		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR) \
 		$(DESTDIR)$(SBINDIR) $(DESTDIR)$(UDEVRULESDIR) \
@@ -226,6 +272,8 @@ install: lib tools $(BUILD)/unet.pc
 		install -m 644 $$p $(DESTDIR)$(MANDIR)/$$(basename $$(dirname $$p))/ || exit 1; \
 	done
 	install -m 644 dist/60-unetmm.rules $(DESTDIR)$(UDEVRULESDIR)/
+	install -d $(DESTDIR)$(FI_PROVDIR)
+	install -m 755 $(FI_SO) $(DESTDIR)$(FI_PROVDIR)/
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 
 uninstall:
@@ -237,6 +285,7 @@ uninstall:
 		$(DESTDIR)$(BINDIR)/unet_lat $(DESTDIR)$(BINDIR)/unet_bw \
 		$(DESTDIR)$(SBINDIR)/unetstat \
 		$(DESTDIR)$(UDEVRULESDIR)/60-unetmm.rules \
+		$(DESTDIR)$(FI_PROVDIR)/libunet-fi.so \
 		$(foreach p,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/$(notdir $(patsubst %/,%,$(dir $(p))))/$(notdir $(p)))
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 
@@ -319,6 +368,6 @@ FORCE:
 # The fuzzers' and tools' objects are worth keeping between builds.
 .SECONDARY:
 
-.PHONY: all module lib tools examples tests eval fuzzers san install \
+.PHONY: all module lib fabric tools examples tests eval fuzzers san install \
 	uninstall dkms-src dkms-install dkms-uninstall deps print-version \
 	test demo fuzz clean FORCE debug-kernel kmod test-debug

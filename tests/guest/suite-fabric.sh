@@ -1,0 +1,191 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Two guests: the unet libfabric provider (prov/unet, docs/FABRIC.md)
+# through real clients: fi_info; fi_pingpong (libfabric-bin; its default
+# sizes run up to 1 MiB) within one guest and across the wire;
+# tests/fabric/fi_check (reliability, ordering, matching, errors) with the
+# provider's loss knob at 0, 1 % and 10 %, under ASan/UBSan, and with a
+# killed peer; Open MPI (pml cm, mtl ofi) running tests/fabric/mpi_check
+# on 2 ranks across the guests, 2 and 4 ranks in one guest, and NetPIPE's
+# integrity mode across the guests and in one.
+# guests: 2
+SUITE=fabric
+. tests/guest/lib.sh
+FI_CHECK=build/tests/fi_check
+export FI_PROVIDER_PATH=$PWD/build/lib
+# libfabric's other providers would be tried too: only ours is asked for.
+export FI_PROVIDER=unet
+# Counters (copies per byte, retransmissions) on stderr at each close.
+export UNET_FI_STATS=1
+G=$UNET_GUEST
+PEER=169.254.88.1
+PEER2=169.254.88.2
+
+# expect NAME CMD...: CMD exits 0 (its output shown as comments).
+expect() {
+	name=$1
+	shift
+	out=$(timeout $((180 * UNET_SLOW)) "$@" 2>&1)
+	rc=$?
+	echo "$out" | sed 's/^/# /'
+	if [ $rc -eq 0 ]; then
+		pass "$name"
+	else
+		fail "$name" "exited with status $rc"
+	fi
+}
+
+# Waits until a TCP port listens here (fi_pingpong's server is slow to
+# start under emulation, and its client does not retry).
+wait_listen() {
+	i=0
+	while ! ss -ltn | grep -q ":$1 "; do
+		i=$((i + 1))
+		[ $i -gt 300 ] && return 1
+		sleep 0.2
+	done
+}
+
+# pingpong NAME ARGS...: fi_pingpong server and client in this guest.
+pingpong_local() {
+	name=$1
+	shift
+	timeout $((120 * UNET_SLOW)) fi_pingpong -p unet -c "$@" >/tmp/pp-server.log 2>&1 &
+	spid=$!
+	wait_listen 47592
+	out=$(timeout $((120 * UNET_SLOW)) fi_pingpong -p unet -c "$@" 127.0.0.1 2>&1)
+	crc=$?
+	wait $spid
+	src=$?
+	echo "$out" | sed 's/^/# /'
+	if [ $crc -ne 0 ] || [ $src -ne 0 ]; then
+		sed 's/^/# server: /' /tmp/pp-server.log
+		fail "$name" "client exited $crc, server $src"
+	elif ! echo "$out" | grep -qE '^[0-9.]+[kmg]?[ \t]+[0-9]+[ \t]+=[0-9]+'; then
+		fail "$name" "no result line"
+	else
+		pass "$name"
+	fi
+}
+
+# pingpong_wire NAME PORT ARGS...: server in guest 1, client in guest 2.
+pingpong_wire() {
+	name=$1 port=$2
+	shift 2
+	if [ "$G" = 1 ]; then
+		out=$(timeout $((120 * UNET_SLOW)) fi_pingpong -p unet -c -B "$port" "$@" 2>&1)
+	else
+		# Guest 1 starts its server when it gets here; retry until then.
+		i=0
+		while :; do
+			out=$(timeout $((120 * UNET_SLOW)) fi_pingpong -p unet -c -P "$port" "$@" $PEER 2>&1)
+			rc=$?
+			echo "$out" | grep -q 'Connection refused' || break
+			i=$((i + 1))
+			[ $i -gt 150 ] && break
+			sleep 0.4
+		done
+		(exit $rc)
+	fi
+	rc=$?
+	echo "$out" | sed 's/^/# /'
+	if [ $rc -ne 0 ]; then
+		fail "$name" "exited with status $rc"
+	elif ! echo "$out" | grep -qE '^[0-9.]+[kmg]?[ \t]+[0-9]+[ \t]+=[0-9]+'; then
+		fail "$name" "no result line"
+	else
+		pass "$name"
+	fi
+}
+
+# Open MPI as root in a guest, over the unet provider only.
+MPI_CHECK=build/tests/mpi_check
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+MPIRUN_ARGS="--oversubscribe --bind-to none --mca pml cm --mca mtl ofi
+ --mca mtl_ofi_provider_include unet --mca btl self
+ -x FI_PROVIDER_PATH -x FI_PROVIDER"
+
+# mpi_run NAME NP PROGRAM ARGS...: the program prints its own PASS/FAIL.
+mpi_run() {
+	name=$1 np=$2
+	shift 2
+	# shellcheck disable=SC2086
+	run_test "$name" mpirun $MPIRUN_ARGS -np "$np" "$@"
+}
+
+load_module netdev=eth0
+
+# What fi_getinfo offers, truthfully: both endpoint types, no MR needed.
+info=$(fi_info -p unet -v 2>&1)
+if echo "$info" | grep -q 'type: FI_EP_RDM' &&
+	echo "$info" | grep -q 'type: FI_EP_DGRAM' &&
+	echo "$info" | grep -q 'FI_TAGGED' &&
+	echo "$info" | grep -q 'msg_order: \[ FI_ORDER_SAS \]' &&
+	echo "$info" | grep -q 'mr_mode: \[  \]' &&
+	echo "$info" | grep -q 'max_msg_size: 65496'; then
+	pass fabric-fi-info
+else
+	echo "$info" | sed 's/^/# /'
+	fail fabric-fi-info "fi_info -p unet -v lacks RDM, DGRAM, FI_TAGGED, SAS order, mr_mode 0 or the DGRAM size"
+fi
+
+# Across the wire first, while both guests are here to meet.
+run_test fabric-wire $FI_CHECK wire wire "$G"
+pingpong_wire fabric-pingpong-wire-rdm 47601 -e rdm
+pingpong_wire fabric-pingpong-wire-dgram 47603 -e dgram
+run_test fabric-wire-drop10 env UNET_FI_DROP=0.1 $FI_CHECK wire wire-drop10 "$G"
+
+# Open MPI with one rank in each guest: mpirun in guest 1 starts the
+# remote daemon through tests/fabric/unet-rsh, a command line sent to a
+# `busybox nc -e /bin/sh` listener in guest 2; guest 2 keeps it until
+# guest 1 says it is done (port 5223).
+if [ "$G" = 2 ]; then
+	busybox nc -ll -p 5222 -e /bin/sh &
+	listener=$!
+	timeout $((400 * UNET_SLOW)) busybox nc -l -p 5223 >/dev/null
+	kill $listener
+else
+	i=0
+	until busybox nc -w 2 $PEER2 5222 </dev/null >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && break
+		sleep 0.3
+	done
+	WIRE_ARGS="--host 169.254.88.1,$PEER2 --mca plm_rsh_agent $PWD/tests/fabric/unet-rsh
+	 --mca oob_tcp_if_include eth0 -x OMPI_ALLOW_RUN_AS_ROOT -x OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"
+	# shellcheck disable=SC2086
+	mpi_run mpi-wire-np2 2 $WIRE_ARGS $MPI_CHECK wire2
+	# shellcheck disable=SC2086
+	expect mpi-wire-netpipe-integrity mpirun $MPIRUN_ARGS $WIRE_ARGS -np 2 \
+		NPopenmpi -i -u 1048576 -n 1 -p 0 -o /tmp/np-wire.out
+	i=0
+	until echo done | busybox nc -w 2 $PEER2 5223 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt 20 ] && break
+		sleep 0.5
+	done
+fi
+
+# Then each guest on its own, loopback through the NIC, the work split
+# between the two so that the suite stays within its time limit.
+if [ "$G" = 1 ]; then
+	run_test fabric-self $FI_CHECK self self
+	pingpong_local fabric-pingpong-rdm -e rdm
+	pingpong_local fabric-pingpong-dgram -e dgram
+	# Open MPI's pml cm / mtl ofi on the provider: the correctness
+	# program on 2 and 4 ranks, then NetPIPE's integrity mode up to 1 MiB
+	# (eval/mpi-netpipe.sh times it).
+	mpi_run mpi-np2 2 $MPI_CHECK local2
+	expect mpi-netpipe-integrity mpirun $MPIRUN_ARGS -np 2 NPopenmpi -i -u 1048576 -n 2 -p 0 -o /tmp/np-i.out
+else
+	run_test fabric-kill env UNET_FI_PEER_TIMEOUT_MS=2000 $FI_CHECK kill kill
+	run_test fabric-self-drop1 env UNET_FI_DROP=0.01 $FI_CHECK self drop1
+	run_test fabric-self-drop10 env UNET_FI_DROP=0.1 $FI_CHECK self drop10
+	pingpong_local fabric-pingpong-rdm-tagged -e rdm -m tagged
+	mpi_run mpi-np4 4 $MPI_CHECK local4
+	# The provider and fi_check built with ASan and UBSan, under loss.
+	run_test fabric-self-san env FI_PROVIDER_PATH=$PWD/build/san/lib \
+		UNET_FI_DROP=0.05 build/san/tests/fi_check self san
+fi
+unload_module
+finish
