@@ -235,8 +235,9 @@ struct unet_chan_destroy {
  * tlb_ahead_used and tlb_ahead_wasted count the pages a miss translated
  * beyond the one it needed, then used, or given up unused; tlb_batch_cap
  * is the gauge of how many pages a miss may translate at once now;
- * tlb_huge_fills counts the 2 MiB entries installed.  New counters are
- * added at the end of a list, never in between.
+ * tlb_huge_fills counts the 2 MiB entries installed; tlb_shrunk counts
+ * the pinned pages the shrinker gave back (all 512 of a huge entry's).
+ * New counters are added at the end of a list, never in between.
  */
 #define UNET_EP_COUNTERS(X)				\
 	X(tx_msgs)	X(tx_bytes)	X(rx_msgs)	X(rx_bytes)	\

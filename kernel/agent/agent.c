@@ -1268,13 +1268,18 @@ long unet_agent_ctx_pinned(struct unet_context *ctx)
 
 /* -------------------------------------------------------- shrinker ---- */
 
+/*
+ * The shrinker counts and frees pages, not entries: pinned pages are what
+ * reclaim gains (a huge entry holds 512 of them), and the kernel scales its
+ * scan by the count.  Entries in use by a copy are skipped by the scan.
+ */
 static unsigned long unet_shrink_count(struct shrinker *s,
 				       struct shrink_control *sc)
 {
 	struct unet_nic *nic = unet_shrinker_private(s);
-	u32 n = READ_ONCE(nic->tlb.valid);
+	s64 n = atomic64_read(&nic->ctr[UNET_NIC_pinned_pages]);
 
-	return n ?: SHRINK_EMPTY;
+	return n > 0 ? n : SHRINK_EMPTY;
 }
 
 static unsigned long unet_shrink_scan(struct shrinker *s,
@@ -1284,7 +1289,9 @@ static unsigned long unet_shrink_scan(struct shrinker *s,
 	u32 n;
 
 	spin_lock_bh(&nic->tlb_lock);
-	n = unet_tlb_evict_cold(&nic->tlb, sc->nr_to_scan, entry_release, nic);
+	n = unet_tlb_evict_cold(&nic->tlb, min_t(unsigned long,
+						 sc->nr_to_scan, U32_MAX),
+				entry_release, nic);
 	sync_tlb_counters(nic);
 	spin_unlock_bh(&nic->tlb_lock);
 	unet_nic_count(nic, UNET_NIC_tlb_shrunk, n);
@@ -1316,7 +1323,15 @@ int unet_agent_nic_init(struct unet_nic *nic)
 		goto err;
 	an->shrinker->count_objects = unet_shrink_count;
 	an->shrinker->scan_objects = unet_shrink_scan;
-	an->shrinker->seeks = DEFAULT_SEEKS;
+	/*
+	 * Zero seeks: every reclaim pass may take half of the pinned pages,
+	 * coldest first.  A scan in proportion to the priority, as for page
+	 * cache, takes nothing from a TLB's few MiB at the priority reclaim
+	 * keeps with MGLRU (6.12 enables it), however hard it swaps; yet a
+	 * pinned page is one reclaim cannot touch at all, and an entry costs
+	 * one miss, no I/O, to refill.
+	 */
+	an->shrinker->seeks = 0;
 	ret = unet_shrinker_register(an->shrinker);
 	if (ret)
 		goto err_shrinker;

@@ -390,11 +390,12 @@ u32 unet_tlb_invalidate(struct unet_tlb *tlb, u32 asid, u64 vpn_start,
 }
 
 /*
- * Gives back up to @nr idle entries, coldest first, for the shrinker.
- * Sweeps ever younger age slices (older than half the clock, then three
- * quarters, ...): an approximation of LRU that costs a few passes over the
- * array instead of a sort, and never takes a hot entry before a cold one
- * of an older slice.
+ * Gives back idle entries, coldest first, until at least @nr pages are
+ * released (a huge entry counts all its pages: they are what the shrinker
+ * gains); returns the pages released.  Sweeps ever younger age slices
+ * (older than half the clock, then three quarters, ...): an approximation
+ * of LRU that costs a few passes over the array instead of a sort, and
+ * never takes a hot entry before a cold one of an older slice.
  */
 u32 unet_tlb_evict_cold(struct unet_tlb *tlb, u32 nr,
 			unet_tlb_release_fn release, void *arg)
@@ -413,8 +414,8 @@ u32 unet_tlb_evict_cold(struct unet_tlb *tlb, u32 nr,
 			if (!(e->flags & UNET_TLB_VALID) || e->users ||
 			    (e->flags & UNET_TLB_DEAD) || e->stamp > threshold)
 				continue;
+			n += unet_tlb_span(e);
 			release_entry(tlb, e, release, arg);
-			n++;
 		}
 	}
 	return n;

@@ -5,10 +5,10 @@
  * the default 1024-entry TLB fills with pinned pages, while a hog process
  * allocates and touches more memory than the guest has (MemTotal + 256 MB,
  * in steps).  The NIC's shrinker must give entries back (tlb_shrunk > 0,
- * pinned_pages below its level from before the hog at some sample), the
- * traffic must go on with every byte right, and the OOM killer must not
- * take the test (the hog is its preferred victim; if it dies that way,
- * that is fine).
+ * pinned_pages below half its level from before the hog at some sample),
+ * the traffic must go on with every byte right, and the OOM killer must
+ * not take the test (the hog is its preferred victim; if it dies that
+ * way, that is fine).
  *
  *   mm_pressure [SWAP-KIND]      SWAP-KIND is only printed
  */
@@ -322,9 +322,13 @@ int main(int argc, char **argv)
 		  "hog status %#x (neither done nor OOM-killed)", status);
 	gt_result(shrunk1 > shrunk0, "pressure-shrinker-ran",
 		  "tlb_shrunk did not grow (%ld)", shrunk1);
-	gt_result(min_during >= 0 && min_during < before,
+	/*
+	 * Half, not just lower: a shrinker the kernel calls once in a run
+	 * of swapping (one batch of 128) has not given the memory back.
+	 */
+	gt_result(min_during >= 0 && min_during < before / 2,
 		  "pressure-pinned-fell",
-		  "pinned_pages never below %ld during the hog (min %ld)",
+		  "pinned_pages never below half of %ld during the hog (min %ld)",
 		  before, min_during);
 	if (swap_kb > 0)
 		pageout_checks(u, &t);

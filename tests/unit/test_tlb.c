@@ -1505,6 +1505,27 @@ TEST(tlb_huge_lookup)
 }
 
 /*
+ * The shrinker asks for pages, not entries: one cold huge entry gives back
+ * all 512 of its pages, and is not counted as one.
+ */
+TEST(tlb_huge_evict_cold_counts_pages)
+{
+	struct unet_tlb t;
+
+	setup(&t, 64, 4);
+	REQUIRE(ins_order(&t, 1, HP, HUGE, 1, true, false));
+	REQUIRE(ins_order(&t, 1, 3 * HP + 5, 0, 2, true, false));
+	CHECK(touch(&t, 1, 3 * HP + 5, false));	/* the small one is hot */
+	CHECK_EQ(unet_tlb_evict_cold(&t, 1, release_cb, &rel), HP);
+	CHECK_EQ(rel.last, 1);
+	CHECK_EQ(t.valid, 1);
+	CHECK_EQ(t.huge, 0);
+	CHECK_EQ(unet_tlb_evict_cold(&t, HP, release_cb, &rel), 1);
+	CHECK_EQ(t.valid, 0);
+	INVARIANT(&t);
+}
+
+/*
  * Unmapping any 4 KiB of a huge page drops the huge entry, on the probing
  * path (a small range) and on the sweep; a range beside it leaves it.
  */
