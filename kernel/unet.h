@@ -164,6 +164,7 @@ struct unet_ep_rx {
 	u32 backlog_bytes;		/* their truesize */
 	unsigned long backlog_moved;	/* jiffies: head last made progress */
 	struct work_struct work;
+	u32 napi_id;			/* of its last frame from the wire */
 };
 
 struct unet_endpoint {

@@ -826,6 +826,21 @@ UNET_EXPORT int unet_wait_send(struct unet *u, int timeout_ms)
 	return wait_for(u, POLLIN | POLLWRBAND, timeout_ms);
 }
 
+UNET_EXPORT int unet_busy_poll(struct unet_ep *ep, unsigned int usecs)
+{
+	struct unet_busy_poll req = {
+		.handle = ep->handle,
+		.usecs = usecs < UNET_BUSY_POLL_MAX_US ? usecs :
+			 UNET_BUSY_POLL_MAX_US,
+	};
+	int n;
+
+	if (!usecs)
+		return -EINVAL;
+	n = ioctl(ep->u->fd, UNET_IOC_BUSY_POLL, &req);
+	return n < 0 ? -errno : n;
+}
+
 UNET_EXPORT const char *unet_status_str(uint32_t status)
 {
 	static const char *const names[] = {

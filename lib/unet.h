@@ -254,6 +254,14 @@ int unet_wait(struct unet *u, int timeout_ms);
  * completion waits, POLLOUT a send queue has room.
  */
 int unet_wait_send(struct unet *u, int timeout_ms);
+/*
+ * For a program that busy-polls @ep and found its receive queue empty:
+ * runs the receive processing of the network device @ep last heard from,
+ * in the caller's time, for up to @usecs (at most 10 ms) or until a message
+ * waits (1; 0 if the time ran out).  -ENODATA: nothing came from the wire
+ * yet, keep polling the queue.  See unet_busy_poll(3).
+ */
+int unet_busy_poll(struct unet_ep *ep, unsigned int usecs);
 
 const char *unet_status_str(uint32_t status);
 

@@ -56,6 +56,7 @@ struct perf_opts {
 	bool check;
 	bool block;
 	bool forever;
+	uint32_t busy_poll;	/* µs per unet_busy_poll(); 0: never */
 	unsigned int set;	/* PERF_SET_* */
 };
 
@@ -141,6 +142,8 @@ struct perf_ctx {
 	uint64_t wd_deadline;
 	uint64_t wd_next_peek;
 	unsigned int wd_spins;
+	/* Spins before unet_busy_poll() is tried again after ENODATA. */
+	uint32_t bp_skip;
 	bool wd_progress;
 	bool peer_data;			/* the peer wrote to the TCP socket */
 

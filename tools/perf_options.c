@@ -24,6 +24,10 @@ static const char common_options[] =
 "      --buf-size BYTES     receive buffer size (default: a message, page\n"
 "                           rounded)\n"
 "  -b, --block              sleep in unet_wait() instead of polling\n"
+"      --busy-poll US       polling: when the queue is empty, run the\n"
+"                           device's receive processing for up to US\n"
+"                           microseconds (unet_busy_poll(3); default 50;\n"
+"                           0: spin in user space only)\n"
 "  -c, --check              fill and verify every byte of every message\n"
 "      --json               print the result as one JSON object\n"
 "      --connect-timeout S  client: keep trying to connect for S seconds\n"
@@ -99,6 +103,7 @@ enum {
 	OPT_JSON,
 	OPT_CONNECT_TIMEOUT,
 	OPT_FOREVER,
+	OPT_BUSY_POLL,
 };
 
 static const struct option long_options[] = {
@@ -121,6 +126,7 @@ static const struct option long_options[] = {
 	{ "check",		no_argument,		NULL, 'c' },
 	{ "block",		no_argument,		NULL, 'b' },
 	{ "forever",		no_argument,		NULL, OPT_FOREVER },
+	{ "busy-poll",		required_argument,	NULL, OPT_BUSY_POLL },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -149,6 +155,7 @@ void perf_parse_args(const struct perf_tool *tool, int argc, char **argv,
 	o->batch = 32;
 	o->connect_timeout = 30;
 	o->timeout = 10;
+	o->busy_poll = 50;
 
 	while ((c = getopt_long(argc, argv, "hp:d:m:s:n:w:W:B:t:cb",
 				long_options, NULL)) != -1) {
@@ -237,6 +244,10 @@ void perf_parse_args(const struct perf_tool *tool, int argc, char **argv,
 			break;
 		case OPT_FOREVER:
 			o->forever = true;
+			break;
+		case OPT_BUSY_POLL:
+			o->busy_poll = parse_u32(tool, "--busy-poll", optarg, 0,
+						 UNET_BUSY_POLL_MAX_US, false);
 			break;
 		default:
 			/* getopt has said what was wrong. */

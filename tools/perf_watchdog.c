@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -74,9 +75,24 @@ int perf_idle(struct perf_ctx *pc, const char *what)
 			return perf_error("unet_wait_send: %s", strerror(-rc));
 		return check_progress(pc, what);
 	}
+	if (pc->o->busy_poll && !pc->bp_skip) {
+		int rc = unet_busy_poll(pc->ep, pc->o->busy_poll);
+
+		if (rc == -ENODATA) {
+			/* Nothing from the wire yet: nothing to poll. */
+			pc->bp_skip = PERF_SPINS_PER_CHECK;
+		} else if (rc < 0 && rc != -EINTR) {
+			fprintf(stderr, "%s: warning: unet_busy_poll: %s; polling the queues only\n",
+				perf_prog, strerror(-rc));
+			pc->o->busy_poll = 0;
+		}
+	} else {
+		if (pc->bp_skip)
+			pc->bp_skip--;
 #if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
+		__builtin_ia32_pause();
 #endif
+	}
 	if (++pc->wd_spins % PERF_SPINS_PER_CHECK)
 		return 0;
 	return check_progress(pc, what);

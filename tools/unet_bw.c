@@ -354,6 +354,8 @@ static void bw_report(struct perf_ctx *pc, const struct perf_result *mine,
 				      "msg_rate", json_out_real(r.msg_rate));
 
 		json_object_set_new(j, "block", json_boolean(o->block));
+		json_object_set_new(j, "busy_poll_us",
+				    json_integer(o->block ? 0 : o->busy_poll));
 		json_object_set_new(j, "check", json_boolean(o->check));
 		json_object_set_new(j, "lost", json_out_u64(rx->lost));
 		json_object_set_new(j, "sender",

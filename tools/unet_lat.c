@@ -302,6 +302,9 @@ static void lat_report(struct perf_ctx *pc, const struct perf_result *mine,
 					      "warmup", (json_int_t)o->warmup);
 
 			json_object_set_new(j, "block", json_boolean(o->block));
+			json_object_set_new(j, "busy_poll_us",
+					    json_integer(o->block ? 0 :
+							 o->busy_poll));
 			json_object_set_new(j, "check", json_boolean(o->check));
 			json_object_update_new(j, json_counters(mine));
 			json_object_set_new(j, "client", json_counters(peer));
@@ -333,6 +336,8 @@ static void lat_report(struct perf_ctx *pc, const struct perf_result *mine,
 					      "min", json_out_real(s->min),
 					      "max", json_out_real(s->max)));
 		json_object_set_new(j, "block", json_boolean(o->block));
+		json_object_set_new(j, "busy_poll_us",
+				    json_integer(o->block ? 0 : o->busy_poll));
 		json_object_set_new(j, "check", json_boolean(o->check));
 		json_object_update_new(j, json_counters(mine));
 		json_object_set_new(j, "server", json_counters(peer));

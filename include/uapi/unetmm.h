@@ -155,6 +155,7 @@ struct unet_dev_info {
 #define UNET_FEAT_WAIT_SEND	(1ull << 2)	/* POLLWRBAND, ctrl.tx_reaped */
 #define UNET_FEAT_STATS_NAMES	(1ull << 3)	/* UNET_IOC_STATS gives names */
 #define UNET_FEAT_EP_GEN	(1ull << 4)	/* ids carry a generation */
+#define UNET_FEAT_BUSY_POLL	(1ull << 5)	/* UNET_IOC_BUSY_POLL */
 
 /* UNET_IOC_NIC_INFO */
 struct unet_nic_info {
@@ -235,6 +236,9 @@ struct unet_chan_destroy {
  * tlb_ahead_used and tlb_ahead_wasted count the pages a miss translated
  * beyond the one it needed, then used, or given up unused; tlb_batch_cap
  * is the gauge of how many pages a miss may translate at once now;
+ * busy_polls counts UNET_IOC_BUSY_POLL calls that polled a device,
+ * busy_poll_hits those that returned with a message waiting, and
+ * busy_poll_ns the time spent in them.
  * tlb_huge_fills counts the 2 MiB entries installed; tlb_shrunk counts
  * the pinned pages the shrinker gave back (all 512 of a huge entry's).
  * New counters are added at the end of a list, never in between.
@@ -265,7 +269,8 @@ struct unet_chan_destroy {
 	X(tx_throttle_wait_ns)	X(tx_wakes_freed)	X(tx_wakes_tick) \
 	X(tx_inflight)	\
 	X(tlb_ahead_used)	X(tlb_ahead_wasted)	X(tlb_batch_cap)	\
-	X(tlb_huge_fills)
+	X(tlb_huge_fills)	X(busy_polls)	X(busy_poll_hits)	\
+	X(busy_poll_ns)
 
 #define UNET_COUNTER_ENUM(name)	UNET_CTR_##name,
 enum unet_ep_counter { UNET_EP_COUNTERS(UNET_COUNTER_ENUM) UNET_EP_NR_COUNTERS };
@@ -276,6 +281,24 @@ enum unet_nic_counter { UNET_NIC_COUNTERS(UNET_COUNTER_ENUM) UNET_NIC_NR_COUNTER
 
 /* Miss service time histogram: bucket i counts misses < 2^i microseconds. */
 #define UNET_MISS_HIST_BUCKETS	20
+
+/*
+ * UNET_IOC_BUSY_POLL: for up to @usecs (at most UNET_BUSY_POLL_MAX_US),
+ * or until the endpoint's receive queue holds a message, run the receive
+ * processing (NAPI) of the network device the endpoint last heard from,
+ * in the caller's own time.  A process that busy-polls its queue on a
+ * machine with few CPUs otherwise keeps the very softirq that would fill
+ * it from running.  Returns 1 if a message is waiting, 0 if the time ran
+ * out; ENODATA if nothing has reached the endpoint from the wire yet (no
+ * device to poll: keep polling the queue), EINTR on a signal.
+ */
+struct unet_busy_poll {
+	__u32 handle;		/* in: endpoint */
+	__u32 usecs;		/* in: 1 .. UNET_BUSY_POLL_MAX_US */
+	__u32 flags;		/* in: 0 */
+	__u32 reserved;		/* in: 0 */
+};
+#define UNET_BUSY_POLL_MAX_US	10000
 
 /* UNET_IOC_STATS: one set of counters, by count (and optionally names). */
 struct unet_stats {
@@ -303,5 +326,6 @@ struct unet_stats {
 #define UNET_IOC_CHAN_DESTROY	_IOW(UNET_IOC_MAGIC, 5, struct unet_chan_destroy)
 #define UNET_IOC_KICK		_IOW(UNET_IOC_MAGIC, 6, __u32)
 #define UNET_IOC_STATS		_IOWR(UNET_IOC_MAGIC, 7, struct unet_stats)
+#define UNET_IOC_BUSY_POLL	_IOW(UNET_IOC_MAGIC, 8, struct unet_busy_poll)
 
 #endif /* _UAPI_UNETMM_H */

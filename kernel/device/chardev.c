@@ -138,7 +138,7 @@ static long ioc_dev_info(void __user *arg)
 		.nr_nics = unet_nr_nics(),
 		.features = UNET_FEAT_MODE_MM | UNET_FEAT_MODE_BASE |
 			    UNET_FEAT_WAIT_SEND | UNET_FEAT_STATS_NAMES |
-			    UNET_FEAT_EP_GEN,
+			    UNET_FEAT_EP_GEN | UNET_FEAT_BUSY_POLL,
 		.nic_counters = UNET_NIC_NR_COUNTERS,
 		.ep_counters = UNET_EP_NR_COUNTERS,
 	};
@@ -294,6 +294,25 @@ static long ioc_kick(struct unet_context *ctx, u32 __user *arg)
 	return 0;
 }
 
+static long ioc_busy_poll(struct unet_context *ctx, void __user *arg)
+{
+	struct unet_busy_poll req;
+	struct unet_endpoint *ep;
+	int ret;
+
+	if (copy_from_user(&req, arg, sizeof(req)))
+		return -EFAULT;
+	if (req.flags || req.reserved || !req.usecs ||
+	    req.usecs > UNET_BUSY_POLL_MAX_US)
+		return -EINVAL;
+	ep = unet_ep_lookup(ctx, req.handle);
+	if (!ep)
+		return -ENOENT;
+	ret = unet_rx_busy_poll(ep, req.usecs);
+	unet_ep_put(ep);
+	return ret;
+}
+
 static long unet_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct unet_context *ctx = file->private_data;
@@ -341,6 +360,8 @@ static long unet_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 			ret = -EFAULT;
 		}
 		return ret;
+	case UNET_IOC_BUSY_POLL:
+		return ioc_busy_poll(ctx, uarg);
 	case UNET_IOC_CHAN_DESTROY:
 		if (copy_from_user(&u.cd, uarg, sizeof(u.cd)))
 			return -EFAULT;

@@ -66,6 +66,7 @@ int unet_rx_local(struct unet_endpoint *dst, struct unet_endpoint *src,
 void unet_rx_local_abort(struct unet_endpoint *dst, struct unet_endpoint *src,
 			 struct unet_tx_msg *msg);
 void unet_rx_work(struct work_struct *work);
+int unet_rx_busy_poll(struct unet_endpoint *ep, u32 usecs);
 void unet_rx_stop(struct unet_endpoint *ep);
 void unet_rx_abort_channel(struct unet_endpoint *ep, u32 channel);
 bool unet_rx_poll(struct unet_endpoint *ep);

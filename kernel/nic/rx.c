@@ -18,6 +18,7 @@
 #include <linux/etherdevice.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <net/busy_poll.h>
 
 #include "nic.h"
 #include "ring.h"
@@ -550,6 +551,15 @@ static void backlog_purge(struct unet_endpoint *ep, int nic_ctr)
 	head_done(ep);
 }
 
+/* Where a busy-polling process finds the endpoint's next frames. */
+static void note_napi(struct unet_endpoint *ep, const struct sk_buff *skb)
+{
+#ifdef CONFIG_NET_RX_BUSY_POLL
+	if (unlikely(READ_ONCE(ep->rx.napi_id) != skb->napi_id))
+		WRITE_ONCE(ep->rx.napi_id, skb->napi_id);
+#endif
+}
+
 int unet_rx_frame(struct sk_buff *skb, struct net_device *dev,
 		  struct packet_type *pt, struct net_device *orig_dev)
 {
@@ -599,7 +609,10 @@ int unet_rx_frame(struct sk_buff *skb, struct net_device *dev,
 	ch = unet_rx_find_channel(ep, false, eth_hdr(skb)->h_source, h.src_ep);
 	if (ch < 0) {
 		unet_nic_count(nic, UNET_NIC_drop_no_channel, 1);
-	} else if (!skb_queue_empty(&ep->rx.backlog)) {
+		goto unlock;
+	}
+	note_napi(ep, skb);
+	if (!skb_queue_empty(&ep->rx.backlog)) {
 		if (backlog_park(ep, skb))	/* behind the others: in order */
 			skb = NULL;
 	} else {
@@ -613,6 +626,7 @@ int unet_rx_frame(struct sk_buff *skb, struct net_device *dev,
 		}
 		activate = true;
 	}
+unlock:
 	spin_unlock(&ep->rx.lock);
 	if (activate)
 		unet_nic_activate(ep);
@@ -725,3 +739,57 @@ bool unet_rx_poll(struct unet_endpoint *ep)
 	spin_unlock(&ep->rx.lock);
 	return busy;
 }
+
+#ifdef CONFIG_NET_RX_BUSY_POLL
+struct busy_poll {
+	struct unet_endpoint *ep;
+	unsigned long usecs;
+};
+
+static bool rx_ready(struct unet_endpoint *ep)
+{
+	return READ_ONCE(ep->rx.prod) != READ_ONCE(ep->ctrl->rx.cons);
+}
+
+static bool busy_poll_end(void *arg, unsigned long start)
+{
+	struct busy_poll *bp = arg;
+
+	return rx_ready(bp->ep) || READ_ONCE(bp->ep->dead) ||
+	       signal_pending(current) ||
+	       busy_loop_current_time() - start > bp->usecs;
+}
+
+/*
+ * Runs the NAPI instance the endpoint's frames last came through, from the
+ * calling process, as a socket's SO_BUSY_POLL does: on a machine with one
+ * CPU a process spinning on its receive queue otherwise holds off the very
+ * softirq that fills it until the scheduler preempts it (a tick later).
+ * Only a NAPI that delivered to this endpoint is polled, for at most
+ * UNET_BUSY_POLL_MAX_US at a time; napi_busy_loop() gives the CPU up
+ * when the scheduler wants it.
+ */
+int unet_rx_busy_poll(struct unet_endpoint *ep, u32 usecs)
+{
+	struct busy_poll bp = { .ep = ep, .usecs = usecs };
+	unsigned int napi_id = READ_ONCE(ep->rx.napi_id);
+	u64 t0;
+
+	if (napi_id < MIN_NAPI_ID)
+		return -ENODATA;
+	t0 = ktime_get_ns();
+	napi_busy_loop(napi_id, busy_poll_end, &bp, false, 8);
+	unet_nic_count(ep->nic, UNET_NIC_busy_polls, 1);
+	unet_nic_count(ep->nic, UNET_NIC_busy_poll_ns, ktime_get_ns() - t0);
+	if (rx_ready(ep)) {
+		unet_nic_count(ep->nic, UNET_NIC_busy_poll_hits, 1);
+		return 1;
+	}
+	return signal_pending(current) ? -EINTR : 0;
+}
+#else
+int unet_rx_busy_poll(struct unet_endpoint *ep, u32 usecs)
+{
+	return -ENODATA;
+}
+#endif

@@ -1267,10 +1267,10 @@ static void abi_cases(void)
 		  di.ep_counters, di.nr_nics);
 	gt_result((di.features & (UNET_FEAT_MODE_MM | UNET_FEAT_MODE_BASE |
 				  UNET_FEAT_WAIT_SEND | UNET_FEAT_STATS_NAMES |
-				  UNET_FEAT_EP_GEN)) ==
+				  UNET_FEAT_EP_GEN | UNET_FEAT_BUSY_POLL)) ==
 		  (UNET_FEAT_MODE_MM | UNET_FEAT_MODE_BASE |
 		   UNET_FEAT_WAIT_SEND | UNET_FEAT_STATS_NAMES |
-		   UNET_FEAT_EP_GEN), "errors-abi-features",
+		   UNET_FEAT_EP_GEN | UNET_FEAT_BUSY_POLL), "errors-abi-features",
 		  "features %#llx", (unsigned long long)di.features);
 	{
 		/* ABI 1 used magic 0xB5, which belongs to rpmsg. */
@@ -1389,6 +1389,51 @@ static void abi_cases(void)
 		    NULL, UNET_MISS_HIST_BUCKETS, "miss_us_lt_%u");
 }
 
+/*
+ * UNET_IOC_BUSY_POLL: its arguments are checked, and an endpoint that has
+ * only ever heard from its own NIC (A and B talk over loopback) has no
+ * device to poll: ENODATA, at once, counted nowhere.
+ */
+static void busy_poll_cases(void)
+{
+	static const struct {
+		const char *name;
+		uint32_t usecs, flags, reserved;
+		bool unknown;
+		int err;
+	} cases[] = {
+		{ "busy-poll-zero-usecs",	0, 0, 0, false, EINVAL },
+		{ "busy-poll-too-long",	UNET_BUSY_POLL_MAX_US + 1, 0, 0, false,
+		  EINVAL },
+		{ "busy-poll-flags",		10, 1, 0, false, EINVAL },
+		{ "busy-poll-reserved",	10, 0, 1, false, EINVAL },
+		{ "busy-poll-unknown-ep",	10, 0, 0, true, ENOENT },
+		{ "busy-poll-loopback-only",	10, 0, 0, false, ENODATA },
+		{ "busy-poll-loopback-only-max", UNET_BUSY_POLL_MAX_US, 0, 0,
+		  false, ENODATA },
+	};
+	uint64_t polls = nic_ctr(fd, UNET_NIC_busy_polls);
+	char name[96];
+	size_t k;
+
+	for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct unet_busy_poll bp = {
+			.handle = cases[k].unknown ? 999 : A.handle,
+			.usecs = cases[k].usecs,
+			.flags = cases[k].flags,
+			.reserved = cases[k].reserved,
+		};
+
+		snprintf(name, sizeof(name), "errors-%s", cases[k].name);
+		expect_err(name, raw_ioctl(fd, UNET_IOC_BUSY_POLL, &bp),
+			   cases[k].err);
+	}
+	gt_result(nic_ctr(fd, UNET_NIC_busy_polls) == polls,
+		  "errors-busy-poll-not-counted",
+		  "busy_polls moved by %llu with nothing polled",
+		  (unsigned long long)(nic_ctr(fd, UNET_NIC_busy_polls) - polls));
+}
+
 int main(void)
 {
 	struct unet_nic_info info = { .nic = 0 };
@@ -1421,6 +1466,7 @@ int main(void)
 	mm_cases();
 	ctl_cases();
 	abi_cases();
+	busy_poll_cases();
 	good_ab("end");
 	close(fd);
 	return gt_exit();

@@ -49,6 +49,7 @@ EOF
 # The checks every --check run must pass, with the tool's counters.
 lat_ok() {	# NAME FILE BLOCK
 	check "$1" "$2" "j['check'] is True" "j['block'] is $3" \
+		"j['busy_poll_us'] == (0 if j['block'] else 50)" \
 		"j['mismatches'] == 0" "j['errors'] == 0" "j['lost'] == 0" \
 		"j['server']['mismatches'] == 0" "j['server']['errors'] == 0" \
 		"j['msgs'] == $LAT_N + $LAT_W" "j['rtt_us']['median'] > 0" \
@@ -68,7 +69,7 @@ ctr() {	# NAME: a NIC counter from unetstat --json
 load_module netdev=eth0
 
 # ---- loopback, on each guest alone --------------------------------------
-tx0=$(ctr tx_msgs) rx0=$(ctr rx_msgs)
+tx0=$(ctr tx_msgs) rx0=$(ctr rx_msgs) bp0=$(ctr busy_polls)
 port=18800
 runs=0
 for mode in mm base; do
@@ -105,6 +106,13 @@ done
 # Nothing else used this guest's NIC meanwhile (the other guest's loopback
 # stays in that guest).
 tx1=$(ctr tx_msgs) rx1=$(ctr rx_msgs)
+# Loopback traffic never comes through a device: nothing to busy-poll.
+bp1=$(ctr busy_polls)
+if [ "$bp1" -eq "$bp0" ]; then
+	pass unetstat-loopback-no-busy-poll
+else
+	fail unetstat-loopback-no-busy-poll "busy_polls +$((bp1 - bp0)) on loopback"
+fi
 want=$(( runs * 2 * (LAT_N + LAT_W) + runs * (BW_N + ACKS) ))
 if [ $((tx1 - tx0)) -eq $want ] && [ $((rx1 - rx0)) -eq $want ]; then
 	pass unetstat-loopback-counts
@@ -142,6 +150,7 @@ fi
 # The servers start one after another in the clients' order; a client
 # waits for its server with --connect-timeout.
 tx0=$(ctr tx_msgs) rx0=$(ctr rx_msgs)
+bp0=$(ctr busy_polls) bph0=$(ctr busy_poll_hits)
 port=18900
 wruns=0 wbw=0
 for mode in mm base; do
@@ -179,6 +188,15 @@ done
 # Each guest sent and received one message per round trip; guest 2 sent
 # the bandwidth runs' messages and guest 1 their credits.
 tx1=$(ctr tx_msgs) rx1=$(ctr rx_msgs)
+# The busy runs polled the device when their queue was empty (unet_lat's
+# and unet_bw's --busy-poll, 50 us by default), and some poll returned
+# with the message it was waiting for.
+bp1=$(ctr busy_polls) bph1=$(ctr busy_poll_hits)
+if [ $((bp1 - bp0)) -gt 0 ] && [ $((bph1 - bph0)) -gt 0 ]; then
+	pass unetstat-wire-busy-poll
+else
+	fail unetstat-wire-busy-poll "busy_polls +$((bp1 - bp0)), busy_poll_hits +$((bph1 - bph0)): the busy runs never polled the device"
+fi
 lat=$(( wruns * (LAT_N + LAT_W) ))
 if [ "$g" = 1 ]; then
 	want_tx=$((lat + wbw * ACKS)) want_rx=$((lat + wbw * BW_N))
