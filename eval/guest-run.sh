@@ -9,7 +9,9 @@
 #   eval/guest-run.sh wire              two guests: guest 1 serves, guest 2 runs
 #
 # Two disciplines, every peer measured in both:
-#   busy   U-Net's tools poll their rings; sockperf spins on a non-blocking
+#   busy   U-Net's tools poll their rings and, on the wire, the device's
+#          NAPI when a ring is empty (unet_busy_poll, their default
+#          --busy-poll 50); sockperf spins on a non-blocking
 #          socket (--nonblocked) or busy-polls the device (--lls,
 #          SO_BUSY_POLL), whichever had the shorter 8 B round trip here;
 #          perftest polls its completion queue (its default).

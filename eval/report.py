@@ -772,7 +772,10 @@ def report_md(res, plots):
           "* On loopback every peer's server runs on vCPU 0 and its client on vCPU 1 "
           "(`taskset`), so that a round trip never depends on the two sharing a vCPU.  "
           "On the wire guest 1 serves and guest 2 runs the clients.",
-          "* Busy-polling tables: U-Net's tools poll their rings; sockperf's client and "
+          "* Busy-polling tables: U-Net's tools poll their rings and, when a receive ring "
+          "is empty, run the network device's NAPI from the polling process for up to "
+          "50 µs (`unet_busy_poll()`, their default `--busy-poll 50`; loopback has no "
+          "device to poll); sockperf's client and "
           "server both run with the busy-poll flags named above the table for round trips, "
           "and for throughput the server (the receiver) does, the sender having nothing to "
           "wait for; perftest polls "

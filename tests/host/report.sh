@@ -115,6 +115,17 @@ else
 	fail check-report-catches-unet-discipline "$(grep FAIL "$T/check.log" | head -2)"
 fi
 
+# A busy U-Net run that spun in user space only (--busy-poll 0), unlike
+# sockperf's --lls 50 and unlike what report.md says.
+fresh
+sed -i 's/"busy_poll_us": 50/"busy_poll_us": 0/' "$T/raw/wire2/wire-unet_mm-rtt-8.busy.r2.txt"
+report
+if ! checker && grep -q 'FAIL report/wire-unet-busy-discipline' "$T/check.log"; then
+	pass check-report-catches-unet-no-busy-poll
+else
+	fail check-report-catches-unet-no-busy-poll "$(grep FAIL "$T/check.log" | head -2)"
+fi
+
 # A checked run with a mismatch fails the report, and its figure is left out.
 fresh
 sed -i 's/"mismatches": 0}$/"mismatches": 1}/; s/"errors": 0, "mismatches": 0, "server"/"errors": 0, "mismatches": 1, "server"/' \

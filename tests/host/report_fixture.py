@@ -32,7 +32,8 @@ def unet_lat(setup, mode, size, disc, n, median, check):
          "size": int(size), "iters": n, "warmup": 100,
          "rtt_us": {"median": median, "p99": median * 2, "p99.9": median * 3,
                     "avg": median, "min": median / 2, "max": median * 4},
-         "block": disc == "block", "check": check, "msgs": n + 100, "lost": 0,
+         "block": disc == "block", "busy_poll_us": 0 if disc == "block" else 50,
+         "check": check, "msgs": n + 100, "lost": 0,
          "errors": 0, "mismatches": 0,
          "server": {"msgs": n + 100, "lost": 0, "errors": 0, "mismatches": 0}}
     cmd = (f"build/bin/unet_lat --mode {mode} -s {size} -n {n} -w 100 --json -p 18601"
@@ -45,6 +46,7 @@ def unet_bw(mode, size, disc, n, mbps, check):
     j = {"tool": "unet_bw", "role": "client", "mode": mode, "peer_mode": mode,
          "size": int(size), "msgs": n, "window": 16, "batch": 32, "received": n,
          "MBps": mbps, "msg_rate": mbps * 1e6 / int(size), "block": disc == "block",
+         "busy_poll_us": 0 if disc == "block" else 50,
          "check": check, "lost": 0, "sender": {"MBps": mbps, "msg_rate": 1.0},
          "errors": 0, "mismatches": 0}
     cmd = (f"build/bin/unet_bw --mode {mode} -s {size} -n {n} --rx-bufs 16 -W 16 --json -p 18603"
