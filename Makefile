@@ -168,12 +168,12 @@ $(BUILD)/examples/%: examples/%.c $(LIB_SO) $(LIB_HDR)
 
 eval: $(EVAL_BINS)
 
-$(BUILD)/eval/%: eval/%.c $(LIB_A)
+$(BUILD)/eval/%: eval/%.c eval/eval_util.h $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CFLAGS) $(INC) $< $(LIB_A) -o $@
 
 # Verbs on Soft-RoCE, for the registration figures (libibverbs-dev).
-$(BUILD)/eval/regcost: eval/regcost.c
+$(BUILD)/eval/regcost: eval/regcost.c eval/eval_util.h
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CFLAGS) $< -libverbs -o $@
 

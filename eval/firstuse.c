@@ -27,6 +27,10 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "eval_util.h"
+
+#define die(what, err)	eval_die("firstuse", (what), (err))
+
 #include "unet.h"
 
 #define MSG	65536u
@@ -38,32 +42,7 @@ static struct unet_ep *a, *b;
 static int ch_ab;
 static char *rx;
 
-static void die(const char *what, int err)
-{
-	fprintf(stderr, "firstuse: %s: %s\n", what, strerror(err));
-	exit(1);
-}
 
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *x, const void *y)
-{
-	double d = *(const double *)x - *(const double *)y;
-
-	return d < 0 ? -1 : d > 0;
-}
-
-static double median(double *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static void setup(void)
 {
@@ -138,7 +117,7 @@ static size_t drain_rx(void)
 static double stream(struct source *s, size_t n)
 {
 	size_t sent = 0, done = 0, arrived = 0;
-	double t0 = now_us(), limit = t0 + 120e6;
+	double t0 = eval_now_us(), limit = t0 + 120e6;
 
 	while (arrived < n) {
 		struct unet_send_comp c[WINDOW];
@@ -169,7 +148,7 @@ static double stream(struct source *s, size_t n)
 			done++;
 		}
 		arrived += drain_rx();
-		if (now_us() > limit)
+		if (eval_now_us() > limit)
 			die("stream", ETIMEDOUT);
 	}
 	while (done < sent) {
@@ -182,7 +161,7 @@ static double stream(struct source *s, size_t n)
 			done++;
 		}
 	}
-	return now_us() - t0;
+	return eval_now_us() - t0;
 }
 
 /* A region sent once, whole. */
@@ -280,8 +259,8 @@ int main(int argc, char **argv)
 			s.get = warm_get;
 			warm[r] = stream(&s, msgs_for(sizes[i]));
 		}
-		raw_first[i] = median(samples, reps);
-		t = raw_first[i] - median(warm, reps);
+		raw_first[i] = eval_median(samples, reps);
+		t = raw_first[i] - eval_median(warm, reps);
 		first[i] = t > 0 ? t : 0;
 	}
 

@@ -31,6 +31,10 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "eval_util.h"
+
+#define die(what, err)	eval_die("regcost", (what), (err))
+
 #include <infiniband/verbs.h>
 
 #define MSG	65536u
@@ -44,32 +48,7 @@ static struct ibv_qp *qa, *qb;
 static struct ibv_mr *rx_mr;
 static char *rx;
 
-static void die(const char *what, int err)
-{
-	fprintf(stderr, "regcost: %s: %s\n", what, strerror(err));
-	exit(1);
-}
 
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *x, const void *y)
-{
-	double d = *(const double *)x - *(const double *)y;
-
-	return d < 0 ? -1 : d > 0;
-}
-
-static double median(double *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static char *fresh_map(size_t len, int fill)
 {
@@ -231,7 +210,7 @@ static double fresh(size_t n, bool bounce)
 		if (!bmr)
 			die("ibv_reg_mr (bounce buffer)", errno);
 	}
-	t0 = now_us();
+	t0 = eval_now_us();
 	limit = t0 + 600e6;
 	while (arrived < n || done < sent) {
 		struct ibv_wc wc[WINDOW];
@@ -298,10 +277,10 @@ static double fresh(size_t n, bool bounce)
 			post_recv((unsigned int)wc[k].wr_id);
 			arrived++;
 		}
-		if (now_us() > limit)
+		if (eval_now_us() > limit)
 			die("fresh-buffer stream", ETIMEDOUT);
 	}
-	t0 = now_us() - t0;
+	t0 = eval_now_us() - t0;
 	if (bmr) {
 		ibv_dereg_mr(bmr);
 		munmap(bbuf, (size_t)WINDOW * MSG);
@@ -341,20 +320,20 @@ int main(int argc, char **argv)
 		for (r = 0; r < reps; r++) {
 			char *p = fresh_map(sizes[i], (int)r);
 			struct ibv_mr *mr;
-			double t0 = now_us();
+			double t0 = eval_now_us();
 
 			mr = ibv_reg_mr(pd, p, sizes[i], IBV_ACCESS_LOCAL_WRITE);
-			rs[r] = now_us() - t0;
+			rs[r] = eval_now_us() - t0;
 			if (!mr)
 				die("ibv_reg_mr", errno);
-			t0 = now_us();
+			t0 = eval_now_us();
 			if (ibv_dereg_mr(mr))
 				die("ibv_dereg_mr", errno);
-			ds[r] = now_us() - t0;
+			ds[r] = eval_now_us() - t0;
 			munmap(p, sizes[i]);
 		}
-		reg[i] = median(rs, reps);
-		dereg[i] = median(ds, reps);
+		reg[i] = eval_median(rs, reps);
+		dereg[i] = eval_median(ds, reps);
 	}
 	setup_qps();
 	treg = fresh(n, false);

@@ -31,6 +31,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "eval_util.h"
+
+#define die(what, err)	eval_die("tlbcost", (what), (err))
+
 #include "unet.h"
 
 #define MSG	1024
@@ -40,41 +44,16 @@ static struct unet *u;
 static struct unet_ep *a, *b;
 static int ch_ab, ch_ba;
 
-static void die(const char *what)
-{
-	fprintf(stderr, "tlbcost: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
 
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *x, const void *y)
-{
-	double d = *(const double *)x - *(const double *)y;
-
-	return d < 0 ? -1 : d > 0;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return v[n / 2];
-}
 
 static void recv_one(struct unet_ep *ep, struct unet_recv *r)
 {
-	double end = now_us() + 10e6;
+	double end = eval_now_us() + 10e6;
 
 	while (unet_recv_poll(ep, r) == 0)
-		if (now_us() > end) {
+		if (eval_now_us() > end) {
 			errno = ETIMEDOUT;
-			die("no message arrived");
+			die("no message arrived", errno);
 		}
 	if (r->status != UNET_ST_OK) {
 		fprintf(stderr, "tlbcost: rx status %s\n",
@@ -89,7 +68,7 @@ static void send_one(struct unet_ep *ep, int ch, void *buf)
 	int n;
 
 	if (unet_send_buf(ep, ch, buf, MSG, 0))
-		die("send");
+		die("send", errno);
 	while ((n = unet_send_poll(ep, &c, 1)) == 0)
 		;
 	if (n < 0 || c.status != UNET_ST_OK) {
@@ -109,7 +88,7 @@ static void recv_repost(struct unet_ep *ep, uint64_t next)
 	buf = *unet_recv_buf(ep, &r, 0);
 	unet_recv_done(ep, &r);
 	if (unet_post_free(ep, next ? next : buf.addr, buf.len, 0))
-		die("post free");
+		die("post free", errno);
 }
 
 /*
@@ -120,7 +99,7 @@ static void recv_repost(struct unet_ep *ep, uint64_t next)
 static double round_trip(char *abuf, char *bbuf, char *pool, size_t *pi,
 			 size_t npool)
 {
-	double t0 = now_us();
+	double t0 = eval_now_us();
 	uint64_t na = 0, nb = 0;
 
 	if (pool) {
@@ -132,7 +111,7 @@ static double round_trip(char *abuf, char *bbuf, char *pool, size_t *pi,
 	recv_repost(b, nb);
 	send_one(b, ch_ba, bbuf);
 	recv_repost(a, na);
-	return now_us() - t0;
+	return eval_now_us() - t0;
 }
 
 struct miss_sample {
@@ -147,7 +126,7 @@ static struct miss_sample miss_now(void)
 	int i;
 
 	if (unet_nic_stats(u, 0, &st))
-		die("nic stats");
+		die("nic stats", errno);
 	s.ns = st.ctr[UNET_NIC_miss_ns_total];
 	for (i = 0; i < UNET_MISS_HIST_BUCKETS; i++)
 		s.served += st.miss_hist[i];
@@ -169,7 +148,7 @@ static char *map_pages(size_t n)
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (p == MAP_FAILED)
-		die("mmap");
+		die("mmap", errno);
 	madvise(p, n * PAGE, MADV_NOHUGEPAGE);
 	return p;
 }
@@ -232,7 +211,7 @@ static long ep_misses(struct unet_ep *ep)
 	struct unet_ep_stats st;
 
 	if (unet_ep_stats(ep, &st))
-		die("endpoint stats");
+		die("endpoint stats", errno);
 	return (long)st.ctr[UNET_CTR_tlb_misses];
 }
 
@@ -254,22 +233,22 @@ static long stream_misses(char *src, size_t n)
 	s = unet_ep_create(u, &attr);
 	r = unet_ep_create(u, &attr);
 	if (!s || !r || unet_ep_addr(r, addr, &len))
-		die("create endpoints");
+		die("create endpoints", errno);
 	ch = unet_chan_create(s, addr, len);
 	len = sizeof(addr);
 	if (ch < 0 || unet_ep_addr(s, addr, &len) ||
 	    unet_chan_create(r, addr, len) < 0)
-		die("create channels");
+		die("create channels", errno);
 	memset(rx, 0, BIG);
 	if (unet_post_free(r, (uintptr_t)rx, BIG, 0))
-		die("post free");
+		die("post free", errno);
 	m0 = ep_misses(s);
 	for (i = 0; i < n; i++) {
 		struct unet_send_comp c;
 		int k;
 
 		if (unet_send_buf(s, ch, src + i * BIG, BIG, 0))
-			die("send");
+			die("send", errno);
 		while ((k = unet_send_poll(s, &c, 1)) == 0)
 			;
 		if (k < 0 || c.status != UNET_ST_OK) {
@@ -320,7 +299,7 @@ static double thp_misses_per_mib(void)
 	long m;
 
 	if (raw == MAP_FAILED)
-		die("mmap");
+		die("mmap", errno);
 	p = (char *)(((uintptr_t)raw + HUGE_SZ - 1) & ~(uintptr_t)(HUGE_SZ - 1));
 	madvise(p, HUGE_SZ, MADV_HUGEPAGE);
 	memset(p, 7, HUGE_SZ);
@@ -341,19 +320,19 @@ static void setup(void)
 
 	u = unet_open();
 	if (!u)
-		die("open /dev/unet (is unetmm.ko loaded?)");
+		die("open /dev/unet (is unetmm.ko loaded?)", errno);
 	unet_ep_attr_init(&attr);
 	a = unet_ep_create(u, &attr);
 	b = unet_ep_create(u, &attr);
 	if (!a || !b)
-		die("create endpoints");
+		die("create endpoints", errno);
 	if (unet_ep_addr(a, addr_a, &len_a) || unet_ep_addr(b, addr_b, &len_b))
-		die("addresses");
+		die("addresses", errno);
 	ch_ab = unet_chan_create(a, addr_b, len_b);
 	ch_ba = unet_chan_create(b, addr_a, len_a);
 	if (ch_ab < 0 || ch_ba < 0) {
 		errno = -(ch_ab < 0 ? ch_ab : ch_ba);
-		die("create channels");
+		die("create channels", errno);
 	}
 }
 
@@ -395,7 +374,7 @@ int main(int argc, char **argv)
 		round_trip(abuf, bbuf, NULL, NULL, 0);
 	for (i = 0; i < iters; i++)
 		samples[i] = round_trip(abuf, bbuf, NULL, NULL, 0);
-	hit = median(samples, iters);
+	hit = eval_median(samples, iters);
 
 	/* Cold: every buffer a page the TLB has not seen lately. */
 	npool = 4 * (size_t)info.tlb_entries;
@@ -412,7 +391,7 @@ int main(int argc, char **argv)
 			samples[i] = round_trip(sa + k * PAGE, sb + k * PAGE,
 						rx, &pi, npool);
 		}
-		cold = median(samples, iters);
+		cold = eval_median(samples, iters);
 	}
 
 	/* A resident page: touched, never used by the NIC. */
