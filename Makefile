@@ -172,6 +172,11 @@ $(BUILD)/eval/%: eval/%.c eval/eval_util.h $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CFLAGS) $(INC) $< $(LIB_A) -o $@
 
+# The replacement policies through the module's own TLB code, on the host.
+$(BUILD)/eval/tlbsim: eval/tlbsim.c kernel/tlb/tlb.c kernel/tlb/tlb.h
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) -Itests/unit/include $< kernel/tlb/tlb.c -o $@
+
 # Verbs on Soft-RoCE, for the registration figures (libibverbs-dev).
 $(BUILD)/eval/regcost: eval/regcost.c eval/eval_util.h
 	@mkdir -p $(@D)

@@ -258,6 +258,7 @@ struct unet_nic {
 extern unsigned int unet_tlb_size;
 extern unsigned int unet_tlb_ways;
 extern unsigned int unet_tlb_batch_max;
+extern unsigned int unet_tlb_policy;
 extern unsigned int unet_tlb_huge;
 extern unsigned int unet_backlog_frames;
 extern unsigned int unet_backlog_kib;

@@ -1315,6 +1315,7 @@ int unet_agent_nic_init(struct unet_nic *nic)
 	}
 	spin_lock_init(&nic->tlb_lock);
 	unet_tlb_init(&nic->tlb, mem, sets, unet_tlb_ways);
+	nic->tlb.policy = unet_tlb_policy;
 	init_waitqueue_head(&nic->tlb_drain);
 
 	ret = -ENOMEM;

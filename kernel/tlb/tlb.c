@@ -38,6 +38,8 @@ void unet_tlb_init(struct unet_tlb *tlb, struct unet_tlb_entry *mem,
 	tlb->batch_used = 0;
 	tlb->batch_wasted = 0;
 	tlb->batch_calls = 0;
+	tlb->policy = UNET_TLB_LRU;
+	tlb->fills = 0;
 	tlb->entry = mem;
 	for (i = 0; i < sets * ways; i++) {
 		struct unet_tlb_entry empty = { 0 };
@@ -126,6 +128,19 @@ static struct unet_tlb_entry *find(struct unet_tlb *tlb, u32 asid, u64 vpn,
 	return NULL;
 }
 
+/* A use: to the warm end, unless on probation and still in its burst. */
+static void touch_entry(struct unet_tlb *tlb, struct unet_tlb_entry *e)
+{
+	u64 now = ++tlb->clock;
+
+	if (e->flags & UNET_TLB_PROBATION) {
+		if (now - e->filled < UNET_TLB_SR_REUSE)
+			return;
+		e->flags &= ~UNET_TLB_PROBATION;
+	}
+	e->stamp = now;
+}
+
 /*
  * A hit takes a user reference: the caller copies, then unet_tlb_put().
  * A write lookup hits only a writable entry.  The page's own entry is
@@ -146,7 +161,7 @@ struct unet_tlb_entry *unet_tlb_lookup(struct unet_tlb *tlb, u32 asid,
 			e->flags &= ~UNET_TLB_AHEAD;
 			tlb->ahead_used++;
 		}
-		e->stamp = ++tlb->clock;
+		touch_entry(tlb, e);
 		e->users++;
 		return e;
 	}
@@ -227,6 +242,23 @@ void unet_tlb_put(struct unet_tlb *tlb, struct unet_tlb_entry *e,
 		release_entry(tlb, e, release, arg);
 }
 
+/* Whether @a is a better victim than @b under the TLB's policy. */
+static bool colder(const struct unet_tlb *tlb, const struct unet_tlb_entry *a,
+		   const struct unet_tlb_entry *b)
+{
+	if (tlb->policy == UNET_TLB_AHEAD_FIRST) {
+		u64 keep = (u64)UNET_TLB_AHEAD_KEEP * unet_tlb_entries(tlb);
+		bool pa = (a->flags & UNET_TLB_AHEAD) &&
+			  tlb->clock - a->filled < keep;
+		bool pb = (b->flags & UNET_TLB_AHEAD) &&
+			  tlb->clock - b->filled < keep;
+
+		if (pa != pb)
+			return pb;
+	}
+	return a->stamp < b->stamp;
+}
+
 /*
  * Holds a way of the set of (@vpn, @order) for a translation about to be
  * made, so that pinned pages never exceed the capacity, not even while
@@ -260,7 +292,7 @@ struct unet_tlb_entry *unet_tlb_reserve(struct unet_tlb *tlb, u32 asid,
 		}
 		if (c->users || (c->flags & (UNET_TLB_DEAD | UNET_TLB_RESERVED)))
 			continue;
-		if (!lru || c->stamp < lru->stamp)
+		if (!lru || colder(tlb, c, lru))
 			lru = c;
 	}
 	if (!victim) {
@@ -307,7 +339,13 @@ void unet_tlb_fill(struct unet_tlb *tlb, struct unet_tlb_entry *slot,
 	slot->owner = owner;
 	slot->flags = UNET_TLB_VALID | (writable ? UNET_TLB_WRITABLE : 0) |
 		      (ahead ? UNET_TLB_AHEAD : 0);
-	slot->stamp = ++tlb->clock;
+	slot->filled = ++tlb->clock;
+	slot->stamp = slot->filled;
+	if (tlb->policy == UNET_TLB_SCAN_RESISTANT &&
+	    tlb->fills++ % UNET_TLB_SR_MRU_EVERY) {
+		slot->flags |= UNET_TLB_PROBATION;
+		slot->stamp = 0;
+	}
 	slot->users = 0;
 	tlb->valid++;
 }

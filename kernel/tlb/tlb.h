@@ -25,7 +25,31 @@ enum {
 	UNET_TLB_RESERVED	= 1u << 3,
 	/* Filled ahead of use (a batch, a prefetch) and not looked up since. */
 	UNET_TLB_AHEAD		= 1u << 4,
+	/* Scan-resistant policy: filled at the cold end, not yet reused. */
+	UNET_TLB_PROBATION	= 1u << 5,
 };
+
+/*
+ * Replacement inside a set.  LRU evicts the least recently used idle way.
+ * Cyclic streams larger than the TLB's reach (a job's processes each
+ * sending from its own buffer, round after round) make LRU evict every
+ * page just before its reuse: nothing hits.  The scan-resistant policy
+ * (bimodal insertion) fills at the cold end, except one fill in
+ * UNET_TLB_SR_MRU_EVERY, and moves an entry to the warm end only when it
+ * is used again at least UNET_TLB_SR_REUSE clock ticks after its fill (a
+ * message's own pages are looked up several times within a few dozen
+ * ticks; its next round comes a whole working set later).  A stable part
+ * of a cyclic working set then stays resident, and a working set that
+ * fits behaves as under LRU once reused.
+ */
+enum unet_tlb_policy {
+	UNET_TLB_LRU,
+	UNET_TLB_SCAN_RESISTANT,
+	UNET_TLB_AHEAD_FIRST,
+};
+#define UNET_TLB_SR_MRU_EVERY	32
+#define UNET_TLB_SR_REUSE	256
+#define UNET_TLB_AHEAD_KEEP	32	/* clock ticks per entry of the TLB */
 
 /*
  * A miss translates up to `batch` pages at once, adapted to how many of
@@ -51,7 +75,8 @@ struct unet_tlb_entry {
 	u32 flags;
 	void *page;		/* struct page * of vpn in the module */
 	void *owner;		/* the address space's context, for accounting */
-	u64 stamp;		/* last use, for LRU */
+	u64 stamp;		/* last use, for LRU; 0: the cold end */
+	u64 filled;		/* clock when filled */
 	u32 users;		/* DMA copies in flight through this entry */
 	u32 order;		/* 0 or UNET_TLB_HUGE_ORDER */
 };
@@ -68,6 +93,8 @@ struct unet_tlb {
 	u64 batch_used;		/* ahead_used and ahead_wasted when */
 	u64 batch_wasted;	/* batch was last adapted */
 	u32 batch_calls;	/* batches asked for since */
+	u32 policy;		/* enum unet_tlb_policy */
+	u32 fills;		/* for the scan-resistant policy's 1 in N */
 	struct unet_tlb_entry *entry;	/* sets * ways */
 };
 

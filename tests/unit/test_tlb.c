@@ -1526,6 +1526,86 @@ TEST(tlb_huge_evict_cold_counts_pages)
 }
 
 /*
+ * "ahead": a page translated ahead of use is not the victim while it waits
+ * for its use, though LRU would take it; once used, it is an entry like
+ * any other; after 32 ticks per entry unused, it is fair game again.
+ */
+TEST(tlb_policy_ahead_keeps_unused_batch)
+{
+	struct unet_tlb t;
+	bool ev;
+	int i;
+
+	setup(&t, 4, 4);			/* one set of 4 ways */
+	t.policy = UNET_TLB_AHEAD_FIRST;
+	REQUIRE(ins_order(&t, 1, 0, 0, 0, false, true));	/* oldest */
+	for (i = 1; i < 4; i++)
+		REQUIRE(ins_order(&t, 1, i, 0, i, false, false));
+	REQUIRE(ins(&t, 1, 10, 10, false, &ev));
+	CHECK(ev);
+	CHECK_EQ(page_of(&t, 1, 0), 0);		/* kept: not used yet */
+	CHECK_EQ(page_of(&t, 1, 1), -1);	/* the LRU used one went */
+
+	CHECK(touch(&t, 1, 0, false));		/* used: ordinary now */
+	for (i = 2; i < 4; i++)
+		CHECK(touch(&t, 1, i, false));
+	CHECK(touch(&t, 1, 10, false));
+	REQUIRE(ins(&t, 1, 11, 11, false, &ev));
+	CHECK_EQ(page_of(&t, 1, 0), -1);	/* now the LRU one */
+
+	/* The same start under LRU takes the unused batch page first. */
+	setup(&t, 4, 4);
+	REQUIRE(ins_order(&t, 1, 0, 0, 0, false, true));
+	for (i = 1; i < 4; i++)
+		REQUIRE(ins_order(&t, 1, i, 0, i, false, false));
+	REQUIRE(ins(&t, 1, 10, 10, false, &ev));
+	CHECK_EQ(page_of(&t, 1, 0), -1);
+	CHECK_EQ(page_of(&t, 1, 1), 1);
+
+	/* Unused for longer than 32 ticks per entry: no longer kept. */
+	setup(&t, 4, 4);
+	t.policy = UNET_TLB_AHEAD_FIRST;
+	REQUIRE(ins_order(&t, 1, 0, 0, 0, false, true));
+	for (i = 1; i < 4; i++)
+		REQUIRE(ins_order(&t, 1, i, 0, i, false, false));
+	for (i = 0; i < 32 * 4; i++)
+		CHECK(touch(&t, 1, 1 + i % 3, false));
+	REQUIRE(ins(&t, 1, 10, 10, false, &ev));
+	CHECK_EQ(page_of(&t, 1, 0), -1);
+	INVARIANT(&t);
+}
+
+/*
+ * "scan": a fill goes to the cold end (but one in 32), and only a use long
+ * after its fill moves it to the warm end.
+ */
+TEST(tlb_policy_scan_inserts_cold)
+{
+	struct unet_tlb t;
+	bool ev;
+	int i;
+
+	setup(&t, 4, 4);
+	t.policy = UNET_TLB_SCAN_RESISTANT;
+	t.fills = 1;				/* the next fill is not 1 in 32 */
+	for (i = 0; i < 4; i++)
+		REQUIRE(ins_order(&t, 1, i, 0, i, false, false));
+	for (i = 0; i < UNET_TLB_SR_REUSE; i++)
+		CHECK(touch(&t, 1, 1 + i % 3, false));	/* 1..3 reused late */
+	REQUIRE(ins(&t, 1, 10, 10, false, &ev));	/* 0, never reused */
+	CHECK_EQ(page_of(&t, 1, 0), -1);
+	REQUIRE(ins(&t, 1, 11, 11, false, &ev));	/* evicts 10: cold */
+	CHECK_EQ(page_of(&t, 1, 10), -1);
+	CHECK_EQ(page_of(&t, 1, 11), 11);
+	CHECK(touch(&t, 1, 11, false));		/* soon after: stays cold */
+	REQUIRE(ins(&t, 1, 12, 12, false, &ev));
+	CHECK_EQ(page_of(&t, 1, 11), -1);
+	for (i = 1; i < 4; i++)
+		CHECK_EQ(page_of(&t, 1, i), i);
+	INVARIANT(&t);
+}
+
+/*
  * Unmapping any 4 KiB of a huge page drops the huge entry, on the probing
  * path (a small range) and on the sweep; a range beside it leaves it.
  */
