@@ -238,7 +238,9 @@ struct unet_chan_destroy {
  * is the gauge of how many pages a miss may translate at once now;
  * busy_polls counts UNET_IOC_BUSY_POLL calls that polled a device,
  * busy_poll_hits those that returned with a message waiting, and
- * busy_poll_ns the time spent in them.
+ * busy_poll_ns the time spent in them.  tlb_prefetches counts the
+ * translations asked for ahead of need (free buffers a message will take,
+ * the buffers of sends queued behind the one going out).
  * tlb_huge_fills counts the 2 MiB entries installed; tlb_shrunk counts
  * the pinned pages the shrinker gave back (all 512 of a huge entry's).
  * New counters are added at the end of a list, never in between.
@@ -270,7 +272,7 @@ struct unet_chan_destroy {
 	X(tx_inflight)	\
 	X(tlb_ahead_used)	X(tlb_ahead_wasted)	X(tlb_batch_cap)	\
 	X(tlb_huge_fills)	X(busy_polls)	X(busy_poll_hits)	\
-	X(busy_poll_ns)
+	X(busy_poll_ns)	X(tlb_prefetches)
 
 #define UNET_COUNTER_ENUM(name)	UNET_CTR_##name,
 enum unet_ep_counter { UNET_EP_COUNTERS(UNET_COUNTER_ENUM) UNET_EP_NR_COUNTERS };

@@ -324,9 +324,13 @@ void unet_agent_post_miss(struct unet_nic *nic, struct unet_context *ctx,
 	kick_ctx(ac, 0);
 }
 
-/* A translation wanted soon: served only when no demand miss waits. */
+/*
+ * A translation wanted soon, of @pages pages from @vpn on (one buffer):
+ * served only when no demand miss waits, batched as a miss is.
+ */
 void unet_agent_prefetch(struct unet_nic *nic, struct unet_context *ctx,
-			 u64 vpn, bool write, struct unet_endpoint *waiter)
+			 u64 vpn, u32 pages, bool write,
+			 struct unet_endpoint *waiter)
 {
 	struct unet_agent_ctx *ac = ctx->agent;
 	struct unet_miss *m;
@@ -343,14 +347,15 @@ void unet_agent_prefetch(struct unet_nic *nic, struct unet_context *ctx,
 	}
 	*m = (struct unet_miss){
 		.owner = ac, .nic = nic, .waiter = waiter, .vpn = vpn,
-		.pages = 1, .write = write, .prefetch = true, .queued = true,
-		.posted = ktime_get(),
+		.pages = max(pages, 1u), .write = write, .prefetch = true,
+		.queued = true, .posted = ktime_get(),
 	};
 	unet_ep_get(waiter);
 	unet_ctx_get(ctx);
 	list_add_tail(&m->node, &ac->prefetches);
 	ac->nr_prefetches++;
 	unet_nic_count(nic, UNET_NIC_misses_queued, 1);
+	unet_nic_count(nic, UNET_NIC_tlb_prefetches, 1);
 	spin_unlock_bh(&agent_lock);
 	kick_ctx(ac, 0);
 }
@@ -768,7 +773,8 @@ static int pin_and_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 				break;
 			unet_tlb_fill(&nic->tlb, ac->slots[filled],
 				      ac->pages[filled], ac, m->write,
-				      filled != 0, entry_release, nic);
+				      filled || m->prefetch, entry_release,
+				      nic);
 		}
 		spin_unlock(&ac->inval_lock);
 		/*

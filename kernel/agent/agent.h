@@ -76,7 +76,8 @@ void unet_agent_post_miss(struct unet_nic *nic, struct unet_context *ctx,
 
 /* The same for a page the NIC will want soon; nothing waits for it. */
 void unet_agent_prefetch(struct unet_nic *nic, struct unet_context *ctx,
-			 u64 vpn, bool write, struct unet_endpoint *waiter);
+			 u64 vpn, u32 pages, bool write,
+			 struct unet_endpoint *waiter);
 
 /* Drops a TLB user reference taken by the DMA engine. */
 void unet_agent_tlb_put(struct unet_nic *nic, struct unet_tlb_entry *e);

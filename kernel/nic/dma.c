@@ -196,8 +196,10 @@ int unet_dma_copy(struct unet_span *dst, u32 doff, struct unet_span *src,
 
 /*
  * Asks the agent to translate the pages of buffers the NIC will need soon,
- * so that the copy finds them in the TLB.  Checks at most @max_pages
- * pages; posts misses only, never waits.  Returns the pages checked.
+ * so that the copy finds them in the TLB: one prefetch per buffer, from
+ * its first page the TLB lacks to its end (the agent batches it as it
+ * does a miss).  Looks at most @max_pages pages; posts prefetches only,
+ * never waits.  Returns the pages looked at.
  */
 u32 unet_dma_prefetch(struct unet_endpoint *ep, const struct unet_sge *sge,
 		      u32 nsge, bool write, u32 max_pages)
@@ -227,9 +229,14 @@ u32 unet_dma_prefetch(struct unet_endpoint *ep, const struct unet_sge *sge,
 			spin_lock_bh(&nic->tlb_lock);
 			hit = unet_tlb_peek(&nic->tlb, asid, vpn, write);
 			spin_unlock_bh(&nic->tlb_lock);
-			if (!hit)
-				unet_agent_prefetch(nic, ep->ctx, vpn, write,
-						    ep);
+			if (hit)
+				continue;
+			unet_agent_prefetch(nic, ep->ctx, vpn,
+					    min_t(u64, last - vpn + 1,
+						  max_pages - pages),
+					    write, ep);
+			pages += min_t(u64, last - vpn + 1, max_pages - pages);
+			break;
 		}
 	}
 	return pages;

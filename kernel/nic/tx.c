@@ -112,6 +112,44 @@ static int tx_start(struct unet_endpoint *ep)
 	return 0;
 }
 
+/*
+ * Translates the buffers of the sends queued behind the one starting, as
+ * the receive engine does for posted free buffers: their misses are then
+ * served while this message goes out.  The descriptors are the process's
+ * to change until the engine takes them, so only what they say now is
+ * used, checked like any buffer, and only as a hint.
+ */
+#define TX_PREFETCH_DESCS	2
+#define TX_PREFETCH_PAGES	34	/* two 64 KiB messages, unaligned */
+
+static void tx_prefetch(struct unet_endpoint *ep, int pending)
+{
+	u32 pages = 0;
+	int i;
+
+	lockdep_assert_held(&ep->tx.mutex);
+	if (ep->mode != UNET_MODE_MM)
+		return;
+	for (i = 1; i <= TX_PREFETCH_DESCS && i < pending &&
+	     pages < TX_PREFETCH_PAGES; i++) {
+		const struct unet_tx_desc *d;
+		struct unet_sge sge[UNET_MAX_GATHER];
+		u32 nsge, k;
+
+		d = &ep->txq[unet_ring_slot(ep->tx.cons + i, ep->tx_entries)];
+		if (READ_ONCE(d->flags) & UNET_TX_INLINE)
+			continue;
+		nsge = min_t(u32, READ_ONCE(d->nsge), UNET_MAX_GATHER);
+		for (k = 0; k < nsge; k++) {
+			sge[k].addr = READ_ONCE(d->sge[k].addr);
+			sge[k].len = READ_ONCE(d->sge[k].len);
+			sge[k].reserved = 0;
+		}
+		pages += unet_dma_prefetch(ep, sge, nsge, false,
+					   TX_PREFETCH_PAGES - pages);
+	}
+}
+
 static void tx_source(struct unet_endpoint *ep, struct unet_span *src)
 {
 	struct unet_tx_desc *d = &ep->tx.msg.desc;
@@ -492,6 +530,7 @@ static bool tx_run(struct unet_endpoint *ep)
 				tx_complete(ep, ret);
 				continue;
 			}
+			tx_prefetch(ep, pending);
 		}
 		ret = ep->tx.msg.chan.local ? tx_local(ep) : tx_wire(ep);
 		if (ret == -EAGAIN)
