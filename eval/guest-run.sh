@@ -425,13 +425,33 @@ if [ "$setup" = loopback ]; then
 	$E/tlbcost -n 2000 --json >"$raw/tlbcost.txt" 2>&1
 	swapoff /dev/zram0 2>/dev/null
 
-	progress "pinned memory with 1..64 processes streaming from 1 MiB each"
-	for p in 1 2 4 8 16 32 64; do
-		for mode in mm base; do
-			$E/scale -p $p --mode $mode -n $SCALE_N --json \
-				>"$raw/scale-$mode-$p.txt" 2>&1
+	# scale_sweep TAG MODE: 1..64 processes streaming from 1 MiB each,
+	# then one process streaming from 0.25x to 16x the TLB's reach (its
+	# entries x 4 KiB, as loaded), each region at least twice over.
+	scale_sweep() {
+		for p in 1 2 4 8 16 32 64; do
+			$E/scale -p $p --mode $2 -n $SCALE_N --json \
+				>"$raw/scale-$1-$p.txt" 2>&1
 		done
-	done
+		reach_kib=$(build/bin/unetstat --json | python3 -c "import json,sys; print(json.load(sys.stdin)['nics'][0]['tlb_entries'] * 4)")
+		for r in 0.25 0.5 1 2 4 16; do
+			kib=$(python3 -c "print(max(128, int($r * $reach_kib) // 64 * 64))")
+			n=$((kib / 64 * 2)); [ $n -lt $SCALE_N ] && n=$SCALE_N
+			$E/scale -p 1 --mode $2 -n $n --region $((kib * 1024)) --json \
+				>"$raw/scale-ws-$1-$r.txt" 2>&1
+		done
+	}
+	progress "pinned memory and bandwidth: 1..64 processes; one process against the TLB's reach"
+	scale_sweep mm mm
+	scale_sweep base base
+	# The pin-free translation (issue 14), if this module has it.
+	if [ -e /sys/module/unetmm/parameters/translate ]; then
+		rmmod unetmm &&
+			insmod "${UNET_KO:-kernel/unetmm.ko}" netdev=eth0 translate=nopin &&
+			scale_sweep mm_nopin mm
+		rmmod unetmm
+		insmod "${UNET_KO:-kernel/unetmm.ko}" netdev=eth0 || exit 1
+	fi
 fi
 
 build/bin/unetstat --json >"$raw/$setup-unetstat-guest$g.txt" 2>&1

@@ -33,6 +33,11 @@ PEER_NAMES = {
     "rxe": "Soft-RoCE (perftest)",
 }
 PROCS = [1, 2, 4, 8, 16, 32, 64]
+REACH = ["0.25", "0.5", "1", "2", "4", "16"]   # working set / the TLB's reach
+# scale's raw-file tag of each translation mode: results.json peer names.
+SCALE_PEERS = [("mm", "unetmm"), ("mm_nopin", "unetmm_nopin"), ("base", "unet_base")]
+SCALE_NAMES = {"unetmm": "U-Net/MM, pinning TLB", "unetmm_nopin": "U-Net/MM, pin-free TLB",
+               "unet_base": "base-level U-Net"}
 MIB = 1.048576          # perftest and sockperf report MB as 2^20 bytes
 
 notes = []              # why a value is missing, shown in the report
@@ -454,6 +459,43 @@ def regdata(loop_raw):
 REG_SIZES = [4096, 65536, 1 << 20, 16 << 20, 256 << 20]
 
 
+def scaling(loop_raw):
+    """scale's runs: pinned memory and bandwidth against processes, and
+    bandwidth against the working set / the TLB's reach, per mode."""
+    sc = {"processes": PROCS, "pinned_kib": {}, "bw_MBps": {},
+          "working_set": {"reach_ratio": [float(r) for r in REACH],
+                          "region_kib": {}, "bw_MBps": {}}}
+    nopin = any(os.path.exists(f"{loop_raw}/scale-mm_nopin-{p}.txt") for p in PROCS)
+    if not nopin:
+        notes.append("pin-free translation (translate=nopin): not measured, the module "
+                     "has no such parameter")
+
+    def one(path, what, peer):
+        j = tool_json(path)
+        if not j:
+            if peer != "unetmm_nopin" or nopin:
+                missing(what, path)
+        elif j.get("errors"):
+            notes.append(f"{what}: {j['errors']} messages arrived with an error status")
+        return j
+
+    for tag, peer in SCALE_PEERS:
+        sc["pinned_kib"][peer], sc["bw_MBps"][peer] = [], []
+        for p in PROCS:
+            j = one(f"{loop_raw}/scale-{tag}-{p}.txt",
+                    f"scaling {SCALE_NAMES[peer]} {p} processes", peer)
+            sc["pinned_kib"][peer].append(j["pinned_kib"] if j else None)
+            sc["bw_MBps"][peer].append(j["MBps"] if j else None)
+        ws = sc["working_set"]
+        ws["region_kib"][peer], ws["bw_MBps"][peer] = [], []
+        for r in REACH:
+            j = one(f"{loop_raw}/scale-ws-{tag}-{r}.txt",
+                    f"working set {r}x the reach, {SCALE_NAMES[peer]}", peer)
+            ws["region_kib"][peer].append(j.get("region_kib") if j else None)
+            ws["bw_MBps"][peer].append(j["MBps"] if j else None)
+    return sc
+
+
 def main():
     if len(sys.argv) != 5:
         print(__doc__, file=sys.stderr)
@@ -498,21 +540,9 @@ def main():
         notes.append(f"TLB miss on a swapped-out page: {t['swapped_note']}")
     res["tlb"] = {k: t.get(k) for k in ("entries", "hit_rtt_us", "cold_rtt_us",
                                         "miss_resident_us", "miss_fault_us",
-                                        "miss_swapped_us")}
-    sc = {"processes": PROCS, "pinned_kib": {"unetmm": [], "unet_base": []},
-          "bw_MBps": {"unetmm": [], "unet_base": []}}
-    for mode, peer in (("mm", "unetmm"), ("base", "unet_base")):
-        for p in PROCS:
-            path = f"{loop_raw}/scale-{mode}-{p}.txt"
-            j = tool_json(path)
-            if not j:
-                missing(f"scaling {peer} {p} processes", path)
-            elif j.get("errors"):
-                notes.append(f"scaling {PEER_NAMES[peer]} {p} processes: "
-                             f"{j['errors']} messages arrived with an error status")
-            sc["pinned_kib"][peer].append(j["pinned_kib"] if j else None)
-            sc["bw_MBps"][peer].append(j["MBps"] if j else None)
-    res["scaling"] = sc
+                                        "miss_swapped_us", "misses_per_64k_cold",
+                                        "thp_misses_per_mib")}
+    res["scaling"] = scaling(loop_raw)
     res["targets"] = [dict(zip(("target", "value", "goal", "verdict"), t))
                       for t in target_rows(res)]
 
@@ -539,12 +569,26 @@ def main():
                                                           for s in BW_SIZES])]
                            if setup == "loopback" else []),
                           xtics=BW_SIZES))
+    sc = res["scaling"]
+    # A linear scale: the pin-free TLB's 0 KiB has no place on a log one.
     plots.append(plot(out, "pinned-memory",
                       "Pinned memory, N processes streaming from 1 MiB each",
                       "processes", "pinned memory (KiB)",
-                      [(PEER_NAMES[p], [(x, y, None) for x, y in zip(PROCS, sc["pinned_kib"][p])])
-                       for p in ("unetmm", "unet_base")], logy=True,
+                      [(SCALE_NAMES[p], [(x, y, None) for x, y in zip(PROCS, sc["pinned_kib"][p])])
+                       for _, p in SCALE_PEERS],
                       xtics=[str(p) for p in PROCS]))
+    plots.append(plot(out, "scaling-bandwidth",
+                      "Aggregate bandwidth, N processes streaming from 1 MiB each",
+                      "processes", "MB/s",
+                      [(SCALE_NAMES[p], [(x, y, None) for x, y in zip(PROCS, sc["bw_MBps"][p])])
+                       for _, p in SCALE_PEERS], xtics=[str(p) for p in PROCS]))
+    ws = sc["working_set"]
+    plots.append(plot(out, "working-set-bandwidth",
+                      "One process: bandwidth against its working set / the TLB reach",
+                      "working set / TLB reach", "MB/s",
+                      [(SCALE_NAMES[p], [(x, y, None) for x, y in
+                                         zip(ws["reach_ratio"], ws["bw_MBps"][p])])
+                       for _, p in SCALE_PEERS], xtics=REACH))
     tl = res["tlb"]
     plots.append(bar_plot(out, "tlb-miss-cost", "U-Net/MM TLB costs (loopback, us)",
                           "microseconds",
@@ -652,6 +696,16 @@ def target_rows(res):
     cap = (res["tlb"]["entries"] or 0) * 4
     check("pinned at 64 processes, U-Net/MM ÷ TLB capacity",
           ratio(pin_mm, cap or None), 1)
+    # Issue 14's: memory conserved without losing speed.
+    bw = sc["bw_MBps"]
+    best = max((v for v in (bw["unetmm"][-1], bw["unetmm_nopin"][-1]) if v is not None),
+               default=None)
+    check("64 processes × 1 MiB: better U-Net/MM mode's BW ÷ base-level",
+          ratio(best, bw["unet_base"][-1]), 0.8, "higher")
+    check("pinned KiB at 64 processes, pin-free U-Net/MM",
+          sc["pinned_kib"]["unetmm_nopin"][-1], 0, digits=0)
+    check("TLB misses per MiB streamed from a THP buffer",
+          res["tlb"]["thp_misses_per_mib"], 1)
     return out
 
 
@@ -752,14 +806,29 @@ def report_md(res, plots):
           f"{fmt(t['miss_fault_us'])} us for a page faulted in on first touch, "
           f"{fmt(t['miss_swapped_us'])} us for a page swapped out to zram.", ""]
     sc = res["scaling"]
-    L += ["## Pinned memory", "",
+    ws = sc["working_set"]
+    L += ["## Pinned memory and bandwidth under a job load", "",
+          "N processes, each streaming 64 KiB messages from its own 1 MiB through the "
+          "loopback path (`eval/scale`); the pin-free TLB (`translate=nopin`) has its own "
+          "default size.  Then one process streaming from a working set of 0.25× to 16× "
+          "the TLB's reach (entries × 4 KiB of the module as loaded), each region at least "
+          "twice over.", "",
           "| processes | " + " | ".join(str(p) for p in sc["processes"]) + " |",
-          "|---|" + "---|" * len(sc["processes"]),
-          "| U-Net/MM pinned KiB | " + " | ".join(fmt(v) for v in sc["pinned_kib"]["unetmm"]) + " |",
-          "| base-level pinned KiB | " + " | ".join(fmt(v) for v in sc["pinned_kib"]["unet_base"]) + " |",
-          "| U-Net/MM MB/s | " + " | ".join(fmt(v) for v in sc["bw_MBps"]["unetmm"]) + " |",
-          "| base-level MB/s | " + " | ".join(fmt(v) for v in sc["bw_MBps"]["unet_base"]) + " |",
-          ""]
+          "|---|" + "---|" * len(sc["processes"])]
+    for _, p in SCALE_PEERS:
+        L.append(f"| {SCALE_NAMES[p]} pinned KiB | "
+                 + " | ".join(fmt(v) for v in sc["pinned_kib"][p]) + " |")
+    for _, p in SCALE_PEERS:
+        L.append(f"| {SCALE_NAMES[p]} MB/s | "
+                 + " | ".join(fmt(v) for v in sc["bw_MBps"][p]) + " |")
+    L += ["", "| working set / reach | " + " | ".join(REACH) + " |",
+          "|---|" + "---|" * len(REACH)]
+    for _, p in SCALE_PEERS:
+        L.append(f"| {SCALE_NAMES[p]} MB/s | "
+                 + " | ".join(fmt(v) for v in ws["bw_MBps"][p]) + " |")
+    L += ["", f"Misses per cold 64 KiB message: {fmt(res['tlb']['misses_per_64k_cold'], 2)}; "
+          f"per MiB streamed from a transparent huge page: "
+          f"{fmt(res['tlb']['thp_misses_per_mib'], 2)} (`eval/tlbcost`).", ""]
     if LOW_SAMPLES:
         notes.append("p99 from fewer than 10,000 samples per round: "
                      + "; ".join(LOW_SAMPLES))
@@ -891,8 +960,11 @@ def print_table(res):
           f"fault-in {fmt(t['miss_fault_us'])} us, swapped {fmt(t['miss_swapped_us'])} us")
     sc = res["scaling"]
     print("pinned KiB at " + ", ".join(str(p) for p in sc["processes"]) + " processes:")
-    print("  U-Net/MM   " + " ".join(fmt(v) for v in sc["pinned_kib"]["unetmm"]))
-    print("  base-level " + " ".join(fmt(v) for v in sc["pinned_kib"]["unet_base"]))
+    for _, p in SCALE_PEERS:
+        print(f"  {SCALE_NAMES[p]:24} " + " ".join(fmt(v) for v in sc["pinned_kib"][p]))
+    print("MB/s at " + ", ".join(str(p) for p in sc["processes"]) + " processes:")
+    for _, p in SCALE_PEERS:
+        print(f"  {SCALE_NAMES[p]:24} " + " ".join(fmt(v) for v in sc["bw_MBps"][p]))
     print("\ntargets:")
     for a, b, c, d in target_rows(res):
         print(f"  {a:62} {b:>8}  {c:>8}  {d}")

@@ -1,16 +1,20 @@
 // SPDX-License-Identifier: MIT
 /*
  * scale: pinned memory and bandwidth when N processes each stream from
- * their own 1 MiB of buffers through the NIC's loopback path.
+ * their own region of buffers (1 MiB unless told) through the NIC's
+ * loopback path.
  *
- * Each process owns an endpoint pair and 1 MiB of application memory: 512
- * KiB of messages to send and a 512 KiB receive pool.  In MM mode the NIC
+ * Each process owns an endpoint pair and its region of application
+ * memory: half of it messages to send, half a receive pool.  In MM mode the NIC
  * reads and writes that memory through its TLB; in base mode it lives in a
  * 1 MiB pinned segment and the process copies into and out of it, as a
  * U-Net application must.  The parent samples the NIC's pinned-page
  * counters while they run and reports the peak.
  *
- *   scale -p PROCS [--mode mm|base] [-n MSGS] [--json]
+ *   scale -p PROCS [--mode mm|base] [-n MSGS] [--region BYTES] [--json]
+ *
+ * The JSON says which translation the module used (its translate
+ * parameter: pin, nopin; "pin" for a module without one).
  */
 #include <errno.h>
 #include <signal.h>
@@ -24,9 +28,12 @@
 
 #include "unet.h"
 
-#define REGION	(1u << 20)
-#define HALF	(REGION / 2)
 #define MSG	65536u
+#define REGION_MIN	(2 * MSG)
+#define REGION_MAX	(256u << 20)	/* base: half of it is a segment (64 MiB at most) */
+
+static size_t region = 1u << 20;
+#define HALF	(region / 2)
 #define NMSG_SLOTS (HALF / MSG)
 #define WINDOW	4
 
@@ -66,10 +73,14 @@ static void child(uint32_t mode, int nmsg, int ready_fd, int go_fd,
 	u = unet_open();
 	if (!u)
 		die("open /dev/unet");
-	/* Base mode: a 512 KiB segment each, the send window and the pool. */
+	/* Base mode: a segment of half the region each, window and pool. */
 	unet_ep_attr_init(&attr);
 	attr.mode = mode;
 	attr.segment_size = mode == UNET_MODE_BASE ? HALF : 0;
+	/* Room for a receive buffer per slot of the pool. */
+	while (attr.fq_entries < NMSG_SLOTS)
+		attr.fq_entries *= 2;
+	attr.rx_entries = attr.fq_entries;
 	a = unet_ep_create(u, &attr);
 	b = unet_ep_create(u, &attr);
 	if (!a || !b)
@@ -80,10 +91,10 @@ static void child(uint32_t mode, int nmsg, int ready_fd, int go_fd,
 	if (ch < 0 || unet_chan_create(b, addr_a, len_a) < 0)
 		die("channels");
 
-	app = malloc(REGION);
+	app = malloc(region);
 	if (!app)
 		die("malloc");
-	memset(app, 0x11, REGION);
+	memset(app, 0x11, region);
 	seg = unet_ep_segment(a, NULL);
 	tx = mode == UNET_MODE_BASE ? seg : app;
 	rx = mode == UNET_MODE_BASE ? unet_ep_segment(b, NULL) : app + HALF;
@@ -91,8 +102,11 @@ static void child(uint32_t mode, int nmsg, int ready_fd, int go_fd,
 		uint64_t addr = mode == UNET_MODE_BASE ? (uint64_t)i * MSG :
 			(uint64_t)(uintptr_t)(rx + (size_t)i * MSG);
 
-		if (unet_post_free(b, addr, MSG, 0))
+		errno = unet_post_free(b, addr, MSG, 0);
+		if (errno) {
+			errno = -errno;
 			die("post free");
+		}
 	}
 
 	if (write(ready_fd, &c, 1) != 1 || read(go_fd, &c, 1) != 1)
@@ -145,6 +159,21 @@ static uint64_t pinned_pages(struct unet *u, uint32_t mode)
 					st.ctr[UNET_NIC_pinned_pages];
 }
 
+/* The module's translate parameter; "pin" for a module without one. */
+static const char *translation(void)
+{
+	static char buf[16] = "pin";
+	FILE *f = fopen("/sys/module/unetmm/parameters/translate", "r");
+
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f))
+			strcpy(buf, "?");
+		buf[strcspn(buf, "\n")] = 0;
+		fclose(f);
+	}
+	return buf;
+}
+
 int main(int argc, char **argv)
 {
 	int procs = 1, nmsg = 64, json = 0, i, ready[2], go[2], rep[2], rel[2];
@@ -164,13 +193,19 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--mode") && i + 1 < argc)
 			mode = strcmp(argv[++i], "base") ? UNET_MODE_MM :
 							   UNET_MODE_BASE;
+		else if (!strcmp(argv[i], "--region") && i + 1 < argc)
+			region = strtoul(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--json"))
 			json = 1;
-		else {
-			fprintf(stderr,
-				"usage: scale -p PROCS [--mode mm|base] [-n MSGS] [--json]\n");
-			return 2;
-		}
+		else
+			break;
+	}
+	if (i < argc || procs < 1 || nmsg < 1 || region < REGION_MIN ||
+	    region > REGION_MAX || region % MSG) {
+		fprintf(stderr,
+			"usage: scale -p PROCS [--mode mm|base] [-n MSGS] [--region BYTES] [--json]\n"
+			"       (BYTES: a multiple of 64 KiB, 128 KiB to 256 MiB)\n");
+		return 2;
 	}
 	u = unet_open();
 	if (!u)
@@ -188,13 +223,17 @@ int main(int argc, char **argv)
 			child(mode, nmsg, ready[1], go[0], rep[1], rel[0]);
 		}
 	}
+	/* Only the children write these: a child that dies is an EOF. */
+	close(ready[1]);
+	close(rep[1]);
 	for (i = 0; i < procs; i++)
-		if (read(ready[0], &c, 1) != 1)
+		if (read(ready[0], &c, 1) != 1) {
+			errno = ECHILD;
 			die("a child failed to set up");
+		}
 	for (i = 0; i < procs; i++)
 		if (write(go[1], "g", 1) != 1)
 			die("go");
-	close(rep[1]);
 	/* Sample while they stream; each report marks one child done. */
 	alive = procs;
 	while (alive) {
@@ -237,11 +276,12 @@ int main(int argc, char **argv)
 	if (alive)
 		errors++;
 	if (json)
-		printf("{\"tool\":\"scale\",\"mode\":\"%s\",\"processes\":%d,"
+		printf("{\"tool\":\"scale\",\"mode\":\"%s\",\"translate\":\"%s\","
+		       "\"processes\":%d,\"region_kib\":%zu,"
 		       "\"pinned_kib\":%llu,\"MBps\":%.1f,\"errors\":%d}\n",
-		       mode == UNET_MODE_MM ? "mm" : "base", procs,
-		       (unsigned long long)peak * 4, bytes / (end - start) / 1e6,
-		       errors);
+		       mode == UNET_MODE_MM ? "mm" : "base", translation(), procs,
+		       region >> 10, (unsigned long long)peak * 4,
+		       bytes / (end - start) / 1e6, errors);
 	else
 		printf("%d processes, %s mode: pinned peak %llu KiB, %.1f MB/s, %d errors\n",
 		       procs, mode == UNET_MODE_MM ? "mm" : "base",

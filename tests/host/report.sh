@@ -69,8 +69,16 @@ json report-registration \
 	"set(r['registration']) == {'sizes', 'verbs_reg_us', 'verbs_dereg_us', 'unetmm_first_use_us'}" \
 	"r['registration']['sizes'][2] == 1048576" \
 	"set(r['fresh_buffer_bw_MBps']) == {'unetmm', 'rxe_register', 'rxe_bounce'}"
+json report-scaling \
+	"set(r['scaling']['bw_MBps']) == {'unetmm', 'unetmm_nopin', 'unet_base'}" \
+	"set(r['scaling']['pinned_kib']) == {'unetmm', 'unetmm_nopin', 'unet_base'}" \
+	"r['scaling']['pinned_kib']['unetmm_nopin'][-1] == 0" \
+	"r['scaling']['working_set']['reach_ratio'] == [0.25, 0.5, 1, 2, 4, 16]" \
+	"r['scaling']['working_set']['bw_MBps']['unetmm_nopin'][-1] == 150.0" \
+	"r['tlb']['thp_misses_per_mib'] == 0.5" "r['tlb']['misses_per_64k_cold'] == 1.0"
 json report-targets \
-	"len(r['targets']) == 12" \
+	"len(r['targets']) == 15" \
+	"[t['value'] for t in r['targets'] if t['target'].startswith('64 processes')] == ['0.90']" \
 	"all(t['verdict'] in ('met', 'missed') for t in r['targets'])" \
 	"[t['verdict'] for t in r['targets'] if t['target'].startswith('first use')] == ['met']" \
 	"[t['value'] for t in r['targets'] if t['target'].startswith('first use')] == ['0.27']"

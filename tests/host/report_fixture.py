@@ -171,12 +171,22 @@ def main():
         "first_send_us": [2, 6, 50, 700, 9500], "fresh_msgs": 10000,
         "fresh_MBps": 100.0}) + "\n")
     w(f"{loop}/tlbcost.txt", '{"tool":"tlbcost","entries":1024,"ways":4,"hit_rtt_us":15,'
-      '"cold_rtt_us":90,"miss_resident_us":14,"miss_fault_us":30,"miss_swapped_us":50}\n')
+      '"cold_rtt_us":90,"miss_resident_us":14,"miss_fault_us":30,"miss_swapped_us":50,'
+      '"misses_per_64k_cold":1.0,"thp_misses_per_mib":0.5}\n')
+    # Pinning TLB: at most its 4 MiB; pin-free: nothing; base: all of it.
+    # Bandwidth at 64 processes: pin 20, pin-free 90, base 100 MB/s.
+    bw64 = {"mm": 20.0, "mm_nopin": 90.0, "base": 100.0}
     for p in (1, 2, 4, 8, 16, 32, 64):
-        for mode in ("mm", "base"):
-            kib = min(p, 4) * 1024 if mode == "mm" else p * 1024
+        for mode in ("mm", "mm_nopin", "base"):
+            kib = {"mm": min(p, 4) * 1024, "mm_nopin": 0, "base": p * 1024}[mode]
             w(f"{loop}/scale-{mode}-{p}.txt",
-              json.dumps({"pinned_kib": kib, "MBps": 100.0, "errors": 0}) + "\n")
+              json.dumps({"pinned_kib": kib, "MBps": bw64[mode] if p == 64 else 100.0,
+                          "errors": 0}) + "\n")
+    for mode in ("mm", "mm_nopin", "base"):
+        for i, r in enumerate(("0.25", "0.5", "1", "2", "4", "16")):
+            w(f"{loop}/scale-ws-{mode}-{r}.txt",
+              json.dumps({"pinned_kib": 0, "region_kib": int(float(r) * 4096),
+                          "MBps": 200.0 - 10 * i, "errors": 0}) + "\n")
 
 
 if __name__ == "__main__":
