@@ -1031,6 +1031,7 @@ int ufi_endpoint(struct fid_domain *fdom, struct fi_info *info,
 	for (i = 0; i < UNET_MAX_CHANNELS; i++)
 		ep->chan_to_addr[i] = FI_ADDR_NOTAVAIL;
 	ep->rng = ufi_env.seed * 2654435761u + 1;
+	ep->acks_to_drop = ufi_env.drop_acks;
 	ep->ep.fid.fclass = FI_CLASS_EP;
 	ep->ep.fid.context = context;
 	ep->ep.fid.ops = &ufi_ep_fi_ops;

@@ -38,6 +38,7 @@ void ufi_env_load(void)
 	if (ufi_env.rx_bufs > UNET_RING_MAX)
 		ufi_env.rx_bufs = UNET_RING_MAX;
 	ufi_env.stats = env_unsigned("UNET_FI_STATS", 0) != 0;
+	ufi_env.drop_acks = env_unsigned("UNET_FI_DROP_ACKS", 0);
 }
 
 /* --- stubs for operations an object does not offer --- */

@@ -688,6 +688,12 @@ static void ufi_rx_one(struct ufi_ep *ep, const struct unet_recv *r)
 	ufi_hdr_from_wire(&h);
 	if (h.version != UFI_PROTO_VERSION)
 		return;
+	/* The deterministic loss knob: the first N header-only ACKs. */
+	if (h.type == UFI_PKT_ACK && ep->acks_to_drop) {
+		ep->acks_to_drop--;
+		ep->stats.dropped_knob++;
+		return;
+	}
 	switch (h.type) {
 	case UFI_PKT_DGRAM:
 		if (ep->type == FI_EP_DGRAM)

@@ -180,6 +180,8 @@ if [ "$G" = 1 ]; then
 	expect mpi-netpipe-integrity mpirun $MPIRUN_ARGS -np 2 NPopenmpi -i -u 1048576 -n 2 -p 0 -o /tmp/np-i.out
 else
 	run_test fabric-kill env UNET_FI_PEER_TIMEOUT_MS=2000 $FI_CHECK kill kill
+	# A receiver that closes at once, its ACK lost: the send completes.
+	run_test fabric-close $FI_CHECK close close
 	run_test fabric-self-drop1 env UNET_FI_DROP=0.01 $FI_CHECK self drop1
 	run_test fabric-self-drop10 env UNET_FI_DROP=0.1 $FI_CHECK self drop10
 	pingpong_local fabric-pingpong-rdm-tagged -e rdm -m tagged
