@@ -218,6 +218,8 @@ struct ufi_peer {
 	unsigned ack_owed;		/* segments accepted, not yet acked */
 	uint64_t ack_owed_since_ns;
 	uint64_t last_rx_ns;		/* anything heard from the peer */
+	uint64_t last_data_ns;		/* its last DATA segment (a closing
+					 * endpoint waits for it to go quiet) */
 	/* the message being received from this peer */
 	struct ufi_rx_op *cur_rx;	/* into a posted receive, or */
 	struct ufi_unexp *cur_unexp;	/* into an unexpected buffer */

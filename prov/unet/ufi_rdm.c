@@ -563,6 +563,7 @@ static void ufi_rx_data(struct ufi_ep *ep, struct ufi_peer *peer,
 	size_t plen = r->length - UFI_HDR_LEN;
 	struct rx_sink s = { .ep = ep };
 
+	peer->last_data_ns = peer->last_rx_ns;
 	if (h->seq != peer->rx_next) {
 		if (ufi_seq_before(h->seq, peer->rx_next)) {
 			/* Our ack was lost or late: say it again. */
