@@ -107,7 +107,10 @@ static struct fi_info *ufi_info_template(enum fi_ep_type type)
 	fi->ep_attr->max_order_raw_size = 0;
 	fi->ep_attr->max_order_war_size = 0;
 	fi->ep_attr->max_order_waw_size = 0;
-	fi->ep_attr->mem_tag_format = 0;
+	/* Every one of the 64 tag bits is matched (under the ignore mask):
+	 * Open MPI's OFI MTL counts the bits it may use from this, and
+	 * refuses a provider that says none. */
+	fi->ep_attr->mem_tag_format = ~0ULL;
 	fi->ep_attr->tx_ctx_cnt = 1;
 	fi->ep_attr->rx_ctx_cnt = 1;
 	fi->domain_attr->name = strdup("unet0");
