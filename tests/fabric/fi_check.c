@@ -127,6 +127,9 @@ static void fab_open(struct fab *f, enum fi_ep_type type)
 	fi_freeinfo(hints);
 	if (err)
 		die("fi_getinfo", err);
+	/* Ours, not a utility provider layered on it ("unet;ofi_rxd"). */
+	if (strcmp(f->info->fabric_attr->prov_name, "unet"))
+		die(f->info->fabric_attr->prov_name, FI_EINVAL);
 	if ((err = fi_fabric(f->info->fabric_attr, &f->fabric, NULL)) ||
 	    (err = fi_domain(f->fabric, f->info, &f->domain, NULL)))
 		die("fabric/domain", err);

@@ -14,8 +14,13 @@ SUITE=fabric
 . tests/guest/lib.sh
 FI_CHECK=build/tests/fi_check
 export FI_PROVIDER_PATH=$PWD/build/lib
-# libfabric's other providers would be tried too: only ours is asked for.
-export FI_PROVIDER=unet
+# Not FI_PROVIDER=unet: with it, libfabric still layers its RXD utility
+# provider over our DGRAM endpoints and offers "unet;ofi_rxd" as the
+# first RDM provider named unet, before ours, and fi_pingpong and Open
+# MPI take the first one: they tested RXD, not the unet RDM (and RXD's
+# client could hang after the last "fin", issue 16).  Without RXD the
+# only RDM provider named unet is ours (fabric-native-rdm checks it).
+export FI_PROVIDER=^ofi_rxd
 # Counters (copies per byte, retransmissions) on stderr at each close.
 export UNET_FI_STATS=1
 G=$UNET_GUEST
@@ -128,6 +133,14 @@ if echo "$info" | grep -q 'type: FI_EP_RDM' &&
 else
 	echo "$info" | sed 's/^/# /'
 	fail fabric-fi-info "fi_info -p unet -v lacks RDM, DGRAM, FI_TAGGED, SAS order, mr_mode 0 or the DGRAM size"
+fi
+
+# The RDM provider fi_pingpong and Open MPI get is ours, not a layering.
+first=$(fi_info -p unet -t FI_EP_RDM 2>&1 | sed -n 's/^provider: //p' | head -1)
+if [ "$first" = unet ]; then
+	pass fabric-native-rdm
+else
+	fail fabric-native-rdm "the first RDM provider named unet is \"$first\", not unet's own"
 fi
 
 # Across the wire first, while both guests are here to meet.
