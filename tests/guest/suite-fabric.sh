@@ -9,7 +9,6 @@
 # on 2 ranks across the guests, 2 and 4 ranks in one guest, and NetPIPE's
 # integrity mode across the guests and in one.
 # guests: 2
-# by name only: an fi_pingpong RDM client hung after its last size in a CI run (issue 16); tests/run fabric runs it
 SUITE=fabric
 . tests/guest/lib.sh
 FI_CHECK=build/tests/fi_check
