@@ -59,6 +59,7 @@ struct ufi_env {
 	unsigned rto_ms;	/* UNET_FI_RTO_MS: first retransmission timeout */
 	unsigned peer_timeout_ms; /* UNET_FI_PEER_TIMEOUT_MS: give a peer up */
 	unsigned rx_bufs;	/* UNET_FI_RX_BUFS: free buffers per endpoint */
+	unsigned drop_acks;	/* UNET_FI_DROP_ACKS: first ACKs discarded */
 	bool stats;		/* UNET_FI_STATS=1: print counters at close */
 };
 extern struct ufi_env ufi_env;
@@ -217,6 +218,8 @@ struct ufi_peer {
 	unsigned ack_owed;		/* segments accepted, not yet acked */
 	uint64_t ack_owed_since_ns;
 	uint64_t last_rx_ns;		/* anything heard from the peer */
+	uint64_t last_data_ns;		/* its last DATA segment (a closing
+					 * endpoint waits for it to go quiet) */
 	/* the message being received from this peer */
 	struct ufi_rx_op *cur_rx;	/* into a posted receive, or */
 	struct ufi_unexp *cur_unexp;	/* into an unexpected buffer */
@@ -253,6 +256,7 @@ struct ufi_ep {
 	uint8_t *rx_pool;		/* the free buffers given to the NIC */
 	unsigned rx_pool_bufs;
 	uint64_t rng;
+	unsigned acks_to_drop;		/* what is left of UNET_FI_DROP_ACKS */
 	struct ufi_stats stats;
 };
 

@@ -7,6 +7,7 @@
  * unexpected queue), else queued for the engine to match on arrival.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -812,6 +813,50 @@ static void ufi_ep_drain(struct ufi_ep *ep)
 		ufi_progress(ep);
 }
 
+/* A closing RDM endpoint waits until no peer has sent it a DATA segment
+ * for this long: more than the longest time between two retransmissions
+ * (RTO_MAX, 1 s), so that a peer whose last segment we acknowledged, and
+ * whose copy of that ACK was lost, is answered when it sends again. */
+#define UFI_LINGER_QUIET_NS	1200000000ull
+#define UFI_LINGER_MAX_NS	3000000000ull
+
+/* After the drain, the acknowledgements: the last one we sent for a
+ * peer's segment may still sit in the NIC's queue, or be lost on the
+ * way, and that peer then retransmits to an endpoint that is no more and
+ * fails with FI_EIO a send that was delivered (a peer that sends its last
+ * message and waits for its completion while we close, as fi_pingpong's
+ * "fin" does).  So a closing RDM endpoint stays until its send queue is
+ * empty and no peer has sent it data for UFI_LINGER_QUIET_NS (a
+ * retransmission in that time is answered, and starts the quiet time
+ * again); at most UFI_LINGER_MAX_NS.  An endpoint that received no data
+ * lately closes at once. */
+static void ufi_ep_linger(struct ufi_ep *ep)
+{
+	uint64_t start = ufi_now_ns();
+
+	if (ep->type != FI_EP_RDM)
+		return;
+	for (;;) {
+		uint64_t now, last = 0;
+		size_t i;
+
+		ufi_progress(ep);
+		now = ufi_now_ns();
+		for (i = 0; i < UFI_MAX_PEERS; i++) {
+			const struct ufi_peer *peer = &ep->peers[i];
+
+			if (peer->used && !peer->dead && peer->last_data_ns > last)
+				last = peer->last_data_ns;
+		}
+		if ((!last || now - last >= UFI_LINGER_QUIET_NS) &&
+		    !unet_send_outstanding(ep->uep))
+			break;
+		if (now - start >= UFI_LINGER_MAX_NS)
+			break;
+		sched_yield();
+	}
+}
+
 static int ufi_ep_close(struct fid *fid)
 {
 	struct ufi_ep *ep = ufi_container_of(fid, struct ufi_ep, ep.fid);
@@ -819,6 +864,7 @@ static int ufi_ep_close(struct fid *fid)
 
 	if (ep->uep) {
 		ufi_ep_drain(ep);
+		ufi_ep_linger(ep);
 		if (ufi_env.stats)
 			ufi_print_stats(ep);
 		for (i = 0; i < UFI_MAX_PEERS; i++)
@@ -1031,6 +1077,7 @@ int ufi_endpoint(struct fid_domain *fdom, struct fi_info *info,
 	for (i = 0; i < UNET_MAX_CHANNELS; i++)
 		ep->chan_to_addr[i] = FI_ADDR_NOTAVAIL;
 	ep->rng = ufi_env.seed * 2654435761u + 1;
+	ep->acks_to_drop = ufi_env.drop_acks;
 	ep->ep.fid.fclass = FI_CLASS_EP;
 	ep->ep.fid.context = context;
 	ep->ep.fid.ops = &ufi_ep_fi_ops;

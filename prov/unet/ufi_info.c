@@ -38,6 +38,7 @@ void ufi_env_load(void)
 	if (ufi_env.rx_bufs > UNET_RING_MAX)
 		ufi_env.rx_bufs = UNET_RING_MAX;
 	ufi_env.stats = env_unsigned("UNET_FI_STATS", 0) != 0;
+	ufi_env.drop_acks = env_unsigned("UNET_FI_DROP_ACKS", 0);
 }
 
 /* --- stubs for operations an object does not offer --- */
@@ -106,7 +107,10 @@ static struct fi_info *ufi_info_template(enum fi_ep_type type)
 	fi->ep_attr->max_order_raw_size = 0;
 	fi->ep_attr->max_order_war_size = 0;
 	fi->ep_attr->max_order_waw_size = 0;
-	fi->ep_attr->mem_tag_format = 0;
+	/* Every one of the 64 tag bits is matched (under the ignore mask):
+	 * Open MPI's OFI MTL counts the bits it may use from this, and
+	 * refuses a provider that says none. */
+	fi->ep_attr->mem_tag_format = ~0ULL;
 	fi->ep_attr->tx_ctx_cnt = 1;
 	fi->ep_attr->rx_ctx_cnt = 1;
 	fi->domain_attr->name = strdup("unet0");

@@ -563,6 +563,7 @@ static void ufi_rx_data(struct ufi_ep *ep, struct ufi_peer *peer,
 	size_t plen = r->length - UFI_HDR_LEN;
 	struct rx_sink s = { .ep = ep };
 
+	peer->last_data_ns = peer->last_rx_ns;
 	if (h->seq != peer->rx_next) {
 		if (ufi_seq_before(h->seq, peer->rx_next)) {
 			/* Our ack was lost or late: say it again. */
@@ -688,6 +689,12 @@ static void ufi_rx_one(struct ufi_ep *ep, const struct unet_recv *r)
 	ufi_hdr_from_wire(&h);
 	if (h.version != UFI_PROTO_VERSION)
 		return;
+	/* The deterministic loss knob: the first N header-only ACKs. */
+	if (h.type == UFI_PKT_ACK && ep->acks_to_drop) {
+		ep->acks_to_drop--;
+		ep->stats.dropped_knob++;
+		return;
+	}
 	switch (h.type) {
 	case UFI_PKT_DGRAM:
 		if (ep->type == FI_EP_DGRAM)

@@ -10,6 +10,9 @@
  *   fi_check kill LABEL        the receiving process is killed while the
  *                              sender streams: the sender's CQ must report
  *                              errors (set UNET_FI_PEER_TIMEOUT_MS small)
+ *   fi_check close LABEL       the receiver closes as soon as its message
+ *                              is in, and the sender loses its ACK: the
+ *                              send must still complete, without error
  *
  * Run with FI_PROVIDER_PATH pointing at libunet-fi.so; UNET_FI_DROP makes
  * the provider discard that fraction of what it receives, and the RDM
@@ -124,6 +127,9 @@ static void fab_open(struct fab *f, enum fi_ep_type type)
 	fi_freeinfo(hints);
 	if (err)
 		die("fi_getinfo", err);
+	/* Ours, not a utility provider layered on it ("unet;ofi_rxd"). */
+	if (strcmp(f->info->fabric_attr->prov_name, "unet"))
+		die(f->info->fabric_attr->prov_name, FI_EINVAL);
 	if ((err = fi_fabric(f->info->fabric_attr, &f->fabric, NULL)) ||
 	    (err = fi_domain(f->fabric, f->info, &f->domain, NULL)))
 		die("fabric/domain", err);
@@ -621,6 +627,63 @@ static void run_kill(void)
 	}
 }
 
+/* A receiver that closes its endpoint as soon as the message is in (as
+ * fi_pingpong's server does after its last "fin"), while the sender
+ * discards the first ACK it gets (UNET_FI_DROP_ACKS=1): the sender sends
+ * again, and the closing endpoint must still be there to acknowledge, or
+ * the send of a delivered message fails with FI_EIO once the peer timeout
+ * (3 s here) runs out.  The close must not take long either. */
+static void run_close(void)
+{
+	int sv[2], status;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		die("socketpair", errno);
+	pid = fork();
+	if (pid == 0) {
+		struct fab f = { .sock = sv[1] };
+		uint8_t buf[1000];
+		struct fi_cq_tagged_entry c;
+		uint64_t t0;
+		int err;
+
+		fab_open(&f, FI_EP_RDM);
+		fi_recv(f.ep, buf, sizeof(buf), NULL, FI_ADDR_UNSPEC, buf);
+		sock_sync(f.sock);
+		err = wait_rx(&f, &c, NULL, NULL, COMP_TIMEOUT_MS);
+		result("close-received", err == 0, "the message did not arrive: %d", err);
+		t0 = now_ms();
+		fab_close(&f);
+		printf("# receiver's close took %" PRIu64 " ms\n", now_ms() - t0);
+		result("close-bounded", now_ms() - t0 < 5000, "fi_close took %" PRIu64 " ms",
+		       now_ms() - t0);
+		_exit(failures ? 1 : 0);
+	} else {
+		struct fab f = { .sock = sv[0] };
+		uint8_t buf[1000];
+		struct fi_cq_err_entry e = { 0 };
+		uint64_t t0;
+		int err;
+
+		setenv("UNET_FI_DROP_ACKS", "1", 1);
+		setenv("UNET_FI_PEER_TIMEOUT_MS", "3000", 1);
+		fab_open(&f, FI_EP_RDM);
+		sock_sync(f.sock);
+		memset(buf, 0x5a, sizeof(buf));
+		t0 = now_ms();
+		fi_send(f.ep, buf, sizeof(buf), NULL, f.peer, buf);
+		err = wait_tx(&f, NULL, &e, COMP_TIMEOUT_MS);
+		result("close-last-ack", err == 0,
+		       "the send to a peer that received it and closed gave %s after %" PRIu64 " ms",
+		       fi_strerror(err < 0 ? -err : err), now_ms() - t0);
+		fab_close(&f);
+		if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+		    WEXITSTATUS(status))
+			failures++;
+	}
+}
+
 static int tcp_pair(int guest)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(PORT) };
@@ -655,13 +718,17 @@ int main(int argc, char **argv)
 	pid_t pid;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: fi_check self|kill LABEL | fi_check wire LABEL 1|2\n");
+		fprintf(stderr, "usage: fi_check self|kill|close LABEL | fi_check wire LABEL 1|2\n");
 		return 2;
 	}
 	label = argv[2];
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!strcmp(argv[1], "kill")) {
 		run_kill();
+		return failures ? 1 : 0;
+	}
+	if (!strcmp(argv[1], "close")) {
+		run_close();
 		return failures ? 1 : 0;
 	}
 	if (!strcmp(argv[1], "wire") && argc > 3) {
