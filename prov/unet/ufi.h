@@ -60,6 +60,7 @@ struct ufi_env {
 	unsigned peer_timeout_ms; /* UNET_FI_PEER_TIMEOUT_MS: give a peer up */
 	unsigned rx_bufs;	/* UNET_FI_RX_BUFS: free buffers per endpoint */
 	unsigned drop_acks;	/* UNET_FI_DROP_ACKS: first ACKs discarded */
+	unsigned busy_poll_us;	/* UNET_FI_BUSY_POLL_US: unet_busy_poll() */
 	bool stats;		/* UNET_FI_STATS=1: print counters at close */
 };
 extern struct ufi_env ufi_env;
@@ -241,6 +242,7 @@ struct ufi_ep {
 	enum fi_ep_type type;
 	uint64_t caps, tx_op_flags, rx_op_flags;
 	struct unet_ep *uep;
+	unsigned bp_skip;	/* idle reads before unet_busy_poll() again */
 	uint8_t addr[UNET_ADDR_LEN];
 	size_t addr_len;
 	bool enabled;

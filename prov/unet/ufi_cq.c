@@ -33,6 +33,39 @@ int ufi_cq_push(struct ufi_cq *cq, const struct ufi_cq_entry *ent)
  * process) off a busy CPU until the next tick, milliseconds later. */
 #define UFI_IDLE_POLLS_BEFORE_YIELD	32
 
+/*
+ * Idle: let the NIC's network device run its receive processing in this
+ * thread (unet_busy_poll(3)), as a socket's SO_BUSY_POLL does, for the
+ * endpoints that hear from the wire; an endpoint that never has (ENODATA)
+ * is asked again only after many idle reads.  Returns whether any device
+ * was polled.
+ */
+static bool ufi_cq_busy_poll(struct ufi_cq *cq)
+{
+	bool polled = false;
+	int i;
+
+	if (!ufi_env.busy_poll_us)
+		return false;
+	for (i = 0; i < cq->neps; i++) {
+		struct ufi_ep *ep = cq->eps[i];
+		int rc;
+
+		if (!ep->uep)
+			continue;
+		if (ep->bp_skip) {
+			ep->bp_skip--;
+			continue;
+		}
+		rc = unet_busy_poll(ep->uep, ufi_env.busy_poll_us);
+		if (rc >= 0)
+			polled = true;
+		else if (rc != -EINTR)
+			ep->bp_skip = 1024;	/* ENODATA, or an old module */
+	}
+	return polled;
+}
+
 static void ufi_cq_progress(struct ufi_cq *cq)
 {
 	int i;
@@ -43,7 +76,8 @@ static void ufi_cq_progress(struct ufi_cq *cq)
 		cq->idle_polls = 0;
 	} else if (++cq->idle_polls >= UFI_IDLE_POLLS_BEFORE_YIELD) {
 		cq->idle_polls = 0;
-		sched_yield();
+		if (!ufi_cq_busy_poll(cq))
+			sched_yield();
 	}
 }
 

@@ -39,6 +39,7 @@ void ufi_env_load(void)
 		ufi_env.rx_bufs = UNET_RING_MAX;
 	ufi_env.stats = env_unsigned("UNET_FI_STATS", 0) != 0;
 	ufi_env.drop_acks = env_unsigned("UNET_FI_DROP_ACKS", 0);
+	ufi_env.busy_poll_us = env_unsigned("UNET_FI_BUSY_POLL_US", 50);
 }
 
 /* --- stubs for operations an object does not offer --- */

@@ -143,9 +143,20 @@ else
 fi
 
 # Across the wire first, while both guests are here to meet.
+busy_polls() {
+	build/bin/unetstat --json | python3 -c "import json,sys; print(json.load(sys.stdin)['nics'][0]['counters']['busy_polls'])"
+}
+bp0=$(busy_polls)
 run_test fabric-wire $FI_CHECK wire wire "$G"
 pingpong_wire fabric-pingpong-wire-rdm 47601 -e rdm
 pingpong_wire fabric-pingpong-wire-dgram 47603 -e dgram
+# An idle completion queue polls the device (UNET_FI_BUSY_POLL_US).
+bp1=$(busy_polls)
+if [ "$bp1" -gt "$bp0" ]; then
+	pass fabric-wire-busy-polls
+else
+	fail fabric-wire-busy-polls "busy_polls stayed at $bp0 through the wire runs"
+fi
 run_test fabric-wire-drop10 env UNET_FI_DROP=0.1 $FI_CHECK wire wire-drop10 "$G"
 
 # Open MPI with one rank in each guest: mpirun in guest 1 starts the
