@@ -961,7 +961,7 @@ static int nopin_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 			.pfn_flags_mask = 0,
 		};
 		struct vm_area_struct *vma;
-		u32 held, ok, filled;
+		u32 held, n, ok, filled;
 		unsigned long iseq;
 		bool stale, huge;
 		u64 seq;
@@ -983,16 +983,27 @@ static int nopin_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 			continue;
 		}
 
-		/* One VMA only, as in pin_and_fill(). */
+		/*
+		 * One VMA only, as in pin_and_fill(): n of the held ways
+		 * (all of them go back unless filled).
+		 */
 		ret = -EFAULT;
 		huge = false;
+		n = 0;
 		mmap_read_lock(mm);
 		vma = vma_lookup(mm, addr);
 		if (vma) {
-			held = min_t(unsigned long, held,
-				     (vma->vm_end - addr) >> PAGE_SHIFT);
-			range.end = addr + ((unsigned long)held << PAGE_SHIFT);
-			range.notifier_seq = iseq;
+			n = min_t(unsigned long, held,
+				  (vma->vm_end - addr) >> PAGE_SHIFT);
+			range.end = addr + ((unsigned long)n << PAGE_SHIFT);
+			/*
+			 * Not iseq: hmm_range_fault() would fail after an
+			 * invalidation of any page of the address space
+			 * since (one notifier covers it all), and a process
+			 * that maps and unmaps other memory in a loop would
+			 * starve the fill.  The log decides per page below.
+			 */
+			range.notifier_seq = READ_ONCE(ac->mni.invalidate_seq);
 			ret = hmm_range_fault(&range);
 		}
 		if (!ret && !no_huge && nopin_usable(ac->pfns[0], m->write))
@@ -1019,7 +1030,7 @@ static int nopin_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 			release_run(ac, nic, held);
 			return UNET_ST_BAD_ADDR;
 		}
-		for (ok = 0; ok < held; ok++)
+		for (ok = 0; ok < n; ok++)
 			if (!nopin_usable(ac->pfns[ok], m->write))
 				break;
 		if (!ok && nopin_present(ac->pfns[0], m->write)) {
