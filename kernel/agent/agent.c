@@ -1378,11 +1378,14 @@ static bool range_busy(struct unet_nic *nic, struct unet_context *ctx,
 
 /*
  * Removes the entries of [start, end) of @ctx from every NIC's TLB and, if
- * allowed to block, waits until no DMA copy uses them.  When it may not
- * block (the OOM reaper), entries in use are left dead until their last
- * copy ends, and it returns false.  With translate=pin their pages stay
- * pinned, so nothing can reuse them meanwhile; with translate=nopin the
- * caller must fail the invalidation instead.
+ * allowed to block, waits until no DMA copy uses them: its own entries,
+ * and dead ones that an earlier invalidation of an overlapping range (one
+ * that runs at the same time, say reclaim beside MADV_DONTNEED) left to
+ * their last copy.  When it may not block (the OOM reaper) and a copy
+ * uses the range, it returns false; the entries stay dead until their
+ * last copy ends.  With translate=pin their pages stay pinned, so nothing
+ * can reuse them meanwhile; with translate=nopin the caller must fail the
+ * invalidation instead.
  */
 static bool invalidate_range(struct unet_context *ctx, u64 vpn_start,
 			     u64 vpn_end, int cause, bool blockable)
@@ -1396,14 +1399,18 @@ static bool invalidate_range(struct unet_context *ctx, u64 vpn_start,
 		spin_lock_bh(&nic->tlb_lock);
 		n = unet_tlb_invalidate(&nic->tlb, ctx->asid, vpn_start,
 					vpn_end, entry_release, nic, &busy);
+		/* Dead entries in use: this range's, or another's. */
+		busy = nic->tlb.dead;
 		sync_tlb_counters(nic);
 		spin_unlock_bh(&nic->tlb_lock);
 		if (n)
 			unet_nic_count(nic, cause, n);
-		if (busy && blockable)
+		if (!busy || !range_busy(nic, ctx, vpn_start, vpn_end))
+			continue;
+		if (blockable)
 			wait_event(nic->tlb_drain,
 				   !range_busy(nic, ctx, vpn_start, vpn_end));
-		else if (busy)
+		else
 			idle = false;
 	}
 	return idle;
