@@ -7,6 +7,7 @@
 
 #include <linux/debugfs.h>
 #include <linux/module.h>
+#include <linux/string.h>
 
 #include "unet.h"
 #include "agent/agent.h"
@@ -19,13 +20,26 @@ MODULE_PARM_DESC(netdev,
 		 "comma-separated netdevs to attach a NIC to (none: one loopback-only NIC)");
 
 /*
+ * How the TLB translates, for every NIC: "pin" pins each page an entry
+ * maps (FOLL_LONGTERM); "nopin" pins nothing, and keeps the TLB coherent
+ * with an interval notifier that waits for copies in flight (see
+ * docs/ARCHITECTURE.md, "Pin-free translation").
+ */
+static char *translate = "pin";
+module_param(translate, charp, 0444);
+MODULE_PARM_DESC(translate, "pin or nopin: whether TLB entries pin their pages (default pin)");
+bool unet_nopin;
+
+/*
  * 1024 entries reach 4 MiB: sixteen 64 KiB messages in flight for each of
  * four busy endpoints, while bounding pinned memory per NIC to 4 MiB.
- * docs/ARCHITECTURE.md explains the choice.
+ * docs/ARCHITECTURE.md explains the choice.  A pin-free entry costs only
+ * its own 48 bytes, so translate=nopin defaults to 4096 entries (16 MiB
+ * of reach for 192 KiB per NIC).
  */
-unsigned int unet_tlb_size = 1024;
+unsigned int unet_tlb_size;
 module_param_named(tlb_entries, unet_tlb_size, uint, 0444);
-MODULE_PARM_DESC(tlb_entries, "TLB entries per NIC, power of two (default 1024)");
+MODULE_PARM_DESC(tlb_entries, "TLB entries per NIC, power of two (default 1024; 4096 with translate=nopin)");
 
 unsigned int unet_tlb_ways = 4;
 module_param_named(tlb_ways, unet_tlb_ways, uint, 0444);
@@ -137,6 +151,14 @@ static int __init unet_init(void)
 	u32 sets;
 	int ret;
 
+	if (sysfs_streq(translate, "nopin")) {
+		unet_nopin = true;
+	} else if (!sysfs_streq(translate, "pin")) {
+		pr_err("translate=%s: need pin or nopin\n", translate);
+		return -EINVAL;
+	}
+	if (!unet_tlb_size)
+		unet_tlb_size = unet_nopin ? 4096 : 1024;
 	if (unet_tlb_ways < 2 ||
 	    unet_tlb_geometry(unet_tlb_size, unet_tlb_ways, &sets)) {
 		pr_err("tlb_entries=%u tlb_ways=%u: need powers of two, 2 <= ways <= 64, ways <= entries\n",
@@ -190,8 +212,9 @@ static int __init unet_init(void)
 	ret = unet_chardev_init();
 	if (ret)
 		goto err_nics;
-	pr_info("U-Net/MM ABI %d: %u NIC(s), TLB %u entries %u-way\n",
-		UNET_ABI_VERSION, unet_nr_nics(), unet_tlb_size, unet_tlb_ways);
+	pr_info("U-Net/MM ABI %d: %u NIC(s), TLB %u entries %u-way, translate=%s\n",
+		UNET_ABI_VERSION, unet_nr_nics(), unet_tlb_size, unet_tlb_ways,
+		unet_nopin ? "nopin" : "pin");
 	return 0;
 
 err_nics:

@@ -255,6 +255,7 @@ struct unet_nic {
 };
 
 /* Module parameters (main.c). */
+extern bool unet_nopin;
 extern unsigned int unet_tlb_size;
 extern unsigned int unet_tlb_ways;
 extern unsigned int unet_tlb_batch_max;

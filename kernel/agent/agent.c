@@ -25,12 +25,26 @@
  * A fill races with invalidations the way KVM's does: it samples the
  * address space's invalidation sequence before pinning and installs the
  * entry only if no invalidation ran or is running meanwhile.
+ *
+ * With translate=nopin nothing is pinned: a miss reads the page tables
+ * with hmm_range_fault() (never faulting; a page that is not there is
+ * faulted in as above, then read again), an entry holds only the page
+ * frame it saw, and an interval notifier over the whole address space
+ * takes the place of the notifier's invalidate_range_start/end.  It
+ * removes the entries of the range and waits for the copies that use
+ * them, so that the page stays mapped, and hence allocated, until no copy
+ * touches it; when it may not wait (the OOM reaper) it fails the
+ * invalidation, which the reaper retries later.  A fill follows
+ * mmu_interval_read_begin() / hmm_range_fault() / check under the lock
+ * the notifier takes, with the per-page log below so that invalidations
+ * of other pages do not make it retry.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/backing-dev.h>
 #include <linux/cred.h>
 #include <linux/delay.h>
+#include <linux/hmm.h>
 #include <linux/ktime.h>
 #include <linux/log2.h>
 #include <linux/mm.h>
@@ -152,6 +166,9 @@ struct unet_agent_ctx {
 	struct unet_context *ctx;
 	struct mmu_notifier mn;
 	bool mn_registered;
+	/* translate=nopin: the notifier over the whole address space. */
+	struct mmu_interval_notifier mni;
+	bool mni_inserted;
 
 	spinlock_t inval_lock;		/* nests inside a NIC's tlb_lock */
 	struct unet_inval inval;	/* under inval_lock */
@@ -161,6 +178,7 @@ struct unet_agent_ctx {
 
 	/* The work item's own, for one batch (it never runs twice at once). */
 	struct page *pages[BATCH_MAX];
+	unsigned long pfns[BATCH_MAX];	/* nopin: hmm_range_fault()'s */
 	struct unet_tlb_entry *slots[BATCH_MAX];
 	struct page **huge;		/* UNET_TLB_HUGE_PAGES of them */
 
@@ -202,6 +220,13 @@ static void unpin_uncharge(struct unet_nic *nic, struct unet_agent_ctx *ac,
  * Release of an entry by the TLB: called under tlb_lock, never sleeps.
  * Writable entries are anonymous or writeback-free memory (the VMA check
  * and nic_may_write() saw to it), whose dirty bit needs no lock.
+ *
+ * A pin-free entry holds no reference, but its page is still mapped where
+ * the entry says: an entry is released either before its page could be
+ * unmapped (eviction of a live entry: no invalidation of it has started,
+ * or it would be gone), or by an invalidation that has not yet returned
+ * (so has not yet unmapped it), or by the last copy such an invalidation
+ * waits for.  The mapping's reference keeps the page while it is dirtied.
  */
 static void entry_release(struct unet_tlb_entry *e, void *arg)
 {
@@ -210,6 +235,8 @@ static void entry_release(struct unet_tlb_entry *e, void *arg)
 	lockdep_assert_held(&nic->tlb_lock);
 	if (e->flags & UNET_TLB_WRITABLE)
 		set_page_dirty(e->page);
+	if (unet_nopin)
+		return;
 	if (!e->order) {
 		unpin_uncharge(nic, e->owner, e->page);
 		return;
@@ -542,6 +569,38 @@ static void unreserve_run(struct unet_agent_ctx *ac, struct unet_nic *nic,
 		unet_tlb_unreserve(&nic->tlb, ac->slots[from]);
 }
 
+/*
+ * A fill's first step: returns true when the translation is there already
+ * (another waiter's miss, or a prefetch, filled it); else holds the ways
+ * for its run with reserve_run(), *held of them (0: every way of the
+ * page's set is busy).
+ */
+static bool hold_run(struct unet_agent_ctx *ac, struct unet_miss *m,
+		     u32 *held)
+{
+	struct unet_nic *nic = m->nic;
+	u32 evictions = 0;
+	bool hit;
+
+	spin_lock_bh(&nic->tlb_lock);
+	hit = unet_tlb_probe(&nic->tlb, ac->ctx->asid, m->vpn, m->write);
+	*held = hit ? 0 : reserve_run(ac, m, &evictions);
+	sync_tlb_counters(nic);
+	spin_unlock_bh(&nic->tlb_lock);
+	if (evictions)
+		unet_nic_count(nic, UNET_NIC_tlb_evictions, evictions);
+	return hit;
+}
+
+/* unreserve_run() of a whole run, taking tlb_lock. */
+static void release_run(struct unet_agent_ctx *ac, struct unet_nic *nic,
+			u32 held)
+{
+	spin_lock_bh(&nic->tlb_lock);
+	unreserve_run(ac, nic, 0, held);
+	spin_unlock_bh(&nic->tlb_lock);
+}
+
 static void charge_pinned(struct unet_agent_ctx *ac, struct unet_nic *nic,
 			  long n)
 {
@@ -687,7 +746,7 @@ static int pin_and_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 
 	for (tries = 0; tries < FILL_RACE_RETRIES; tries++) {
 		struct vm_area_struct *vma;
-		u32 held, evictions, ok, filled, i;
+		u32 held, ok, filled, i;
 		bool stale, huge;
 		u64 seq;
 		long n;
@@ -705,21 +764,9 @@ static int pin_and_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 			continue;
 		}
 
-		/*
-		 * Another waiter's miss, or a prefetch, may have filled it.
-		 * Otherwise hold the ways first, then pin.
-		 */
-		spin_lock_bh(&nic->tlb_lock);
-		if (unet_tlb_probe(&nic->tlb, ctx->asid, m->vpn, m->write)) {
-			sync_tlb_counters(nic);
-			spin_unlock_bh(&nic->tlb_lock);
+		/* Hold the ways first, then pin. */
+		if (hold_run(ac, m, &held))
 			return 0;
-		}
-		held = reserve_run(ac, m, &evictions);
-		sync_tlb_counters(nic);
-		spin_unlock_bh(&nic->tlb_lock);
-		if (evictions)
-			unet_nic_count(nic, UNET_NIC_tlb_evictions, evictions);
 		if (!held) {
 			usleep_range(20, 100);	/* every way busy with DMA */
 			continue;
@@ -754,9 +801,7 @@ static int pin_and_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 			continue;
 		}
 		if (n <= 0) {
-			spin_lock_bh(&nic->tlb_lock);
-			unreserve_run(ac, nic, 0, held);
-			spin_unlock_bh(&nic->tlb_lock);
+			release_run(ac, nic, held);
 			return n < 0 ? (int)n : -EFAULT;
 		}
 		ok = n;
@@ -791,6 +836,237 @@ static int pin_and_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 			return 0;
 		if (!ok)
 			return UNET_ST_NO_ACCESS;
+		usleep_range(20, 100);	/* raced with an invalidation */
+	}
+	return -EBUSY;
+}
+
+/* ----------------------------------------------------- pin-free fills ---- */
+
+/*
+ * Whether the page tables' answer for one page lets the NIC use it as
+ * @m asks: present, backed by a struct page, writable if it is to be
+ * written, and then memory the NIC may dirty.  Read without a reference:
+ * the page may be unmapped and freed meanwhile, but then an invalidation
+ * of it has started and the fill will see it before installing anything.
+ */
+static bool nopin_present(unsigned long hpfn, bool write)
+{
+	return (hpfn & HMM_PFN_VALID) && !(hpfn & HMM_PFN_ERROR) &&
+	       (!write || (hpfn & HMM_PFN_WRITE));
+}
+
+static bool nopin_usable(unsigned long hpfn, bool write)
+{
+	return nopin_present(hpfn, write) &&
+	       (!write || nic_may_write(hmm_pfn_to_page(hpfn)));
+}
+
+/*
+ * Whether the page tables map the naturally aligned 2 MiB around @addr
+ * with one mapping (a PMD, or a larger hugetlb page) that @m may use
+ * whole, and the NIC may have one more huge entry.  The mapping order is
+ * the page tables' own, so the 512 page frames are consecutive.
+ */
+static bool nopin_huge_fits(struct unet_nic *nic, struct vm_area_struct *vma,
+			    unsigned long addr, unsigned long hpfn)
+{
+	unsigned long base = addr & ~(HUGE_BYTES - 1);
+	unsigned long pfn = hpfn & ~HMM_PFN_FLAGS;
+
+	return READ_ONCE(nic->tlb.huge) < unet_tlb_huge && vma &&
+	       vma->vm_start <= base && vma->vm_end - base >= HUGE_BYTES &&
+	       hmm_pfn_to_map_order(hpfn) >= UNET_TLB_HUGE_ORDER &&
+	       ((pfn - ((addr - base) >> PAGE_SHIFT)) &
+		(UNET_TLB_HUGE_PAGES - 1)) == 0;
+}
+
+/*
+ * Whether a fill that sampled @seq (the log's) and @iseq (the interval
+ * notifier's) may install [start, end): no invalidation at all since, or
+ * none of those pages.  mmu_interval_read_begin() waited for the ones in
+ * progress when the fill began, so the log's record of what started
+ * since is all there is to check.  Under inval_lock.
+ */
+static bool nopin_stale(struct unet_agent_ctx *ac, u64 start, u64 end,
+			u64 seq, unsigned long iseq)
+{
+	lockdep_assert_held(&ac->inval_lock);
+	return ac->dying ||
+	       (mmu_interval_read_retry(&ac->mni, iseq) &&
+		inval_stale_range(&ac->inval, start, end, seq));
+}
+
+/*
+ * Installs one 2 MiB entry for the huge mapping hmm_range_fault() found
+ * at the miss's page (@hpfn): holds a way for it, then installs it if no
+ * invalidation of the 2 MiB started since the samples.  Returns 0 when
+ * installed, else -EAGAIN: the caller translates 4 KiB pages instead.
+ */
+static int nopin_huge(struct unet_agent_ctx *ac, struct unet_miss *m,
+		      unsigned long hpfn, u64 seq, unsigned long iseq)
+{
+	struct unet_nic *nic = m->nic;
+	u64 vpn = m->vpn & ~(u64)(UNET_TLB_HUGE_PAGES - 1);
+	struct page *head = pfn_to_page((hpfn & ~HMM_PFN_FLAGS) -
+					(m->vpn - vpn));
+	struct unet_tlb_entry *slot = NULL;
+	bool evicted = false, ok = false;
+
+	spin_lock_bh(&nic->tlb_lock);
+	if (nic->tlb.huge < unet_tlb_huge)
+		slot = unet_tlb_reserve(&nic->tlb, ac->ctx->asid, vpn,
+					UNET_TLB_HUGE_ORDER, entry_release,
+					nic, &evicted);
+	if (slot) {
+		spin_lock(&ac->inval_lock);
+		ok = !nopin_stale(ac, vpn, vpn + UNET_TLB_HUGE_PAGES, seq,
+				  iseq);
+		if (ok)
+			unet_tlb_fill(&nic->tlb, slot, head, ac, m->write,
+				      false, entry_release, nic);
+		spin_unlock(&ac->inval_lock);
+		if (!ok)
+			unet_tlb_unreserve(&nic->tlb, slot);
+	}
+	sync_tlb_counters(nic);
+	spin_unlock_bh(&nic->tlb_lock);
+	if (evicted)
+		unet_nic_count(nic, UNET_NIC_tlb_evictions, 1);
+	if (ok)
+		unet_nic_count(nic, UNET_NIC_tlb_huge_fills, 1);
+	return ok ? 0 : -EAGAIN;
+}
+
+/*
+ * pin_and_fill() for translate=nopin: the same run of pages, read from
+ * the page tables by hmm_range_fault() without faulting instead of
+ * pinned.  The ways are held while the page tables are read (nothing
+ * there waits for long: no fault is taken), then each page is installed
+ * only if no invalidation of it started since the fill sampled the
+ * sequences.  A 2 MiB mapping that fits gives one huge entry.
+ *
+ * Returns as pin_and_fill() does.
+ */
+static int nopin_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
+{
+	struct unet_context *ctx = ac->ctx;
+	struct unet_nic *nic = m->nic;
+	struct mm_struct *mm = ctx->mm;
+	unsigned long addr = m->vpn << PAGE_SHIFT;
+	bool no_huge = false;
+	int tries;
+
+	for (tries = 0; tries < FILL_RACE_RETRIES; tries++) {
+		struct hmm_range range = {
+			.notifier = &ac->mni,
+			.start = addr,
+			.hmm_pfns = ac->pfns,
+			/* Read the page tables only: never fault. */
+			.default_flags = 0,
+			.pfn_flags_mask = 0,
+		};
+		struct vm_area_struct *vma;
+		u32 held, n, ok, filled;
+		unsigned long iseq;
+		bool stale, huge;
+		u64 seq;
+		int ret;
+
+		spin_lock_bh(&ac->inval_lock);
+		seq = ac->inval.seq;
+		stale = ac->dying;
+		spin_unlock_bh(&ac->inval_lock);
+		if (stale)
+			return UNET_ST_BAD_ADDR;
+		/* Sampled after the log: it waits for those in progress. */
+		iseq = mmu_interval_read_begin(&ac->mni);
+
+		if (hold_run(ac, m, &held))
+			return 0;
+		if (!held) {
+			usleep_range(20, 100);	/* every way busy with DMA */
+			continue;
+		}
+
+		/*
+		 * One VMA only, as in pin_and_fill(): n of the held ways
+		 * (all of them go back unless filled).
+		 */
+		ret = -EFAULT;
+		huge = false;
+		n = 0;
+		mmap_read_lock(mm);
+		vma = vma_lookup(mm, addr);
+		if (vma) {
+			n = min_t(unsigned long, held,
+				  (vma->vm_end - addr) >> PAGE_SHIFT);
+			range.end = addr + ((unsigned long)n << PAGE_SHIFT);
+			/*
+			 * Not iseq: hmm_range_fault() would fail after an
+			 * invalidation of any page of the address space
+			 * since (one notifier covers it all), and a process
+			 * that maps and unmaps other memory in a loop would
+			 * starve the fill.  The log decides per page below.
+			 */
+			range.notifier_seq = READ_ONCE(ac->mni.invalidate_seq);
+			ret = hmm_range_fault(&range);
+		}
+		if (!ret && !no_huge && nopin_usable(ac->pfns[0], m->write))
+			huge = nopin_huge_fits(nic, vma, addr, ac->pfns[0]);
+		mmap_read_unlock(mm);
+
+		if (huge) {
+			release_run(ac, nic, held);
+			if (!nopin_huge(ac, m, ac->pfns[0], seq, iseq))
+				return 0;
+			no_huge = true;
+			continue;
+		}
+		if (ret) {
+			release_run(ac, nic, held);
+			if (ret == -EBUSY) {	/* an invalidation meanwhile */
+				usleep_range(20, 100);
+				continue;
+			}
+			return ret;
+		}
+		if (ac->pfns[0] & HMM_PFN_ERROR) {
+			/* A special mapping: no page the NIC may use. */
+			release_run(ac, nic, held);
+			return UNET_ST_BAD_ADDR;
+		}
+		for (ok = 0; ok < n; ok++)
+			if (!nopin_usable(ac->pfns[ok], m->write))
+				break;
+		if (!ok && nopin_present(ac->pfns[0], m->write)) {
+			/* There, but memory the NIC may not dirty. */
+			release_run(ac, nic, held);
+			return UNET_ST_NO_ACCESS;
+		}
+
+		spin_lock_bh(&nic->tlb_lock);
+		spin_lock(&ac->inval_lock);
+		/* The run up to the first page an invalidation touched. */
+		for (filled = 0; filled < ok; filled++) {
+			u64 vpn = m->vpn + filled;
+
+			if (nopin_stale(ac, vpn, vpn + 1, seq, iseq))
+				break;
+			unet_tlb_fill(&nic->tlb, ac->slots[filled],
+				      hmm_pfn_to_page(ac->pfns[filled]), ac,
+				      m->write, filled || m->prefetch,
+				      entry_release, nic);
+		}
+		spin_unlock(&ac->inval_lock);
+		unreserve_run(ac, nic, filled, held);
+		sync_tlb_counters(nic);
+		spin_unlock_bh(&nic->tlb_lock);
+		if (filled)
+			return 0;
+		/* Not there, or not writable yet: fault it in, then again. */
+		if (!ok)
+			return -EFAULT;
 		usleep_range(20, 100);	/* raced with an invalidation */
 	}
 	return -EBUSY;
@@ -834,7 +1110,7 @@ static int serve_miss(struct unet_agent_ctx *ac, struct unet_miss *m)
 		return UNET_ST_BAD_ADDR;
 	ret = vma_status(mm, addr, m->write);
 	while (!ret) {
-		ret = pin_and_fill(ac, m);
+		ret = unet_nopin ? nopin_fill(ac, m) : pin_and_fill(ac, m);
 		if (ret >= 0)
 			break;
 		/*
@@ -1108,13 +1384,19 @@ static bool range_busy(struct unet_nic *nic, struct unet_context *ctx,
 
 /*
  * Removes the entries of [start, end) of @ctx from every NIC's TLB and, if
- * allowed to block, waits until no DMA copy uses them.  When it may not
- * block (the OOM reaper), entries in use are left dead: their pages stay
- * pinned, so nothing can reuse them, until the copy ends.
+ * allowed to block, waits until no DMA copy uses them: its own entries,
+ * and dead ones that an earlier invalidation of an overlapping range (one
+ * that runs at the same time, say reclaim beside MADV_DONTNEED) left to
+ * their last copy.  When it may not block (the OOM reaper) and a copy
+ * uses the range, it returns false; the entries stay dead until their
+ * last copy ends.  With translate=pin their pages stay pinned, so nothing
+ * can reuse them meanwhile; with translate=nopin the caller must fail the
+ * invalidation instead.
  */
-static void invalidate_range(struct unet_context *ctx, u64 vpn_start,
+static bool invalidate_range(struct unet_context *ctx, u64 vpn_start,
 			     u64 vpn_end, int cause, bool blockable)
 {
+	bool idle = true;
 	u32 i, n, busy;
 
 	for (i = 0; i < unet_nr_nics(); i++) {
@@ -1123,14 +1405,21 @@ static void invalidate_range(struct unet_context *ctx, u64 vpn_start,
 		spin_lock_bh(&nic->tlb_lock);
 		n = unet_tlb_invalidate(&nic->tlb, ctx->asid, vpn_start,
 					vpn_end, entry_release, nic, &busy);
+		/* Dead entries in use: this range's, or another's. */
+		busy = nic->tlb.dead;
 		sync_tlb_counters(nic);
 		spin_unlock_bh(&nic->tlb_lock);
 		if (n)
 			unet_nic_count(nic, cause, n);
-		if (busy && blockable)
+		if (!busy || !range_busy(nic, ctx, vpn_start, vpn_end))
+			continue;
+		if (blockable)
 			wait_event(nic->tlb_drain,
 				   !range_busy(nic, ctx, vpn_start, vpn_end));
+		else
+			idle = false;
 	}
+	return idle;
 }
 
 static int event_cause(enum mmu_notifier_event event)
@@ -1206,6 +1495,48 @@ static const struct mmu_notifier_ops unet_mn_ops = {
 	.release = unet_mn_release,
 };
 
+/*
+ * translate=nopin: the notifier keeps only release; invalidations come to
+ * the interval notifier, which may fail one it cannot wait for.
+ */
+static const struct mmu_notifier_ops unet_mn_nopin_ops = {
+	.release = unet_mn_release,
+};
+
+/*
+ * An invalidation of the address space, for translate=nopin.  The entries
+ * of the range go, and the pages they mapped stay mapped until this
+ * returns: so it returns only when no copy uses them.  The OOM reaper
+ * cannot wait; if a copy is in flight its invalidation fails (false, the
+ * reaper's -EAGAIN) and is tried again later, the page untouched.  The
+ * range is logged in the same sequence as the pinning notifier's (begun
+ * and ended at once: mmu_interval_read_begin() is what waits for the
+ * invalidations in progress), so that a fill retries only when an
+ * invalidation of its own pages started.
+ */
+static bool unet_mni_invalidate(struct mmu_interval_notifier *mni,
+				const struct mmu_notifier_range *range,
+				unsigned long cur_seq)
+{
+	struct unet_agent_ctx *ac = container_of(mni, struct unet_agent_ctx,
+						 mni);
+	u64 start = range->start >> PAGE_SHIFT;
+	u64 end = DIV_ROUND_UP_ULL(range->end, PAGE_SIZE);
+
+	spin_lock_bh(&ac->inval_lock);
+	mmu_interval_set_seq(mni, cur_seq);
+	inval_begin(&ac->inval, start, end);
+	inval_end(&ac->inval);
+	spin_unlock_bh(&ac->inval_lock);
+
+	return invalidate_range(ac->ctx, start, end, event_cause(range->event),
+				mmu_notifier_range_blockable(range));
+}
+
+static const struct mmu_interval_notifier_ops unet_mni_ops = {
+	.invalidate = unet_mni_invalidate,
+};
+
 int unet_agent_ctx_init(struct unet_context *ctx)
 {
 	struct unet_agent_ctx *ac;
@@ -1226,16 +1557,28 @@ int unet_agent_ctx_init(struct unet_context *ctx)
 		kfree(ac);
 		return -ENOMEM;
 	}
-	ac->mn.ops = &unet_mn_ops;
+	ac->mn.ops = unet_nopin ? &unet_mn_nopin_ops : &unet_mn_ops;
 	ret = mmu_notifier_register(&ac->mn, ctx->mm);
-	if (ret) {
-		kfree(ac->huge);
-		kfree(ac);
-		return ret;
-	}
+	if (ret)
+		goto err_free;
 	ac->mn_registered = true;
+	if (unet_nopin) {
+		/* Every user address the DMA engine accepts. */
+		ret = mmu_interval_notifier_insert(&ac->mni, ctx->mm, 0,
+						   TASK_SIZE_MAX, &unet_mni_ops);
+		if (ret)
+			goto err_unregister;
+		ac->mni_inserted = true;
+	}
 	ctx->agent = ac;
 	return 0;
+
+err_unregister:
+	mmu_notifier_unregister(&ac->mn, ctx->mm);
+err_free:
+	kfree(ac->huge);
+	kfree(ac);
+	return ret;
 }
 
 void unet_agent_ctx_exit(struct unet_context *ctx)
@@ -1247,6 +1590,14 @@ void unet_agent_ctx_exit(struct unet_context *ctx)
 	if (ac->mn_registered)
 		mmu_notifier_unregister(&ac->mn, ctx->mm);
 	ac->mn_registered = false;
+	/*
+	 * A miss still in service may read the page tables with it (its
+	 * mmget keeps the mm) but finds the context dying before it
+	 * installs anything.
+	 */
+	if (ac->mni_inserted)
+		mmu_interval_notifier_remove(&ac->mni);
+	ac->mni_inserted = false;
 	invalidate_range(ctx, 0, U64_MAX, UNET_NIC_tlb_inval_other, true);
 }
 
@@ -1285,6 +1636,9 @@ static unsigned long unet_shrink_count(struct shrinker *s,
 	struct unet_nic *nic = unet_shrinker_private(s);
 	s64 n = atomic64_read(&nic->ctr[UNET_NIC_pinned_pages]);
 
+	/* Pin-free entries hold no memory: nothing to give back. */
+	if (unet_nopin)
+		return 0;
 	return n > 0 ? n : SHRINK_EMPTY;
 }
 

@@ -31,6 +31,7 @@ void unet_tlb_init(struct unet_tlb *tlb, struct unet_tlb_entry *mem,
 	tlb->ways = ways;
 	tlb->valid = 0;
 	tlb->huge = 0;
+	tlb->dead = 0;
 	tlb->clock = 0;
 	tlb->ahead_used = 0;
 	tlb->ahead_wasted = 0;
@@ -98,6 +99,13 @@ static u64 align_down(u64 vpn, u32 order)
 	return vpn & ~((1ull << order) - 1);
 }
 
+/* A live entry a copy is using: lookups skip it, its last user frees it. */
+static void mark_dead(struct unet_tlb *tlb, struct unet_tlb_entry *e)
+{
+	e->flags |= UNET_TLB_DEAD;
+	tlb->dead++;
+}
+
 static void release_entry(struct unet_tlb *tlb, struct unet_tlb_entry *e,
 			  unet_tlb_release_fn release, void *arg)
 {
@@ -105,6 +113,8 @@ static void release_entry(struct unet_tlb *tlb, struct unet_tlb_entry *e,
 		tlb->ahead_wasted++;
 	if (e->order)
 		tlb->huge--;
+	if (e->flags & UNET_TLB_DEAD)
+		tlb->dead--;
 	release(e, arg);
 	e->flags = 0;
 	e->page = NULL;
@@ -331,7 +341,7 @@ void unet_tlb_fill(struct unet_tlb *tlb, struct unet_tlb_entry *slot,
 		    !matches(&e[w], slot->asid, slot->vpn, slot->order))
 			continue;
 		if (e[w].users)
-			e[w].flags |= UNET_TLB_DEAD;
+			mark_dead(tlb, &e[w]);
 		else
 			release_entry(tlb, &e[w], release, arg);
 	}
@@ -362,7 +372,7 @@ static u32 invalidate_entry(struct unet_tlb *tlb, struct unet_tlb_entry *e,
 			    unet_tlb_release_fn release, void *arg, u32 *busy)
 {
 	if (e->users) {
-		e->flags |= UNET_TLB_DEAD;
+		mark_dead(tlb, e);
 		(*busy)++;
 		return 1;
 	}

@@ -86,6 +86,7 @@ struct unet_tlb {
 	u32 ways;
 	u32 valid;		/* entries holding a translation (incl. dead) */
 	u32 huge;		/* huge entries: valid, dead or reserved */
+	u32 dead;		/* dead entries, each still used by a copy */
 	u64 clock;
 	u64 ahead_used;		/* entries filled ahead, then looked up */
 	u64 ahead_wasted;	/* ... given up without a lookup */

@@ -10,6 +10,8 @@ G=${UNET_GUEST:-1}
 F=build/fuzz
 # tests/run --kernel K passes the module built for K and a time factor.
 KO=${UNET_KO:-kernel/unetmm.ko}
+# UNET_TRANSLATE=nopin (tests/run --translate nopin): pin-free TLB.
+TR=${UNET_TRANSLATE:+translate=$UNET_TRANSLATE}
 SLOW=${UNET_SLOW:-1}
 rc=0
 pass() { echo "PASS guest/fuzz-$1"; }
@@ -61,7 +63,7 @@ runf() {	# name timeout cmd...
 	fi
 }
 
-insmod $KO netdev=eth0 || { fail insmod "insmod failed"; exit 1; }
+insmod $KO netdev=eth0 $TR || { fail insmod "insmod failed"; exit 1; }
 
 # 1. Hostile hosts: raw frames from guest 2 to guest 1.
 runf frames 400 $F/fuzz_frames $G --frames $FRAMES --checked $FCHK --seed $SEED
@@ -126,7 +128,7 @@ if [ "$G" = 1 ]; then
 	sleep 1
 	if rmmod unetmm 2>/dev/null; then
 		fail fault-rmmod-busy "rmmod succeeded while endpoints existed"
-		insmod $KO netdev=eth0
+		insmod $KO netdev=eth0 $TR
 	else
 		pass fault-rmmod-busy
 	fi
@@ -136,7 +138,7 @@ if [ "$G" = 1 ]; then
 	if rmmod unetmm; then pass fault-rmmod-clean; else fail fault-rmmod-clean "rmmod refused after all processes exited"; fi
 	faults=$((faults + 1))
 	# A TLB far smaller than the working set: 16 entries, 2 ways.
-	if insmod $KO netdev=eth0 tlb_entries=16 tlb_ways=2; then
+	if insmod $KO netdev=eth0 $TR tlb_entries=16 tlb_ways=2; then
 		runf fault-small-tlb 300 $F/fuzz_queues --cases $((QCASES / 4)) --procs 2 --checked $QCHK --seed $((SEED + 77))
 		faults=$((faults + 1))
 		gauges_zero small-tlb || fail fault-small-tlb "gauges $(gauges)"
@@ -144,7 +146,7 @@ if [ "$G" = 1 ]; then
 	else
 		fail fault-small-tlb "insmod tlb_entries=16 tlb_ways=2 failed"
 	fi
-	insmod $KO netdev=eth0
+	insmod $KO netdev=eth0 $TR
 	# Memory pressure with zram swap while the checked pair runs.
 	if modprobe zram 2>/dev/null && echo 256M >/sys/block/zram0/disksize &&
 	   mkswap /dev/zram0 >/dev/null 2>&1 && swapon /dev/zram0; then

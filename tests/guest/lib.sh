@@ -3,8 +3,12 @@
 # Every check prints one `PASS guest/...` or `FAIL guest/...` line.
 # tests/run --kernel K sets UNET_KO (the module built for K) and UNET_SLOW
 # (the factor for time limits: 4 on the debug kernel) in the command.
+# tests/run --translate M sets UNET_TRANSLATE=M: every load_module of the
+# suite then loads the module with translate=M (the suites themselves are
+# the same in both modes; a test asks /sys/module/unetmm/parameters).
 UNET_KO=${UNET_KO:-kernel/unetmm.ko}
 UNET_SLOW=${UNET_SLOW:-1}
+UNET_TRANSLATE=${UNET_TRANSLATE:-}
 BIN=build/tests
 suite_rc=0
 
@@ -12,6 +16,9 @@ pass() { echo "PASS guest/$1"; }
 fail() { echo "FAIL guest/$1: $2"; suite_rc=1; }
 
 load_module() {
+	if [ -n "$UNET_TRANSLATE" ]; then
+		set -- "$@" translate="$UNET_TRANSLATE"
+	fi
 	if insmod "$UNET_KO" "$@"; then
 		pass "$SUITE-insmod"
 	else

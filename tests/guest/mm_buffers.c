@@ -499,6 +499,11 @@ int main(void)
 	       (unsigned long long)(st1.ctr[UNET_NIC_tlb_faults] - st0.ctr[UNET_NIC_tlb_faults]),
 	       (unsigned long long)st1.ctr[UNET_NIC_pinned_pages],
 	       (unsigned long long)st1.ctr[UNET_NIC_pinned_peak]);
+	if (mm_nopin())
+		gt_result(st1.ctr[UNET_NIC_pinned_peak] == 0,
+			  "buffers-nopin-pinned-zero",
+			  "pinned_peak %llu with translate=nopin",
+			  (unsigned long long)st1.ctr[UNET_NIC_pinned_peak]);
 	gt_result(st1.ctr[UNET_NIC_tlb_faults] == st0.ctr[UNET_NIC_tlb_faults],
 		  "buffers-no-faults", "%llu translation faults on valid buffers",
 		  (unsigned long long)(st1.ctr[UNET_NIC_tlb_faults] -

@@ -213,6 +213,24 @@ static inline long mm_ctr(struct unet *u, int c)
 	return gt_nic_counter(u, c);
 }
 
+/*
+ * Whether the module translates without pinning (translate=nopin): its
+ * TLB entries pin nothing, so pinned_pages stays 0 and the shrinker has
+ * nothing to give back.
+ */
+static inline bool mm_nopin(void)
+{
+	FILE *f = fopen("/sys/module/unetmm/parameters/translate", "r");
+	char mode[16] = "";
+
+	if (!f)
+		return false;
+	if (!fgets(mode, sizeof(mode), f))
+		mode[0] = 0;
+	fclose(f);
+	return !strncmp(mode, "nopin", 5);
+}
+
 /* Polls counter @c until it is <= @limit; returns its last value. */
 static inline long mm_wait_ctr_le(struct unet *u, int c, long limit, int ms)
 {

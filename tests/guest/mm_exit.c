@@ -151,6 +151,13 @@ static void one(struct unet *u, enum how how)
 		gt_result(false, name, "child failed (status %#x)", status);
 		return;
 	}
+	if (mm_nopin()) {
+		/* Pin-free: the child's traffic must have pinned nothing. */
+		gt_result(c == 'n' && before == 0 && during == 0 && after == 0,
+			  name, "translate=nopin but pinned_pages %ld -> %ld -> %ld (ctx %c)",
+			  before, during, after, c);
+		return;
+	}
 	if (c != 'y' || during <= before) {
 		gt_result(false, name,
 			  "the child's traffic pinned nothing (ctx %c, nic %ld -> %ld)",

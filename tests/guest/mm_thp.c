@@ -158,7 +158,11 @@ static void send_misses(void)
 	if (!why[0] && strict &&
 	    s1.ctr[UNET_NIC_tlb_huge_fills] == s0.ctr[UNET_NIC_tlb_huge_fills])
 		snprintf(why, sizeof(why), "no huge entry filled");
-	if (!why[0] && strict && pinned < (long)(MM_HUGE / MM_PAGE))
+	if (!why[0] && mm_nopin() && pinned)
+		snprintf(why, sizeof(why),
+			 "pinned_pages %ld with translate=nopin", pinned);
+	else if (!why[0] && strict && !mm_nopin() &&
+		 pinned < (long)(MM_HUGE / MM_PAGE))
 		snprintf(why, sizeof(why),
 			 "pinned_pages %ld: a huge entry pins its 512 pages",
 			 pinned);

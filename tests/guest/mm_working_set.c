@@ -10,7 +10,8 @@
  * counts them only if the NIC filled any since it was loaded, and at
  * most its tlb_huge of them.
  * Then the same with 16 processes streaming at once, each from its own
- * 1 MiB.
+ * 1 MiB.  With translate=nopin the bound is 0: nothing is pinned at any
+ * sample, however many entries are evicted and refilled.
  */
 #include "mm_common.h"
 
@@ -28,6 +29,12 @@ static long pin_bound(long cap, const struct unet_nic_stats *s)
 	FILE *f = fopen("/sys/module/unetmm/parameters/tlb_huge", "r");
 	long huge = (long)s->ctr[UNET_NIC_tlb_huge_fills], max = 0;
 
+	if (mm_nopin()) {
+		if (f)
+			fclose(f);
+		printf("# translate=nopin: the bound is 0 pages\n");
+		return 0;
+	}
 	if (f) {
 		if (fscanf(f, "%ld", &max) != 1)
 			max = 0;

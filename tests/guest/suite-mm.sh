@@ -19,6 +19,7 @@ run_test mm-unserved $BIN/mm_unserved
 run_test mm-parked $BIN/mm_parked
 run_test mm-batch $BIN/mm_batch
 run_test mm-thp $BIN/mm_thp
+run_test mm-migrate $BIN/mm_migrate
 unload_module
 # Misses before batching and 2 MiB entries, for the record (and the
 # data checks without them).

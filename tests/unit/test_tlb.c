@@ -74,12 +74,12 @@ static void setup(struct unet_tlb *t, u32 entries, u32 ways)
 }
 
 /*
- * tlb->valid is the number of VALID entries; DEAD ones are VALID and busy;
- * empty ones are all zero.  Returns false (and records why) if broken.
+ * tlb->valid is the number of VALID entries; DEAD ones are VALID and busy,
+ * and tlb->dead counts them; empty ones are all zero.  Returns false (and records why) if broken.
  */
 static bool invariant_at(const struct unet_tlb *t, const char *file, int line)
 {
-	u32 i, n = 0, huge = 0, total = unet_tlb_entries(t);
+	u32 i, n = 0, huge = 0, dead = 0, total = unet_tlb_entries(t);
 
 	if (!unit_check(!rel.bad, file, line, "release callback: %s", rel.why))
 		return false;
@@ -93,6 +93,7 @@ static bool invariant_at(const struct unet_tlb *t, const char *file, int line)
 		huge += e->order != 0;
 		if (e->flags & UNET_TLB_VALID) {
 			n++;
+			dead += !!(e->flags & UNET_TLB_DEAD);
 			if (!unit_check(e->page != NULL, file, line,
 					"entry %u valid without a page", i))
 				return false;
@@ -111,6 +112,9 @@ static bool invariant_at(const struct unet_tlb *t, const char *file, int line)
 	}
 	if (!unit_check(huge == t->huge, file, line,
 			"tlb->huge %u, huge entries held %u", t->huge, huge))
+		return false;
+	if (!unit_check(dead == t->dead, file, line,
+			"tlb->dead %u, dead entries %u", t->dead, dead))
 		return false;
 	return unit_check(n == t->valid && t->valid <= total &&
 			  unet_tlb_count(t, 0) == t->valid, file, line,
