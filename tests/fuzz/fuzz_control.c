@@ -12,7 +12,8 @@
  *
  * Oracles: no crash; a command number the ABI does not define, or a known
  * number with the wrong size/direction, is ENOTTY; a destroyed handle is
- * ENOENT; a call from the wrong address space is EPERM.
+ * ENOENT; a call from the wrong address space is EPERM; a busy poll with
+ * a bad time, flag or reserved word is refused.
  */
 #include "fuzz.h"
 
@@ -182,7 +183,7 @@ static void do_raw_ioctl(void)
 	    cmd != UNET_IOC_EP_DESTROY && cmd != UNET_IOC_CHAN_CREATE &&
 	    cmd != UNET_IOC_CHAN_DESTROY && cmd != UNET_IOC_KICK &&
 	    cmd != UNET_IOC_STATS && cmd != UNET_IOC_DEV_INFO &&
-	    type == UNET_IOC_MAGIC)
+	    cmd != UNET_IOC_BUSY_POLL && type == UNET_IOC_MAGIC)
 		oracle(ret < 0 && errno == ENOTTY, "unknown command not ENOTTY",
 		       (long)cmd, errno);
 	if (!ret)
@@ -197,12 +198,13 @@ static void do_known(void)
 		struct unet_chan_destroy cd;
 		struct unet_stats st;
 		struct unet_nic_info ni;
+		struct unet_busy_poll bp;
 		uint32_t h;
 	} *a = (void *)buf;
 	int ret = 0;
 
 	fz_bytes(buf, 512);
-	switch (fz_below(6)) {
+	switch (fz_below(7)) {
 	case 0:
 		a->cc.handle = pick_handle();
 		a->cc.remote_ep = fz_chance(50) ? fz_below(64) : fz_u32();
@@ -241,6 +243,20 @@ static void do_known(void)
 			memset(a->st.reserved, 0, sizeof(a->st.reserved));
 		}
 		ret = ioctl(fd, UNET_IOC_STATS, a);
+		break;
+	case 5:
+		/* Short, mostly: a valid call spins for its whole time. */
+		a->bp.handle = pick_handle();
+		a->bp.usecs = fz_chance(90) ? fz_below(200) : fz_u32();
+		if (fz_chance(80))
+			a->bp.flags = a->bp.reserved = 0;
+		ret = ioctl(fd, UNET_IOC_BUSY_POLL, a);
+		oracle(ret < 0 || (a->bp.usecs && a->bp.usecs <=
+				     UNET_BUSY_POLL_MAX_US && !a->bp.flags &&
+				     !a->bp.reserved),
+		       "busy poll accepted bad arguments", a->bp.usecs,
+		       a->bp.flags);
+		ret = ret < 0 ? ret : 0;
 		break;
 	default:
 		a->ni.nic = fz_chance(80) ? 0 : fz_u32();

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # tests/run licences: every source file of the tree names its licence in an
 # SPDX-License-Identifier line, and the one README's "License" section gives
-# its directory: GPL-2.0 for kernel/, tests/unit/ and tests/harness/broken/,
+# its directory: GPL-2.0 for kernel/, tests/unit/, tests/harness/broken/ and
+# eval/tlbsim.c (which compiles kernel/tlb/tlb.c),
 # the dual licence for the ABI header, MIT for the rest; the texts are in
 # LICENSES/.  Prints PASS/FAIL host/licence-*.
 set -uo pipefail
@@ -10,7 +11,7 @@ cd "$(dirname "$0")/../.."
 
 want_for() {
 	case $1 in
-	kernel/* | tests/unit/* | tests/harness/broken/*) echo "GPL-2.0" ;;
+	kernel/* | tests/unit/* | tests/harness/broken/* | eval/tlbsim.c) echo "GPL-2.0" ;;
 	include/uapi/*) echo "(GPL-2.0 WITH Linux-syscall-note) OR MIT" ;;
 	*) echo "MIT" ;;
 	esac
