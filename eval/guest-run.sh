@@ -452,6 +452,32 @@ if [ "$setup" = loopback ]; then
 		rmmod unetmm
 		insmod "${UNET_KO:-kernel/unetmm.ko}" netdev=eth0 || exit 1
 	fi
+
+	# One pair with the tools' default window (32 sends of 64 KiB in
+	# flight, 64 receive buffers of 64 KiB) on a 256-entry pinning TLB:
+	# 6 MiB of buffers against 1 MiB of reach.  A checked run of each
+	# mode first, then the rounds, modes alternating.
+	progress "one pair, the tools' default window, on a 256-entry TLB: U-Net/MM against base-level"
+	rmmod unetmm &&
+		insmod "${UNET_KO:-kernel/unetmm.ko}" netdev=eth0 tlb_entries=256 || exit 1
+	$SRV $B/unet_bw --forever --json -t 60 -p 18605 \
+		>"$raw/tlb256-bwserver.txt" 2>&1 &
+	tlb256_server=$!
+	sleep 1
+	for mode in mm base; do
+		cmd "tlb256-unet_$mode-bw.check.txt" $B/unet_bw --mode $mode \
+			-n $CHECK_N --check --json -p 18605 127.0.0.1
+	done
+	for r in $(seq $ROUNDS); do
+		for mode in mm base; do
+			cmd "tlb256-unet_$mode-bw.r$r.txt" $B/unet_bw --mode $mode \
+				-n $BW_N --json -p 18605 127.0.0.1
+		done
+	done
+	kill $tlb256_server 2>/dev/null
+	wait $tlb256_server 2>/dev/null
+	rmmod unetmm
+	insmod "${UNET_KO:-kernel/unetmm.ko}" netdev=eth0 || exit 1
 fi
 
 build/bin/unetstat --json >"$raw/$setup-unetstat-guest$g.txt" 2>&1

@@ -496,6 +496,20 @@ def scaling(loop_raw):
     return sc
 
 
+def single_pair_256(loop_raw):
+    """One pair, the tools' default window, a 256-entry pinning TLB: the
+    median and [min, max] of the rounds' MB/s per mode."""
+    out = {"bw_MBps": {}, "bw_MBps_range": {}}
+    for tag, peer in (("mm", "unetmm"), ("base", "unet_base")):
+        runs = [unet_bw(f) for f in rounds(f"{loop_raw}/tlb256-unet_{tag}-bw.r*.txt")]
+        if not any(runs):
+            missing(f"one pair on a 256-entry TLB, {PEER_NAMES[peer]}",
+                    f"{loop_raw}/tlb256-unet_{tag}-bw.r1.txt")
+        med, rg = spread([r[0] if r else None for r in runs])
+        out["bw_MBps"][peer], out["bw_MBps_range"][peer] = med, rg
+    return out
+
+
 def main():
     if len(sys.argv) != 5:
         print(__doc__, file=sys.stderr)
@@ -542,6 +556,7 @@ def main():
                                         "miss_resident_us", "miss_fault_us",
                                         "miss_swapped_us", "misses_per_64k_cold",
                                         "thp_misses_per_mib")}
+    res["tlb"]["single_pair_256"] = single_pair_256(loop_raw)
     res["scaling"] = scaling(loop_raw)
     res["targets"] = [dict(zip(("target", "value", "goal", "verdict"), t))
                       for t in target_rows(res)]
@@ -706,6 +721,9 @@ def target_rows(res):
           sc["pinned_kib"]["unetmm_nopin"][-1], 0, digits=0)
     check("TLB misses per MiB streamed from a THP buffer",
           res["tlb"]["thp_misses_per_mib"], 1)
+    one = res["tlb"]["single_pair_256"]["bw_MBps"]
+    check("one pair, default window, 256-entry TLB: U-Net/MM BW ÷ base-level",
+          ratio(one["unetmm"], one["unet_base"]), 0.8, "higher")
     return out
 
 
@@ -829,6 +847,13 @@ def report_md(res, plots):
     L += ["", f"Misses per cold 64 KiB message: {fmt(res['tlb']['misses_per_64k_cold'], 2)}; "
           f"per MiB streamed from a transparent huge page: "
           f"{fmt(res['tlb']['thp_misses_per_mib'], 2)} (`eval/tlbcost`).", ""]
+    one = res["tlb"]["single_pair_256"]
+    L += ["One pair with the tools' default window (`unet_bw`: 32 sends of 64 KiB in "
+          "flight, 64 receive buffers of 64 KiB, 6 MiB in all) through the loopback path "
+          "on a 256-entry pinning TLB (1 MiB of reach), median [min, max] of the rounds: "
+          f"U-Net/MM {fmt(one['bw_MBps']['unetmm'])} {rng(one['bw_MBps_range']['unetmm'])} MB/s, "
+          f"base-level {fmt(one['bw_MBps']['unet_base'])} "
+          f"{rng(one['bw_MBps_range']['unet_base'])} MB/s.", ""]
     if LOW_SAMPLES:
         notes.append("p99 from fewer than 10,000 samples per round: "
                      + "; ".join(LOW_SAMPLES))

@@ -242,7 +242,8 @@ struct ufi_ep {
 	enum fi_ep_type type;
 	uint64_t caps, tx_op_flags, rx_op_flags;
 	struct unet_ep *uep;
-	unsigned bp_skip;	/* idle reads before unet_busy_poll() again */
+	unsigned bp_skip;	/* idle rounds before unet_busy_poll() again */
+	bool bp_off;		/* unet_busy_poll() cannot work here */
 	uint8_t addr[UNET_ADDR_LEN];
 	size_t addr_len;
 	bool enabled;

@@ -32,6 +32,8 @@ int ufi_cq_push(struct ufi_cq *cq, const struct ufi_cq_entry *ent)
  * thread: a process that spins on an empty CQ can keep it (and the peer
  * process) off a busy CPU until the next tick, milliseconds later. */
 #define UFI_IDLE_POLLS_BEFORE_YIELD	32
+/* Idle rounds (of the above) before asking a device that had nothing. */
+#define UFI_BUSY_POLL_RETRY		8
 
 /*
  * Idle: let the NIC's network device run its receive processing in this
@@ -51,7 +53,7 @@ static bool ufi_cq_busy_poll(struct ufi_cq *cq)
 		struct ufi_ep *ep = cq->eps[i];
 		int rc;
 
-		if (!ep->uep)
+		if (!ep->uep || ep->bp_off)
 			continue;
 		if (ep->bp_skip) {
 			ep->bp_skip--;
@@ -60,8 +62,13 @@ static bool ufi_cq_busy_poll(struct ufi_cq *cq)
 		rc = unet_busy_poll(ep->uep, ufi_env.busy_poll_us);
 		if (rc >= 0)
 			polled = true;
+		else if (rc == -ENODATA)
+			/* Nothing from the wire yet: a frame may come any
+			 * moment, so ask again soon (one ioctl per 256 idle
+			 * reads). */
+			ep->bp_skip = UFI_BUSY_POLL_RETRY;
 		else if (rc != -EINTR)
-			ep->bp_skip = 1024;	/* ENODATA, or an old module */
+			ep->bp_off = true;	/* an old module, or no endpoint */
 	}
 	return polled;
 }

@@ -33,13 +33,14 @@ gauges() {
 		/sys/kernel/debug/unetmm/nic0/counters | awk '{printf "%s=%s ", $1, $2}'
 }
 # Every gauge zero once every process of a phase is gone (waits a little).
+# (sh has no locals: its counter must not be a caller's loop variable.)
 gauges_zero() {
-	i=0
-	while [ $i -lt 50 ]; do
+	gz_try=0
+	while [ $gz_try -lt 50 ]; do
 		g=$(gauges)
 		if ! echo "$g" | grep -qE '=[1-9-]'; then return 0; fi
 		sleep 0.2
-		i=$((i + 1))
+		gz_try=$((gz_try + 1))
 	done
 	echo "# gauges after $1: $g"
 	return 1
@@ -74,11 +75,11 @@ echo "# softnet_stat (processed dropped squeezed ...): $(head -2 /proc/net/softn
 # 1b. Stuck endpoints (receive buffers nobody will ever fault in) under
 # floods of random shape: parked frames stay within the NIC's bound and go
 # when nothing moves; broadcast frames and a fault mid-message too.
-i=0
-while [ $i -lt $FLOODS ]; do
-	runf flood-$i 300 build/tests/rx_hostile $G --seed $((SEED + 200 + i))
-	leak_check flood-$i-$G
-	i=$((i + 1))
+flood=0
+while [ $flood -lt $FLOODS ]; do
+	runf flood-$flood 300 build/tests/rx_hostile $G --seed $((SEED + 200 + flood))
+	leak_check flood-$flood-$G
+	flood=$((flood + 1))
 done
 
 # 2. Hostile processes (each guest fuzzes itself, loopback).

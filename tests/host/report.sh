@@ -63,7 +63,7 @@ json report-msg-rate \
 	"all(set(r['msg_rate'][s][p]) == {'8', '64'} for s in r['msg_rate'] for p in ('unetmm', 'unet_base', 'udp', 'rxe'))" \
 	"r['msg_rate']['wire']['rxe']['64'] == 100000.0"
 json report-checked-runs \
-	"r['checked_runs'] == 2 * 2 * 2 * 8" "r['checked_runs_failed'] == []"
+	"r['checked_runs'] == 2 * 2 * 2 * 8 + 2" "r['checked_runs_failed'] == []"
 json report-memcpy "r['memcpy_MBps'] == 500.0" "r['memcpy_cold_MBps'] == 200.0"
 json report-registration \
 	"set(r['registration']) == {'sizes', 'verbs_reg_us', 'verbs_dereg_us', 'unetmm_first_use_us'}" \
@@ -76,8 +76,12 @@ json report-scaling \
 	"r['scaling']['working_set']['reach_ratio'] == [0.25, 0.5, 1, 2, 4, 16]" \
 	"r['scaling']['working_set']['bw_MBps']['unetmm_nopin'][-1] == 150.0" \
 	"r['tlb']['thp_misses_per_mib'] == 0.5" "r['tlb']['misses_per_64k_cold'] == 1.0"
+json report-single-pair-256 \
+	"r['tlb']['single_pair_256']['bw_MBps'] == {'unetmm': 80.0, 'unet_base': 100.0}" \
+	"r['tlb']['single_pair_256']['bw_MBps_range']['unetmm'] == [70.0, 90.0]" \
+	"[t['verdict'] for t in r['targets'] if t['target'].startswith('one pair')] == ['met']"
 json report-targets \
-	"len(r['targets']) == 15" \
+	"len(r['targets']) == 16" \
 	"[t['value'] for t in r['targets'] if t['target'].startswith('64 processes')] == ['0.90']" \
 	"all(t['verdict'] in ('met', 'missed') for t in r['targets'])" \
 	"[t['verdict'] for t in r['targets'] if t['target'].startswith('first use')] == ['met']" \

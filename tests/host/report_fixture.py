@@ -187,6 +187,11 @@ def main():
             w(f"{loop}/scale-ws-{mode}-{r}.txt",
               json.dumps({"pinned_kib": 0, "region_kib": int(float(r) * 4096),
                           "MBps": 200.0 - 10 * i, "errors": 0}) + "\n")
+    # One pair on a 256-entry TLB: MM rounds 70, 80, 90; base 100, 100, 110.
+    for mode, vals in (("mm", (70.0, 90.0, 80.0)), ("base", (100.0, 110.0, 100.0))):
+        w(f"{loop}/tlb256-unet_{mode}-bw.check.txt", unet_bw(mode, 65536, "busy", 100, 50.0, True))
+        for r, v in enumerate(vals, 1):
+            w(f"{loop}/tlb256-unet_{mode}-bw.r{r}.txt", unet_bw(mode, 65536, "busy", 1500, v, False))
 
 
 if __name__ == "__main__":
