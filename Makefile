@@ -168,7 +168,7 @@ $(BUILD)/examples/%: examples/%.c $(LIB_SO) $(LIB_HDR)
 
 eval: $(EVAL_BINS)
 
-$(BUILD)/eval/%: eval/%.c eval/eval_util.h $(LIB_A)
+$(BUILD)/eval/%: eval/%.c eval/eval_util.h eval/eval_pair.h $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CFLAGS) $(INC) $< $(LIB_A) -o $@
 

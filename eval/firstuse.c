@@ -27,7 +27,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#include "eval_util.h"
+#include "eval_pair.h"
 
 #define die(what, err)	eval_die("firstuse", (what), (err))
 
@@ -47,26 +47,15 @@ static char *rx;
 static void setup(void)
 {
 	struct unet_ep_attr attr;
-	uint8_t addr_a[UNET_ADDR_LEN], addr_b[UNET_ADDR_LEN];
-	size_t len_a = sizeof(addr_a), len_b = sizeof(addr_b);
+	struct eval_pair p;
 	unsigned int i;
-	int ch_ba;
 
-	u = unet_open();
-	if (!u)
-		die("open /dev/unet (is unetmm.ko loaded?)", errno);
 	unet_ep_attr_init(&attr);
-	a = unet_ep_create(u, &attr);
-	b = unet_ep_create(u, &attr);
-	if (!a || !b)
-		die("create endpoints", errno);
-	if (unet_ep_addr(a, addr_a, &len_a) || unet_ep_addr(b, addr_b, &len_b))
-		die("address", errno);
-	/* B accepts only what comes on a channel of its own. */
-	ch_ab = unet_chan_create(a, addr_b, len_b);
-	ch_ba = unet_chan_create(b, addr_a, len_a);
-	if (ch_ab < 0 || ch_ba < 0)
-		die("create channels", -(ch_ab < 0 ? ch_ab : ch_ba));
+	eval_pair_open("firstuse", &p, &attr);
+	u = p.u;
+	a = p.a;
+	b = p.b;
+	ch_ab = p.ch_ab;
 	rx = mmap(NULL, (size_t)RXBUFS * MSG, PROT_READ | PROT_WRITE,
 		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (rx == MAP_FAILED)

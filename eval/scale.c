@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "unet.h"
+#include "eval_pair.h"
 
 #define MSG	65536u
 #define REGION_MIN	(2 * MSG)
@@ -61,18 +61,13 @@ static void child(uint32_t mode, int nmsg, int ready_fd, int go_fd,
 		  int report_fd, int release_fd)
 {
 	struct unet_ep_attr attr;
-	uint8_t addr_a[UNET_ADDR_LEN], addr_b[UNET_ADDR_LEN];
-	size_t len_a = sizeof(addr_a), len_b = sizeof(addr_b);
 	struct report rep = { 0 };
+	struct eval_pair p;
 	struct unet_ep *a, *b;
-	struct unet *u;
 	char *app, *seg = NULL, *tx, *rx;
 	int ch, sent = 0, got = 0, i;
 	char c = 1;
 
-	u = unet_open();
-	if (!u)
-		die("open /dev/unet");
 	/* Base mode: a segment of half the region each, window and pool. */
 	unet_ep_attr_init(&attr);
 	attr.mode = mode;
@@ -81,15 +76,10 @@ static void child(uint32_t mode, int nmsg, int ready_fd, int go_fd,
 	while (attr.fq_entries < NMSG_SLOTS)
 		attr.fq_entries *= 2;
 	attr.rx_entries = attr.fq_entries;
-	a = unet_ep_create(u, &attr);
-	b = unet_ep_create(u, &attr);
-	if (!a || !b)
-		die("create endpoints");
-	if (unet_ep_addr(a, addr_a, &len_a) || unet_ep_addr(b, addr_b, &len_b))
-		die("addresses");
-	ch = unet_chan_create(a, addr_b, len_b);
-	if (ch < 0 || unet_chan_create(b, addr_a, len_a) < 0)
-		die("channels");
+	eval_pair_open("scale", &p, &attr);
+	a = p.a;
+	b = p.b;
+	ch = p.ch_ab;
 
 	app = malloc(region);
 	if (!app)

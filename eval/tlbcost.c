@@ -31,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "eval_util.h"
+#include "eval_pair.h"
 
 #define die(what, err)	eval_die("tlbcost", (what), (err))
 
@@ -315,25 +315,15 @@ static double thp_misses_per_mib(void)
 static void setup(void)
 {
 	struct unet_ep_attr attr;
-	uint8_t addr_a[UNET_ADDR_LEN], addr_b[UNET_ADDR_LEN];
-	size_t len_a = sizeof(addr_a), len_b = sizeof(addr_b);
+	struct eval_pair p;
 
-	u = unet_open();
-	if (!u)
-		die("open /dev/unet (is unetmm.ko loaded?)", errno);
 	unet_ep_attr_init(&attr);
-	a = unet_ep_create(u, &attr);
-	b = unet_ep_create(u, &attr);
-	if (!a || !b)
-		die("create endpoints", errno);
-	if (unet_ep_addr(a, addr_a, &len_a) || unet_ep_addr(b, addr_b, &len_b))
-		die("addresses", errno);
-	ch_ab = unet_chan_create(a, addr_b, len_b);
-	ch_ba = unet_chan_create(b, addr_a, len_a);
-	if (ch_ab < 0 || ch_ba < 0) {
-		errno = -(ch_ab < 0 ? ch_ab : ch_ba);
-		die("create channels", errno);
-	}
+	eval_pair_open("tlbcost", &p, &attr);
+	u = p.u;
+	a = p.a;
+	b = p.b;
+	ch_ab = p.ch_ab;
+	ch_ba = p.ch_ba;
 }
 
 int main(int argc, char **argv)

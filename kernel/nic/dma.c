@@ -224,6 +224,7 @@ u32 unet_dma_prefetch(struct unet_endpoint *ep, const struct unet_sge *sge,
 		vpn = sge[i].addr >> PAGE_SHIFT;
 		last = (sge[i].addr + sge[i].len - 1) >> PAGE_SHIFT;
 		for (; vpn <= last && pages < max_pages; vpn++, pages++) {
+			u32 run;
 			bool hit;
 
 			spin_lock_bh(&nic->tlb_lock);
@@ -231,11 +232,9 @@ u32 unet_dma_prefetch(struct unet_endpoint *ep, const struct unet_sge *sge,
 			spin_unlock_bh(&nic->tlb_lock);
 			if (hit)
 				continue;
-			unet_agent_prefetch(nic, ep->ctx, vpn,
-					    min_t(u64, last - vpn + 1,
-						  max_pages - pages),
-					    write, ep);
-			pages += min_t(u64, last - vpn + 1, max_pages - pages);
+			run = min_t(u64, last - vpn + 1, max_pages - pages);
+			unet_agent_prefetch(nic, ep->ctx, vpn, run, write, ep);
+			pages += run;
 			break;
 		}
 	}

@@ -252,12 +252,23 @@ void unet_tlb_put(struct unet_tlb *tlb, struct unet_tlb_entry *e,
 		release_entry(tlb, e, release, arg);
 }
 
-/* Whether @a is a better victim than @b under the TLB's policy. */
-static bool colder(const struct unet_tlb *tlb, const struct unet_tlb_entry *a,
+/*
+ * How long (in clock ticks) the "ahead" policy keeps a page translated
+ * ahead of use and not used yet; 0 under the others.
+ */
+static u64 ahead_keep(const struct unet_tlb *tlb)
+{
+	if (tlb->policy != UNET_TLB_AHEAD_FIRST)
+		return 0;
+	return (u64)UNET_TLB_AHEAD_KEEP * unet_tlb_entries(tlb);
+}
+
+/* Whether @a is a better victim than @b; @keep is ahead_keep(tlb). */
+static bool colder(const struct unet_tlb *tlb, u64 keep,
+		   const struct unet_tlb_entry *a,
 		   const struct unet_tlb_entry *b)
 {
-	if (tlb->policy == UNET_TLB_AHEAD_FIRST) {
-		u64 keep = (u64)UNET_TLB_AHEAD_KEEP * unet_tlb_entries(tlb);
+	if (keep) {
 		bool pa = (a->flags & UNET_TLB_AHEAD) &&
 			  tlb->clock - a->filled < keep;
 		bool pb = (b->flags & UNET_TLB_AHEAD) &&
@@ -285,6 +296,7 @@ struct unet_tlb_entry *unet_tlb_reserve(struct unet_tlb *tlb, u32 asid,
 {
 	struct unet_tlb_entry *e = set_for(tlb, asid, vpn, order);
 	struct unet_tlb_entry *victim = NULL, *lru = NULL;
+	u64 keep = ahead_keep(tlb);
 	u32 w;
 
 	*evicted = false;
@@ -302,7 +314,7 @@ struct unet_tlb_entry *unet_tlb_reserve(struct unet_tlb *tlb, u32 asid,
 		}
 		if (c->users || (c->flags & (UNET_TLB_DEAD | UNET_TLB_RESERVED)))
 			continue;
-		if (!lru || colder(tlb, c, lru))
+		if (!lru || colder(tlb, keep, c, lru))
 			lru = c;
 	}
 	if (!victim) {

@@ -18,15 +18,7 @@ static const uint8_t remote_mac[6] = { 0x52, 0x54, 0x00, 0x88, 0xb5, 0x42 };
 
 static long wire_group(void)
 {
-	FILE *f = fopen("/sys/module/unetmm/parameters/wire_group", "r");
-	long g = -1;
-
-	if (f) {
-		if (fscanf(f, "%ld", &g) != 1)
-			g = -1;
-		fclose(f);
-	}
-	return g;
+	return gt_module_param("wire_group", -1);
 }
 
 /* In a child as uid/gid 65534 with supplementary group @gid (or none). */

@@ -51,17 +51,9 @@ static const char *nm(const char *name)
 }
 
 /* The module's tlb_batch parameter, or 0 if it has none. */
-static unsigned int batch_param(void)
+static long batch_param(void)
 {
-	FILE *f = fopen("/sys/module/unetmm/parameters/tlb_batch", "r");
-	unsigned int v = 0;
-
-	if (f) {
-		if (fscanf(f, "%u", &v) != 1)
-			v = 0;
-		fclose(f);
-	}
-	return v;
+	return gt_module_param("tlb_batch", 0);
 }
 static uint8_t *scratch;
 
@@ -80,6 +72,29 @@ static uint8_t *map_4k(size_t len)
 
 	madvise(p, len, MADV_NOHUGEPAGE);
 	return p;
+}
+
+/*
+ * Receives message @i, @seed's pattern of MSG bytes: copied out into
+ * scratch, or, with @in_place, checked in the receive buffer it landed
+ * in.  False (and @name failed) unless it is whole.
+ */
+static bool recv_whole(const char *name, int i, const uint8_t *in_place,
+		       uint32_t seed)
+{
+	uint32_t got = 0;
+	long bad = 0;
+	int st;
+
+	st = mm_recv_msg(P.rx, in_place ? NULL : scratch, in_place ? 0 : MSG,
+			 &got, false, NULL, 0, NULL);
+	if (st == UNET_ST_OK)
+		bad = gt_verify(in_place ? in_place : scratch, got, seed);
+	if (st == UNET_ST_OK && got == MSG && bad < 0)
+		return true;
+	gt_result(false, name, "message %d: rx %s, %u bytes, byte %ld differs",
+		  i, mm_st(st), got, bad);
+	return false;
 }
 
 /* Sends NMSG messages from fresh pages at @off; the sender's misses. */
@@ -102,28 +117,18 @@ static void cold_send(const char *name, size_t off, bool strict)
 	 */
 	m0 = ep_misses(P.tx);
 	for (i = 0; i < NMSG; i++) {
-		uint32_t got = 0;
-		long bad;
 		int st;
 
 		if (unet_post_free(P.rx, (uintptr_t)pool, MSG, 0))
 			gt_die("post free");
 		st = mm_send(&P, src + i * stride + off, MSG);
-
 		if (st != UNET_ST_OK) {
 			gt_result(false, name, "message %d: send %s", i,
 				  mm_st(st));
 			return;
 		}
-		st = mm_recv_msg(P.rx, scratch, MSG, &got, false, NULL, 0,
-				 NULL);
-		bad = st == UNET_ST_OK ? gt_verify(scratch, got, 1000 + i) : 0;
-		if (st != UNET_ST_OK || got != MSG || bad >= 0) {
-			gt_result(false, name,
-				  "message %d: rx %s, %u bytes, byte %ld differs",
-				  i, mm_st(st), got, bad);
+		if (!recv_whole(name, i, NULL, 1000 + i))
 			return;
-		}
 	}
 	m1 = ep_misses(P.tx);
 	mm_drain(P.rx, false);
@@ -172,23 +177,13 @@ static void queued_sends(const char *name, bool strict)
 	if (unet_send_submit(P.tx, NQUEUED))
 		gt_die("send submit");
 	for (i = 0; i < NQUEUED; i++) {
-		uint32_t got = 0;
-		long bad;
-
 		st = gt_send_done(P.tx, MM_TIMEOUT_MS);
 		if (st != UNET_ST_OK) {
 			gt_result(false, name, "send %d: %s", i, mm_st(st));
 			return;
 		}
-		st = mm_recv_msg(P.rx, scratch, MSG, &got, false, NULL, 0,
-				 NULL);
-		bad = st == UNET_ST_OK ? gt_verify(scratch, got, 2000 + i) : 0;
-		if (st != UNET_ST_OK || got != MSG || bad >= 0) {
-			gt_result(false, name,
-				  "message %d: rx %s, %u bytes, byte %ld differs",
-				  i, mm_st(st), got, bad);
+		if (!recv_whole(name, i, NULL, 2000 + i))
 			return;
-		}
 	}
 	m1 = ep_misses(P.tx);
 	mm_stats(P.u, &s1);
@@ -220,24 +215,19 @@ static void cold_recv(const char *name, size_t off, bool strict)
 	m0 = ep_misses(P.rx);
 	for (i = 0; i < NMSG; i++) {
 		uint8_t *b = dst + i * stride + off;
-		uint32_t got = 0;
-		long bad;
 		int st;
 
 		if (unet_post_free(P.rx, (uintptr_t)b, MSG, 0))
 			gt_die("post free");
 		gt_fill(src, MSG, 2000 + i);
 		st = mm_send(&P, src, MSG);
-		if (st == UNET_ST_OK)
-			st = mm_recv_msg(P.rx, NULL, 0, &got, false, NULL, 0,
-					 NULL);
-		bad = st == UNET_ST_OK ? gt_verify(b, MSG, 2000 + i) : 0;
-		if (st != UNET_ST_OK || got != MSG || bad >= 0) {
-			gt_result(false, name,
-				  "message %d: %s, %u bytes, byte %ld differs",
-				  i, mm_st(st), got, bad);
+		if (st != UNET_ST_OK) {
+			gt_result(false, name, "message %d: send %s", i,
+				  mm_st(st));
 			return;
 		}
+		if (!recv_whole(name, i, b, 2000 + i))
+			return;
 	}
 	m1 = ep_misses(P.rx);
 	printf("# batch: %s: %ld receiver misses for %d cold 64 KiB buffers (%.2f per message)\n",
@@ -345,7 +335,7 @@ int main(void)
 	if (batch_param() == 1)
 		suffix = "-tlb-batch-1";
 	strict = info.tlb_entries >= 256 && batch_param() != 1;
-	printf("# batch: TLB %u entries, tlb_batch=%u\n", info.tlb_entries,
+	printf("# batch: TLB %u entries, tlb_batch=%ld\n", info.tlb_entries,
 	       batch_param());
 	scratch = malloc(MSG);
 	if (!scratch)

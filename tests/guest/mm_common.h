@@ -220,15 +220,10 @@ static inline long mm_ctr(struct unet *u, int c)
  */
 static inline bool mm_nopin(void)
 {
-	FILE *f = fopen("/sys/module/unetmm/parameters/translate", "r");
-	char mode[16] = "";
+	char mode[16];
 
-	if (!f)
-		return false;
-	if (!fgets(mode, sizeof(mode), f))
-		mode[0] = 0;
-	fclose(f);
-	return !strncmp(mode, "nopin", 5);
+	return gt_module_param_str("translate", mode, sizeof(mode)) &&
+	       !strcmp(mode, "nopin");
 }
 
 /* Polls counter @c until it is <= @limit; returns its last value. */

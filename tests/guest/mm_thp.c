@@ -336,14 +336,8 @@ static void huge_budget(void)
 
 int main(void)
 {
-	FILE *f = fopen("/sys/module/unetmm/parameters/tlb_huge", "r");
-	unsigned int max = 0;
+	unsigned int max = (unsigned int)gt_module_param("tlb_huge", 0);
 
-	if (f) {
-		if (fscanf(f, "%u", &max) != 1)
-			max = 0;
-		fclose(f);
-	}
 	huge_param = max > 0;
 	huge_max = max;
 	if (!huge_param)

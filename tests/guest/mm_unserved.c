@@ -207,16 +207,9 @@ int main(void)
 	 * the rest wait in their queues, holding nothing.
 	 */
 	{
-		long budget = 16, waiting;
-		FILE *f = fopen("/sys/module/unetmm/parameters/max_user_faults",
-				"r");
+		long budget = gt_module_param("max_user_faults", 16), waiting;
 		pid_t many[24];
 
-		if (f) {
-			if (fscanf(f, "%ld", &budget) != 1)
-				budget = 16;
-			fclose(f);
-		}
 		for (i = 0; i < 24; i++)
 			many[i] = blocker(i & 1, false);
 		usleep(500000);

@@ -26,19 +26,12 @@
  */
 static long pin_bound(long cap, const struct unet_nic_stats *s)
 {
-	FILE *f = fopen("/sys/module/unetmm/parameters/tlb_huge", "r");
-	long huge = (long)s->ctr[UNET_NIC_tlb_huge_fills], max = 0;
+	long huge = (long)s->ctr[UNET_NIC_tlb_huge_fills];
+	long max = gt_module_param("tlb_huge", 0);
 
 	if (mm_nopin()) {
-		if (f)
-			fclose(f);
 		printf("# translate=nopin: the bound is 0 pages\n");
 		return 0;
-	}
-	if (f) {
-		if (fscanf(f, "%ld", &max) != 1)
-			max = 0;
-		fclose(f);
 	}
 	if (huge > max)
 		huge = max;

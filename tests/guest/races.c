@@ -290,16 +290,7 @@ static void parked_sender_times_out(struct unet *u)
 	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
 	if (ioctl(uffd, UFFDIO_REGISTER, &reg))
 		gt_die("UFFDIO_REGISTER");
-	{
-		FILE *f = fopen("/sys/module/unetmm/parameters/stall_timeout_ms",
-				"r");
-
-		if (f) {
-			if (fscanf(f, "%ld", &timeout_ms) != 1)
-				timeout_ms = 10000;
-			fclose(f);
-		}
-	}
+	timeout_ms = gt_module_param("stall_timeout_ms", timeout_ms);
 	ch = gt_chan_local(s, r);
 	gt_chan_local(r, s);
 	if (unet_post_free(r, (uintptr_t)buf, 2 * MM_PAGE, 0))

@@ -66,22 +66,6 @@ static void barrier(int guest, uint32_t *mine, uint32_t *theirs, int n)
 		      theirs, n);
 }
 
-static long param(const char *name, long dflt)
-{
-	char path[128];
-	long v = dflt;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/module/unetmm/parameters/%s", name);
-	f = fopen(path, "r");
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = dflt;
-		fclose(f);
-	}
-	return v;
-}
-
 /* ------------------------------------------------------------ guest 1 */
 
 static struct unet *u;
@@ -250,7 +234,7 @@ static void guest1(void)
 		  nochan);
 
 	/* 1b: the flood. */
-	bound = param("backlog_kib", 16384) * 1024;
+	bound = gt_module_param("backlog_kib", 16384) * 1024;
 	stale0 = gt_nic_counter(u, UNET_NIC_drop_backlog_stale);
 	full0 = gt_nic_counter(u, UNET_NIC_drop_backlog_bytes);
 	sampling = 1;
@@ -274,7 +258,7 @@ static void guest1(void)
 		  bound, full0);
 
 	/* 1c: nothing moves; the parked frames must go. */
-	t_ms = param("reasm_timeout_ms", 1000);
+	t_ms = gt_module_param("reasm_timeout_ms", 1000);
 	usleep((useconds_t)(t_ms * 2 + 500) * 1000);
 	parked1 = gt_nic_counter(u, UNET_NIC_backlog_frames);
 	backlog_drops = gt_nic_counter(u, UNET_NIC_drop_backlog_stale) - stale0;

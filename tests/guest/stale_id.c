@@ -36,15 +36,7 @@ static void barrier(uint32_t *v)
 
 static long max_endpoints(void)
 {
-	FILE *f = fopen("/sys/module/unetmm/parameters/max_endpoints", "r");
-	long n = 64;
-
-	if (f) {
-		if (fscanf(f, "%ld", &n) != 1)
-			n = 64;
-		fclose(f);
-	}
-	return n;
+	return gt_module_param("max_endpoints", 64);
 }
 
 static void chan_to(struct gt_side *s, const uint8_t mac[6], uint32_t id)

@@ -90,6 +90,34 @@ long gt_nic_counter(struct unet *u, int ctr)
 	return (long)st.ctr[ctr];
 }
 
+bool gt_module_param_str(const char *name, char *buf, size_t len)
+{
+	char path[128];
+	bool ok;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/module/unetmm/parameters/%s", name);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	ok = fgets(buf, (int)len, f) != NULL;
+	fclose(f);
+	if (ok)
+		buf[strcspn(buf, "\n")] = 0;
+	return ok;
+}
+
+long gt_module_param(const char *name, long dflt)
+{
+	char text[32], *end;
+	long v;
+
+	if (!gt_module_param_str(name, text, sizeof(text)))
+		return dflt;
+	v = strtol(text, &end, 0);
+	return end == text ? dflt : v;
+}
+
 void gt_addr(struct unet_ep *ep, uint8_t addr[UNET_ADDR_LEN])
 {
 	size_t len = UNET_ADDR_LEN;

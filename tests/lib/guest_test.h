@@ -35,6 +35,10 @@ struct unet *gt_open(void);
 struct unet_ep *gt_ep(struct unet *u, uint32_t mode, uint32_t seg);
 void gt_nic_mac(struct unet *u, uint8_t mac[6]);
 long gt_nic_counter(struct unet *u, int ctr);
+/* The loaded module's parameter @name, or @dflt if it has none. */
+long gt_module_param(const char *name, long dflt);
+/* The same as text (its first line) in @buf; false if it has none. */
+bool gt_module_param_str(const char *name, char *buf, size_t len);
 
 /*
  * Addresses.  gt_addr() is an endpoint's own (unet_ep_addr()); the tests
