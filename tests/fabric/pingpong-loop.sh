@@ -21,15 +21,7 @@ EXTRA="$*"
 UNET_KO=${UNET_KO:-kernel/unetmm.ko}
 export FI_PROVIDER_PATH=$PWD/build/lib FI_PROVIDER=unet UNET_FI_STATS=1
 insmod "$UNET_KO" netdev=eth0 || exit 1
-
-wait_listen() {
-	i=0
-	while ! ss -ltn | grep -q ":$1 "; do
-		i=$((i + 1))
-		[ $i -gt 300 ] && return 1
-		sleep 0.2
-	done
-}
+. tests/guest/lib.sh	# wait_listen
 
 dump() {
 	for p in "$@"; do

@@ -62,3 +62,15 @@ run_test() {
 finish() {
 	exit $suite_rc
 }
+
+# Waits (up to 60 s) until TCP port $1 listens here: a server under
+# emulation is slow to start, and clients such as fi_pingpong's do not
+# retry.
+wait_listen() {
+	wl_try=0
+	while ! ss -ltn | grep -q ":$1 "; do
+		wl_try=$((wl_try + 1))
+		[ $wl_try -gt 300 ] && return 1
+		sleep 0.2
+	done
+}

@@ -40,17 +40,6 @@ expect() {
 	fi
 }
 
-# Waits until a TCP port listens here (fi_pingpong's server is slow to
-# start under emulation, and its client does not retry).
-wait_listen() {
-	i=0
-	while ! ss -ltn | grep -q ":$1 "; do
-		i=$((i + 1))
-		[ $i -gt 300 ] && return 1
-		sleep 0.2
-	done
-}
-
 # pingpong NAME ARGS...: fi_pingpong server and client in this guest.
 pingpong_local() {
 	name=$1
