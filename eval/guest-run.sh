@@ -43,9 +43,11 @@ ROUNDS=3
 if [ "${QUICK:-0}" = 1 ]; then
 	LAT_N=2000; LAT_NB=1000; BW_N=300; RATE_N=3000; CHECK_N=100
 	IB_N=1000; IB_NB=500; IB_BW_N=300; SCALE_N=16; FRESH_N=1000
+	NP_REPEATS=3
 else
 	LAT_N=10000; LAT_NB=2000; BW_N=1500; RATE_N=20000; CHECK_N=300
 	IB_N=10000; IB_NB=2000; IB_BW_N=1500; SCALE_N=48; FRESH_N=10000
+	NP_REPEATS=20
 fi
 # lat_n DISC SIZE / ib_n DISC SIZE: round trips per round.
 lat_n() {
@@ -95,7 +97,7 @@ else
 fi
 
 step=0
-total=$(( 5 + $( [ "$setup" = loopback ] && echo 3 || echo 0) ))
+total=$(( 5 + $( [ "$setup" = loopback ] && echo 5 || echo 0) ))
 progress() {
 	step=$((step + 1))
 	echo "[$setup $step/$total $(date +%T)] $*"
@@ -281,7 +283,7 @@ eflag() { [ "$1" = block ] && echo -e; }
 insmod "${UNET_KO:-kernel/unetmm.ko}" netdev=eth0 || exit 1
 uname -r >"$raw/kernel.txt"
 nproc >"$raw/vcpus.txt"
-echo "quick=${QUICK:-0} rounds=$ROUNDS lat_n=$LAT_N lat_nb=$LAT_NB bw_n=$BW_N rate_n=$RATE_N check_n=$CHECK_N ib_n=$IB_N ib_nb=$IB_NB ib_bw_n=$IB_BW_N fresh_n=$FRESH_N" \
+echo "quick=${QUICK:-0} rounds=$ROUNDS lat_n=$LAT_N lat_nb=$LAT_NB bw_n=$BW_N rate_n=$RATE_N check_n=$CHECK_N ib_n=$IB_N ib_nb=$IB_NB ib_bw_n=$IB_BW_N fresh_n=$FRESH_N np_repeats=$NP_REPEATS" \
 	>"$raw/params.txt"
 
 progress "U-Net/MM and base-level U-Net: checked runs (--check), every size, mode and discipline"
@@ -478,6 +480,14 @@ if [ "$setup" = loopback ]; then
 	wait $tlb256_server 2>/dev/null
 	rmmod unetmm
 	insmod "${UNET_KO:-kernel/unetmm.ko}" netdev=eth0 || exit 1
+
+	# Unchanged MPI programs (issue 16): NetPIPE with 2 ranks in this
+	# guest over each transport in turn, every round (eval/mpi-netpipe.sh).
+	progress "MPI: NetPIPE (2 ranks) over unet, Open MPI's TCP, libfabric's tcp and udp;ofi_rxd, UCX on Soft-RoCE ($ROUNDS rounds)"
+	for r in $(seq $ROUNDS); do
+		OUT="$raw/mpi/r$r" NP_REPEATS=$NP_REPEATS sh eval/mpi-netpipe.sh \
+			>"$raw/mpi-netpipe.r$r.txt" 2>&1
+	done
 fi
 
 build/bin/unetstat --json >"$raw/$setup-unetstat-guest$g.txt" 2>&1

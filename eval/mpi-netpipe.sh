@@ -6,37 +6,43 @@
 #   tcp      pml ob1, btl tcp over loopback (Open MPI's own TCP)
 #   ofi_tcp  pml cm, mtl ofi, libfabric's tcp provider (tcp;ofi_rxm)
 #   ofi_udp_rxd  pml cm, mtl ofi, libfabric's udp;ofi_rxd
+#   rxe      pml ucx over Soft-RoCE (rdma_rxe on eth0, UCX_NET_DEVICES=rxe0:1,
+#            verbs transports only, so that the ranks do not use shared
+#            memory)
 # Prints, per transport, the one-way latency of 8 B and the bandwidth at
 # 64 KiB and 1 MiB, as NetPIPE reports them, then unet's ratios to tcp.
+# NetPIPE's own output files stay in $OUT (default /tmp/mpi-netpipe),
+# one NAME.np per transport; make demo's guest-run.sh reads them from there.
 #
 #   harness/unet-vm --timeout 900 -- eval/mpi-netpipe.sh
 #
 # Under emulation (TCG) and on a shared host the absolute figures mean
 # little; the ratios of one run are what to quote.
 set -u
-insmod kernel/unetmm.ko netdev=eth0 || exit 1
+[ -d /sys/module/unetmm ] ||
+	insmod "${UNET_KO:-kernel/unetmm.ko}" netdev=eth0 || exit 1
 export FI_PROVIDER_PATH=$PWD/build/lib
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 COMMON="--oversubscribe --bind-to none -np 2 -x FI_PROVIDER_PATH"
 NP="NPopenmpi -l 8 -u 1048576 -p 0 -n ${NP_REPEATS:-20}"
-OUT=/tmp/mpi-netpipe
-mkdir -p $OUT
+OUT=${OUT:-/tmp/mpi-netpipe}
+mkdir -p "$OUT"
 
 run() {
 	name=$1
 	shift
-	if timeout 600 mpirun $COMMON "$@" $NP -o $OUT/$name.np >$OUT/$name.log 2>&1; then
+	if timeout 600 mpirun $COMMON "$@" $NP -o "$OUT/$name".np >"$OUT/$name".log 2>&1; then
 		# NetPIPE's file: bytes, Mbit/s, seconds per one-way transfer
 		# (the raw lines are shown too, to check that reading).
-		awk '$1 == 8 || $1 == 65536 || $1 == 1048576 { print "#", $0 }' $OUT/$name.np
+		awk '$1 == 8 || $1 == 65536 || $1 == 1048576 { print "#", $0 }' "$OUT/$name".np
 		awk -v n="$name" '
 			$1 == 8 { lat = $3 * 1e6 }
 			$1 == 65536 { bw64 = $2 / 8 }
 			$1 == 1048576 { bw1m = $2 / 8 }
-			END { printf "%-12s latency_8B_us %.1f  bw_64KiB_MBps %.2f  bw_1MiB_MBps %.2f\n", n, lat, bw64, bw1m }' $OUT/$name.np
+			END { printf "%-12s latency_8B_us %.1f  bw_64KiB_MBps %.2f  bw_1MiB_MBps %.2f\n", n, lat, bw64, bw1m }' "$OUT/$name".np
 	else
 		echo "$name: failed"
-		tail -5 $OUT/$name.log
+		tail -5 "$OUT/$name".log
 	fi
 }
 
@@ -44,9 +50,23 @@ run unet --mca pml cm --mca mtl ofi --mca mtl_ofi_provider_include unet --mca bt
 run tcp --mca pml ob1 --mca btl tcp,self --mca btl_tcp_if_include lo
 run ofi_tcp --mca pml cm --mca mtl ofi --mca mtl_ofi_provider_include "tcp;ofi_rxm" --mca btl self
 run ofi_udp_rxd --mca pml cm --mca mtl ofi --mca mtl_ofi_provider_include "udp;ofi_rxd" --mca btl self
-awk '$1 == 8 { print $3 }' $OUT/unet.np $OUT/tcp.np 2>/dev/null | paste -sd' ' |
+# Soft-RoCE through UCX, if this guest has rdma_rxe and UCX finds rxe0.
+rxe_added=0
+if ! rdma link show rxe0/1 >/dev/null 2>&1; then
+	modprobe rdma_rxe 2>/dev/null
+	rdma link add rxe0 type rxe netdev eth0 2>/dev/null && rxe_added=1
+fi
+if rdma link show rxe0/1 >/dev/null 2>&1; then
+	run rxe --mca pml ucx --mca btl self --mca osc ucx \
+		-x UCX_NET_DEVICES=rxe0:1 -x UCX_TLS=rc_verbs,ud_verbs,self
+else
+	echo "rxe: failed"
+	echo "no rxe0 (rdma_rxe did not load, or rdma link add failed)"
+fi
+[ $rxe_added = 1 ] && rdma link delete rxe0 2>/dev/null
+awk '$1 == 8 { print $3 }' "$OUT/unet.np" "$OUT/tcp.np" 2>/dev/null | paste -sd' ' |
 	awk 'NF == 2 && $2 > 0 { printf "unet/tcp latency ratio (8 B): %.2f\n", $1 / $2 }'
 for size in 65536 1048576; do
-	awk -v s=$size '$1 == s { print $2 }' $OUT/unet.np $OUT/tcp.np 2>/dev/null | paste -sd' ' |
+	awk -v s=$size '$1 == s { print $2 }' "$OUT/unet.np" "$OUT/tcp.np" 2>/dev/null | paste -sd' ' |
 		awk -v s=$size 'NF == 2 && $2 > 0 { printf "unet/tcp bandwidth ratio (%d B): %.2f\n", s, $1 / $2 }'
 done

@@ -23,6 +23,7 @@ FLAGS = {"spin": "--nonblocked", "lls": "--lls 50", "block": ""}
 
 
 def w(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
         f.write(text)
 
@@ -192,6 +193,18 @@ def main():
         w(f"{loop}/tlb256-unet_{mode}-bw.check.txt", unet_bw(mode, 65536, "busy", 100, 50.0, True))
         for r, v in enumerate(vals, 1):
             w(f"{loop}/tlb256-unet_{mode}-bw.r{r}.txt", unet_bw(mode, 65536, "busy", 1500, v, False))
+    # NetPIPE, 3 rounds: unet 8 B at 10, 12, 11 us; tcp at 30 us; rxe never ran.
+    for r in (1, 2, 3):
+        log = ""
+        for name, lat, mbps in (("unet", 10 + (r * 2) % 3, 800.0 + r),
+                                ("tcp", 30.0, 400.0), ("ofi_tcp", 40.0, 300.0),
+                                ("ofi_udp_rxd", 60.0, 100.0)):
+            w(f"{loop}/mpi/r{r}/{name}.np",
+              "".join(f"{s} {mbps * (s / 65536 if s < 65536 else 1):.3f} {lat * 1e-6 * max(1, s / 8192):.9f}\n"
+                      for s in (8, 1024, 65536, 1048576)))
+            log += f"{name:<12} latency_8B_us {lat:.1f}\n"
+        w(f"{loop}/mpi-netpipe.r{r}.txt", log + "rxe: failed\nno rxe0 (rdma_rxe did not load, or rdma link add failed)\n")
+        w(f"{loop}/mpi/r{r}/rxe.log", "")
 
 
 if __name__ == "__main__":
