@@ -97,7 +97,7 @@ else
 fi
 
 step=0
-total=$(( 5 + $( [ "$setup" = loopback ] && echo 5 || echo 0) ))
+total=$(( 5 + $( [ "$setup" = loopback ] && echo 5 || echo 1) ))
 progress() {
 	step=$((step + 1))
 	echo "[$setup $step/$total $(date +%T)] $*"
@@ -487,6 +487,22 @@ if [ "$setup" = loopback ]; then
 	for r in $(seq $ROUNDS); do
 		OUT="$raw/mpi/r$r" NP_REPEATS=$NP_REPEATS sh eval/mpi-netpipe.sh \
 			>"$raw/mpi-netpipe.r$r.txt" 2>&1
+	done
+fi
+
+if [ "$setup" = wire ]; then
+	# One rank in each guest: guest 1 runs mpirun, guest 2 serves its
+	# remote start; the barrier keeps the rounds from overlapping.
+	progress "MPI across the wire: NetPIPE, one rank in each guest, the same transports ($ROUNDS rounds)"
+	barrier
+	for r in $(seq $ROUNDS); do
+		if [ "$g" = 1 ]; then
+			OUT="$raw/mpi/r$r" NP_REPEATS=$NP_REPEATS sh eval/mpi-netpipe.sh \
+				--wire >"$raw/mpi-netpipe.r$r.txt" 2>&1
+		else
+			sh eval/mpi-netpipe.sh --wire >/dev/null 2>&1
+		fi
+		barrier
 	done
 fi
 

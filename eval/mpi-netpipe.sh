@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# NetPIPE (NPopenmpi) with 2 ranks in one guest, over each transport in
-# turn, in one run, so that the figures compare side by side:
+# NetPIPE (NPopenmpi) with 2 ranks, over each transport in turn, in one
+# run, so that the figures compare side by side:
 #   unet     pml cm, mtl ofi, the unet provider (prov/unet)
 #   tcp      pml ob1, btl tcp over loopback (Open MPI's own TCP)
 #   ofi_tcp  pml cm, mtl ofi, libfabric's tcp provider (tcp;ofi_rxm)
@@ -16,14 +16,63 @@
 #
 #   harness/unet-vm --timeout 900 -- eval/mpi-netpipe.sh
 #
+# With --wire, one rank in each of the two wire guests (run it in both:
+# guest 2 serves, guest 1 runs mpirun and writes $OUT).  Guest 2 listens
+# for Open MPI's remote start on port 5222 (tests/fabric/unet-rsh, as the
+# fabric suite does) until guest 1 says it is done on port 5223; Open
+# MPI's TCP uses eth0 then.
+#
+#   harness/unet-vm --two --smp 1 --timeout 1800 \
+#       --cmd1 'sh eval/mpi-netpipe.sh --wire' \
+#       --cmd2 'sh eval/mpi-netpipe.sh --wire'
+#
 # Under emulation (TCG) and on a shared host the absolute figures mean
 # little; the ratios of one run are what to quote.
 set -u
+WIRE=0
+[ "${1:-}" = --wire ] && WIRE=1
+G=${UNET_GUEST:-1}
+GUEST1=169.254.88.1 GUEST2=169.254.88.2
 [ -d /sys/module/unetmm ] ||
 	insmod "${UNET_KO:-kernel/unetmm.ko}" netdev=eth0 || exit 1
 export FI_PROVIDER_PATH=$PWD/build/lib
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 COMMON="--oversubscribe --bind-to none -np 2 -x FI_PROVIDER_PATH"
+TCP_IF=lo
+
+# Soft-RoCE for UCX (both guests on the wire); rxe_added says to remove it.
+rxe_added=0
+rxe_up() {
+	if ! rdma link show rxe0/1 >/dev/null 2>&1; then
+		modprobe rdma_rxe 2>/dev/null
+		rdma link add rxe0 type rxe netdev eth0 2>/dev/null && rxe_added=1
+	fi
+}
+rxe_down() {
+	[ $rxe_added = 1 ] && rdma link delete rxe0 2>/dev/null
+	rxe_added=0
+}
+
+if [ $WIRE = 1 ] && [ "$G" = 2 ]; then
+	rxe_up
+	busybox nc -ll -p 5222 -e /bin/sh &
+	listener=$!
+	timeout 3000 busybox nc -l -p 5223 >/dev/null
+	kill $listener
+	rxe_down
+	exit 0
+fi
+if [ $WIRE = 1 ]; then
+	tries=0
+	until busybox nc -w 2 $GUEST2 5222 </dev/null >/dev/null 2>&1; do
+		tries=$((tries + 1))
+		[ $tries -gt 200 ] && { echo "mpi-netpipe: guest 2 never listened"; exit 1; }
+		sleep 0.3
+	done
+	COMMON="$COMMON --host $GUEST1,$GUEST2 --mca plm_rsh_agent $PWD/tests/fabric/unet-rsh
+	 --mca oob_tcp_if_include eth0 -x OMPI_ALLOW_RUN_AS_ROOT -x OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"
+	TCP_IF=eth0
+fi
 NP="NPopenmpi -l 8 -u 1048576 -p 0 -n ${NP_REPEATS:-20}"
 OUT=${OUT:-/tmp/mpi-netpipe}
 mkdir -p "$OUT"
@@ -31,6 +80,8 @@ mkdir -p "$OUT"
 run() {
 	name=$1
 	shift
+	# shellcheck disable=SC2086
+	echo "# cmd: $name: mpirun" $COMMON "$@" $NP -o "$OUT/$name".np
 	if timeout 600 mpirun $COMMON "$@" $NP -o "$OUT/$name".np >"$OUT/$name".log 2>&1; then
 		# NetPIPE's file: bytes, Mbit/s, seconds per one-way transfer
 		# (the raw lines are shown too, to check that reading).
@@ -47,15 +98,11 @@ run() {
 }
 
 run unet --mca pml cm --mca mtl ofi --mca mtl_ofi_provider_include unet --mca btl self
-run tcp --mca pml ob1 --mca btl tcp,self --mca btl_tcp_if_include lo
+run tcp --mca pml ob1 --mca btl tcp,self --mca btl_tcp_if_include $TCP_IF
 run ofi_tcp --mca pml cm --mca mtl ofi --mca mtl_ofi_provider_include "tcp;ofi_rxm" --mca btl self
 run ofi_udp_rxd --mca pml cm --mca mtl ofi --mca mtl_ofi_provider_include "udp;ofi_rxd" --mca btl self
 # Soft-RoCE through UCX, if this guest has rdma_rxe and UCX finds rxe0.
-rxe_added=0
-if ! rdma link show rxe0/1 >/dev/null 2>&1; then
-	modprobe rdma_rxe 2>/dev/null
-	rdma link add rxe0 type rxe netdev eth0 2>/dev/null && rxe_added=1
-fi
+rxe_up
 if rdma link show rxe0/1 >/dev/null 2>&1; then
 	run rxe --mca pml ucx --mca btl self --mca osc ucx \
 		-x UCX_NET_DEVICES=rxe0:1 -x UCX_TLS=rc_verbs,ud_verbs,self
@@ -63,10 +110,18 @@ else
 	echo "rxe: failed"
 	echo "no rxe0 (rdma_rxe did not load, or rdma link add failed)"
 fi
-[ $rxe_added = 1 ] && rdma link delete rxe0 2>/dev/null
+rxe_down
 awk '$1 == 8 { print $3 }' "$OUT/unet.np" "$OUT/tcp.np" 2>/dev/null | paste -sd' ' |
 	awk 'NF == 2 && $2 > 0 { printf "unet/tcp latency ratio (8 B): %.2f\n", $1 / $2 }'
 for size in 65536 1048576; do
 	awk -v s=$size '$1 == s { print $2 }' "$OUT/unet.np" "$OUT/tcp.np" 2>/dev/null | paste -sd' ' |
 		awk -v s=$size 'NF == 2 && $2 > 0 { printf "unet/tcp bandwidth ratio (%d B): %.2f\n", s, $1 / $2 }'
 done
+if [ $WIRE = 1 ]; then
+	tries=0
+	until echo done | busybox nc -w 2 $GUEST2 5223 2>/dev/null; do
+		tries=$((tries + 1))
+		[ $tries -gt 20 ] && break
+		sleep 0.5
+	done
+fi

@@ -520,26 +520,27 @@ def netpipe(path):
     return out
 
 
-def mpi_results(loop_raw):
-    """NetPIPE over each MPI transport, 2 ranks in the loopback guest:
-    8 B one-way latency and 64 KiB / 1 MiB bandwidth, median and [min,
-    max] of the rounds, and the whole curve (medians) for the plot."""
+def mpi_results(raw, setup):
+    """NetPIPE over each MPI transport, 2 ranks in the loopback guest or
+    one in each wire guest (@raw: guest 1's): 8 B one-way latency and
+    64 KiB / 1 MiB bandwidth, median and [min, max] of the rounds, and the
+    whole curve (medians) for the plot."""
     res = {"latency_us": {}, "latency_us_range": {}, "bw_MBps": {}, "bw_MBps_range": {},
            "curve_MBps": {}}
     for k in MPI_BW_SIZES:
         res["bw_MBps"][k], res["bw_MBps_range"][k] = {}, {}
-    logs = rounds(f"{loop_raw}/mpi-netpipe.r*.txt")
+    logs = rounds(f"{raw}/mpi-netpipe.r*.txt")
     if not logs:
-        notes.append("MPI (NetPIPE): not run in this demo")
+        notes.append(f"MPI (NetPIPE), {setup}: not run in this demo")
     for sysname in MPI_SYSTEMS:
         runs = []
         for log in logs:
-            rdir = os.path.join(loop_raw, "mpi", os.path.basename(log)[len("mpi-netpipe."):-4])
+            rdir = os.path.join(raw, "mpi", os.path.basename(log)[len("mpi-netpipe."):-4])
             failed = re.search(rf"^{re.escape(sysname)}: failed\n(.*)", read(log) or "", re.M | re.S)
             np_ = netpipe(f"{rdir}/{sysname}.np") if not failed else {}
             if failed or 8 not in np_:
                 why = failed.group(1).strip().splitlines()[-1:] if failed else ["no result"]
-                notes.append(f"MPI over {MPI_NAMES[sysname]} ({os.path.basename(log)}): "
+                notes.append(f"MPI over {MPI_NAMES[sysname]}, {setup} ({os.path.basename(log)}): "
                              f"failed: {' '.join(why)[:200]}")
                 continue
             runs.append(np_)
@@ -616,9 +617,8 @@ def main():
                                         "thp_misses_per_mib")}
     res["tlb"]["single_pair_256"] = single_pair_256(loop_raw)
     res["scaling"] = scaling(loop_raw)
-    # Only the loopback guest runs MPI so far: ranks across the two wire
-    # guests are in make test (tests/guest/suite-fabric.sh), not the demo.
-    res["mpi"] = {"loopback": mpi_results(loop_raw), "wire": None}
+    res["mpi"] = {"loopback": mpi_results(loop_raw, "loopback"),
+                  "wire": mpi_results(wire1_raw, "wire")}
     res["targets"] = [dict(zip(("target", "value", "goal", "verdict"), t))
                       for t in target_rows(res)]
 
@@ -665,12 +665,14 @@ def main():
                       [(SCALE_NAMES[p], [(x, y, None) for x, y in
                                          zip(ws["reach_ratio"], ws["bw_MBps"][p])])
                        for _, p in SCALE_PEERS], xtics=REACH))
-    ml = res["mpi"]["loopback"]
-    plots.append(plot(out, "mpi-netpipe",
-                      "NetPIPE bandwidth, 2 MPI ranks in one guest (median of rounds)",
-                      "message size (bytes)", "MB/s",
-                      [(MPI_NAMES[s], [(x, y, None) for x, y in ml["curve_MBps"].get(s, [])])
-                       for s in MPI_SYSTEMS], logy=True))
+    for setup, where in (("loopback", "2 MPI ranks in one guest"),
+                         ("wire", "one MPI rank in each guest")):
+        m = res["mpi"][setup]
+        plots.append(plot(out, f"mpi-netpipe-{setup}",
+                          f"NetPIPE bandwidth, {where} (median of rounds)",
+                          "message size (bytes)", "MB/s",
+                          [(MPI_NAMES[s], [(x, y, None) for x, y in m["curve_MBps"].get(s, [])])
+                           for s in MPI_SYSTEMS], logy=True))
     tl = res["tlb"]
     plots.append(bar_plot(out, "tlb-miss-cost", "U-Net/MM TLB costs (loopback, us)",
                           "microseconds",
@@ -795,7 +797,7 @@ def target_rows(res):
     ml = res["mpi"]["loopback"]
     check("MPI (NetPIPE) 8 B latency in one guest, unet ÷ Open MPI TCP",
           ratio(ml["latency_us"].get("unet"), ml["latency_us"].get("tcp")), 0.5)
-    mw = res["mpi"]["wire"] or {"latency_us": {}, "bw_MBps": {"1048576": {}}}
+    mw = res["mpi"]["wire"]
     check("MPI (NetPIPE) 8 B latency across the wire, unet ÷ Open MPI TCP",
           ratio(mw["latency_us"].get("unet"), mw["latency_us"].get("tcp")), 0.7)
     check("MPI (NetPIPE) 1 MiB bandwidth across the wire, unet ÷ Open MPI TCP",
@@ -931,19 +933,22 @@ def report_md(res, plots):
           f"U-Net/MM {fmt(one['bw_MBps']['unetmm'])} {rng(one['bw_MBps_range']['unetmm'])} MB/s, "
           f"base-level {fmt(one['bw_MBps']['unet_base'])} "
           f"{rng(one['bw_MBps_range']['unet_base'])} MB/s.", ""]
-    ml = res["mpi"]["loopback"]
     L += ["## MPI: unchanged programs on the unet provider", "",
           "NetPIPE (`NPopenmpi -l 8 -u 1048576 -p 0`, "
-          f"{pl.get('np_repeats', '?')} repeats per size) with 2 ranks in the loopback "
-          "guest, over each transport in turn (`eval/mpi-netpipe.sh`); one-way latency and "
-          "bandwidth as NetPIPE reports them, median [min, max] of the rounds.  Ranks across "
-          "the two wire guests run in `make test` (the fabric suite) but not yet here, so the "
-          "wire targets are not measured.", "",
-          "| transport | 8 B latency µs | 64 KiB MB/s | 1 MiB MB/s |", "|---|---|---|---|"]
-    for s in MPI_SYSTEMS:
-        L.append(f"| {MPI_NAMES[s]} | {fmt(ml['latency_us'][s], 2)} {rng(ml['latency_us_range'][s])} | "
-                 f"{fmt(ml['bw_MBps']['65536'][s])} {rng(ml['bw_MBps_range']['65536'][s])} | "
-                 f"{fmt(ml['bw_MBps']['1048576'][s])} {rng(ml['bw_MBps_range']['1048576'][s])} |")
+          f"{pl.get('np_repeats', '?')} repeats per size) over each transport in turn "
+          "(`eval/mpi-netpipe.sh`): loopback, 2 ranks in the loopback guest (Open MPI's TCP "
+          "over `lo`); wire, one rank in each wire guest, started through "
+          "`tests/fabric/unet-rsh` (Open MPI's TCP over eth0).  One-way latency and bandwidth "
+          "as NetPIPE reports them, median [min, max] of the rounds.", "",
+          "| setup | transport | 8 B latency µs | 64 KiB MB/s | 1 MiB MB/s |",
+          "|---|---|---|---|---|"]
+    for setup in ("loopback", "wire"):
+        m = res["mpi"][setup]
+        for s in MPI_SYSTEMS:
+            L.append(f"| {setup} | {MPI_NAMES[s]} | {fmt(m['latency_us'][s], 2)} "
+                     f"{rng(m['latency_us_range'][s])} | "
+                     f"{fmt(m['bw_MBps']['65536'][s])} {rng(m['bw_MBps_range']['65536'][s])} | "
+                     f"{fmt(m['bw_MBps']['1048576'][s])} {rng(m['bw_MBps_range']['1048576'][s])} |")
     L.append("")
     if LOW_SAMPLES:
         notes.append("p99 from fewer than 10,000 samples per round: "
