@@ -36,7 +36,7 @@ ROUNDS=3
 # Per round: LAT_N round trips busy-polling (so that a busy p99 comes from
 # 10,000 samples), except on the wire at 8 KiB, where a round trip takes
 # about a millisecond and LAT_NB, the blocking count, is used, to keep
-# `make demo` within 15 minutes; likewise IB_N / IB_NB for perftest.
+# `make demo` shorter (it takes over half an hour); likewise IB_N / IB_NB for perftest.
 # sockperf runs for a time (sp_time), long enough for about as many
 # samples at the round trips this machine has shown.  The report says how
 # many samples each p99 came from.
