@@ -539,7 +539,7 @@ def mpi_results(raw, setup):
             failed = re.search(rf"^{re.escape(sysname)}: failed\n(.*)", read(log) or "", re.M | re.S)
             np_ = netpipe(f"{rdir}/{sysname}.np") if not failed else {}
             if failed or 8 not in np_:
-                why = failed.group(1).strip().splitlines()[-1:] if failed else ["no result"]
+                why = failed.group(1).strip().splitlines()[:1] if failed else ["no result"]
                 notes.append(f"MPI over {MPI_NAMES[sysname]}, {setup} ({os.path.basename(log)}): "
                              f"failed: {' '.join(why)[:200]}")
                 continue
@@ -939,7 +939,9 @@ def report_md(res, plots):
           "(`eval/mpi-netpipe.sh`): loopback, 2 ranks in the loopback guest (Open MPI's TCP "
           "over `lo`); wire, one rank in each wire guest, started through "
           "`tests/fabric/unet-rsh` (Open MPI's TCP over eth0).  One-way latency and bandwidth "
-          "as NetPIPE reports them, median [min, max] of the rounds.", "",
+          f"as NetPIPE reports them, median [min, max] of {pl.get('mpi_rounds', '?')} round(s) "
+          "(NetPIPE averages its repetitions per size; a round of the five transports takes "
+          "minutes here, so the demo runs one).", "",
           "| setup | transport | 8 B latency µs | 64 KiB MB/s | 1 MiB MB/s |",
           "|---|---|---|---|---|"]
     for setup in ("loopback", "wire"):
