@@ -217,7 +217,6 @@ struct ufi_peer {
 	uint32_t nacked_seq;		/* a NACK for it has been sent */
 	bool nack_sent;
 	unsigned ack_owed;		/* segments accepted, not yet acked */
-	uint64_t ack_owed_since_ns;
 	uint64_t last_rx_ns;		/* anything heard from the peer */
 	uint64_t last_data_ns;		/* its last DATA segment (a closing
 					 * endpoint waits for it to go quiet) */
@@ -260,6 +259,11 @@ struct ufi_ep {
 	unsigned rx_pool_bufs;
 	uint64_t rng;
 	unsigned acks_to_drop;		/* what is left of UNET_FI_DROP_ACKS */
+	/* The clock of one progress pass (see ufi_ep_now) and the idle
+	 * passes since the timers last looked at it. */
+	uint64_t pass_ns;
+	bool in_pass, pass_ns_valid;
+	unsigned timer_idle_passes;
 	struct ufi_stats stats;
 };
 
@@ -283,6 +287,7 @@ void ufi_pump(struct ufi_ep *ep, struct ufi_peer *peer);
 int ufi_rx_pool_init(struct ufi_ep *ep);
 void ufi_fail_peer(struct ufi_ep *ep, struct ufi_peer *peer, int err);
 uint64_t ufi_now_ns(void);
+uint64_t ufi_ep_now(struct ufi_ep *ep);
 
 /* ufi_av.c */
 int ufi_av_open(struct fid_domain *domain, struct fi_av_attr *attr,

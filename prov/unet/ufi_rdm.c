@@ -38,6 +38,8 @@
 #define CTX_PTR(c)	((void *)(uintptr_t)((c) & ~(uint64_t)3))
 
 #define RTO_MAX_NS	1000000000ull
+/* Idle progress passes between two looks at the timers (see ufi_ep_now). */
+#define UFI_TIMER_PASSES	32
 #define PEER_SCAN_MAX	UFI_MAX_PEERS
 
 uint64_t ufi_now_ns(void)
@@ -46,6 +48,25 @@ uint64_t ufi_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The time, read at most once per progress pass.  Where the clock is not
+ * in the vDSO (a guest whose TSC the kernel distrusts reads the HPET, one
+ * trapped access each), reading it several times a pass, on every poll of
+ * an idle completion queue, cost more than the rest of the pass; a pass
+ * takes microseconds and the timers it serves are milliseconds.  Outside
+ * a pass it is read fresh: a send stamps its segments with it.
+ */
+uint64_t ufi_ep_now(struct ufi_ep *ep)
+{
+	if (!ep->in_pass)
+		return ufi_now_ns();
+	if (!ep->pass_ns_valid) {
+		ep->pass_ns = ufi_now_ns();
+		ep->pass_ns_valid = true;
+	}
+	return ep->pass_ns;
 }
 
 int ufi_rx_pool_init(struct ufi_ep *ep)
@@ -277,7 +298,7 @@ void ufi_pump(struct ufi_ep *ep, struct ufi_peer *peer)
 		ufi_pump_dgram(ep, peer);
 		return;
 	}
-	now = ufi_now_ns();
+	now = ufi_ep_now(ep);
 	if (!ufi_pump_resends(ep, peer, now))
 		return;
 	while (!ufi_list_empty(&peer->tx_queue)) {
@@ -514,7 +535,7 @@ static void ufi_rtt_sample(struct ufi_peer *peer, uint64_t rtt)
 static void ufi_rx_ack(struct ufi_ep *ep, struct ufi_peer *peer,
 		       const struct ufi_hdr *h)
 {
-	uint64_t now = ufi_now_ns();
+	uint64_t now = ufi_ep_now(ep);
 
 	if (ufi_seq_before(peer->peer_credit, h->credit))
 		peer->peer_credit = h->credit;
@@ -581,8 +602,7 @@ static void ufi_rx_data(struct ufi_ep *ep, struct ufi_peer *peer,
 	}
 	peer->rx_next++;
 	peer->nack_sent = false;
-	if (!peer->ack_owed++)
-		peer->ack_owed_since_ns = ufi_now_ns();
+	peer->ack_owed++;
 	if (h->flags & UFI_F_FIRST) {
 		peer->cur_len = h->msg_len;
 		peer->cur_off = 0;
@@ -677,7 +697,7 @@ static void ufi_rx_one(struct ufi_ep *ep, const struct unet_recv *r)
 	if (addr == FI_ADDR_NOTAVAIL || !ep->peers[addr].used)
 		return;
 	peer = &ep->peers[addr];
-	peer->last_rx_ns = ufi_now_ns();
+	peer->last_rx_ns = ufi_ep_now(ep);
 	/* Only the header: rx_copy stops at the sink's end via a short
 	 * message copy of exactly UFI_HDR_LEN bytes. */
 	{
@@ -748,10 +768,14 @@ static void ufi_reap_sends(struct ufi_ep *ep)
 	}
 }
 
-static void ufi_timers(struct ufi_ep *ep, struct ufi_peer *peer, uint64_t now)
+/* The retransmission and silence timers of a peer with something in flight. */
+static void ufi_timers(struct ufi_ep *ep, struct ufi_peer *peer)
 {
-	if (peer->ack_owed)
-		ufi_send_ack(ep, peer, false);
+	uint64_t now;
+
+	if (!peer->cur_rx && !peer->cur_unexp && peer->una == peer->next_seq)
+		return;
+	now = ufi_ep_now(ep);
 	/* A receiver in the middle of a message whose sender went quiet. */
 	if ((peer->cur_rx || peer->cur_unexp) &&
 	    now - peer->last_rx_ns > (uint64_t)ufi_env.peer_timeout_ms * 1000000) {
@@ -777,20 +801,17 @@ static void ufi_timers(struct ufi_ep *ep, struct ufi_peer *peer, uint64_t now)
 			ufi_go_back(ep, peer);
 		}
 	}
-	if (!ufi_list_empty(&peer->tx_queue))
-		ufi_pump(ep, peer);
 }
 
-void ufi_progress(struct ufi_ep *ep)
+/* One pass; the caller made sure it is not inside another. */
+static void ufi_progress_pass(struct ufi_ep *ep)
 {
 	struct unet_recv r;
 	uint64_t bufs[UNET_MAX_RX_BUFS];
 	uint32_t lens[UNET_MAX_RX_BUFS];
 	unsigned budget, i;
-	uint64_t now;
+	bool timers_due;
 
-	if (!ep->uep)
-		return;
 	ufi_reap_sends(ep);
 	for (budget = 64; budget && unet_recv_poll(ep->uep, &r) == 1; budget--) {
 		unsigned nbuf = r.nbuf;
@@ -814,11 +835,33 @@ void ufi_progress(struct ufi_ep *ep)
 				ufi_pump(ep, &ep->peers[i]);
 		return;
 	}
-	now = ufi_now_ns();
+	/* The timers look at the clock when this pass has read it anyway
+	 * (it heard something) and otherwise every UFI_TIMER_PASSES idle
+	 * passes; acknowledgements go at the end of every pass. */
+	timers_due = ep->pass_ns_valid ||
+		     ++ep->timer_idle_passes >= UFI_TIMER_PASSES;
+	if (timers_due)
+		ep->timer_idle_passes = 0;
 	for (i = 0; i < UFI_MAX_PEERS; i++) {
 		struct ufi_peer *peer = &ep->peers[i];
 
-		if (peer->used && !peer->dead)
-			ufi_timers(ep, peer, now);
+		if (!peer->used || peer->dead)
+			continue;
+		if (peer->ack_owed)
+			ufi_send_ack(ep, peer, false);
+		if (timers_due)
+			ufi_timers(ep, peer);
+		if (!peer->dead && !ufi_list_empty(&peer->tx_queue))
+			ufi_pump(ep, peer);
 	}
+}
+
+void ufi_progress(struct ufi_ep *ep)
+{
+	if (!ep->uep || ep->in_pass)
+		return;
+	ep->in_pass = true;
+	ep->pass_ns_valid = false;
+	ufi_progress_pass(ep);
+	ep->in_pass = false;
 }
