@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # NetPIPE (NPopenmpi) with 2 ranks, over each transport in turn, in one
 # run, so that the figures compare side by side:
-#   unet     pml cm, mtl ofi, the unet provider (prov/unet)
+#   unet     pml cm, mtl ofi, the unet provider (prov/unet; RXD excluded)
 #   tcp      pml ob1, btl tcp over loopback (Open MPI's own TCP)
 #   ofi_tcp  pml cm, mtl ofi, libfabric's tcp provider (tcp;ofi_rxm)
 #   ofi_udp_rxd  pml cm, mtl ofi, libfabric's udp;ofi_rxd
@@ -99,7 +99,10 @@ run() {
 	fi
 }
 
-run unet --mca pml cm --mca mtl ofi --mca mtl_ofi_provider_include unet --mca btl self
+# FI_PROVIDER=^ofi_rxd: Open MPI's provider_include matches by prefix, and
+# libfabric offers RXD layered over our DGRAM endpoints ("unet;ofi_rxd")
+# before the unet RDM provider: without it this run measured RXD.
+run unet -x FI_PROVIDER=^ofi_rxd --mca pml cm --mca mtl ofi --mca mtl_ofi_provider_include unet --mca btl self
 run tcp --mca pml ob1 --mca btl tcp,self --mca btl_tcp_if_include $TCP_IF
 run ofi_tcp --mca pml cm --mca mtl ofi --mca mtl_ofi_provider_include "tcp;ofi_rxm" --mca btl self
 run ofi_udp_rxd --mca pml cm --mca mtl ofi --mca mtl_ofi_provider_include "udp;ofi_rxd" --mca btl self

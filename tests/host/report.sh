@@ -120,6 +120,18 @@ else
 	fail check-report-catches-mpi-tcp-if "$(grep FAIL "$T/check.log" | head -2)"
 fi
 
+# The unet run without FI_PROVIDER=^ofi_rxd: Open MPI's provider_include
+# matches by prefix, so it would take libfabric's RXD layered over our
+# DGRAM endpoints ("unet;ofi_rxd"), not the unet RDM provider.
+fresh
+sed -i 's/ -x FI_PROVIDER=^ofi_rxd//' "$T/raw/loop/mpi-netpipe.r1.txt"
+report
+if ! checker && grep -q 'FAIL report/loopback-mpi-commands' "$T/check.log"; then
+	pass check-report-catches-mpi-rxd-layered
+else
+	fail check-report-catches-mpi-rxd-layered "$(grep FAIL "$T/check.log" | head -2)"
+fi
+
 # A blocking sockperf run that busy-polled: the checker must object.
 fresh
 sed -i 's/--full-rtt $/--full-rtt --nonblocked/' "$T/raw/loop/loopback-udp-rtt-8.block.r2.txt"

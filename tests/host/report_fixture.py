@@ -23,7 +23,7 @@ FLAGS = {"spin": "--nonblocked", "lls": "--lls 50", "block": ""}
 
 
 MPI_CMD = {
-    "unet": "# cmd: unet: mpirun -np 2{host} --mca pml cm --mca mtl ofi --mca mtl_ofi_provider_include unet --mca btl self NPopenmpi\n",
+    "unet": "# cmd: unet: mpirun -np 2{host} -x FI_PROVIDER=^ofi_rxd --mca pml cm --mca mtl ofi --mca mtl_ofi_provider_include unet --mca btl self NPopenmpi\n",
     "tcp": "# cmd: tcp: mpirun -np 2{host} --mca pml ob1 --mca btl tcp,self --mca btl_tcp_if_include {tcp_if} NPopenmpi\n",
     "ofi_tcp": "# cmd: ofi_tcp: mpirun -np 2{host} --mca pml cm --mca mtl ofi --mca mtl_ofi_provider_include tcp;ofi_rxm --mca btl self NPopenmpi\n",
     "ofi_udp_rxd": "# cmd: ofi_udp_rxd: mpirun -np 2{host} --mca pml cm --mca mtl ofi --mca mtl_ofi_provider_include udp;ofi_rxd --mca btl self NPopenmpi\n",
