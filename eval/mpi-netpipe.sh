@@ -53,24 +53,16 @@ rxe_down() {
 	rxe_added=0
 }
 
+. tests/fabric/rsh-agent.sh
 if [ $WIRE = 1 ] && [ "$G" = 2 ]; then
 	rxe_up
-	busybox nc -ll -p 5222 -e /bin/sh &
-	listener=$!
-	timeout 3000 busybox nc -l -p 5223 >/dev/null
-	kill $listener
+	rsh_serve 3000
 	rxe_down
 	exit 0
 fi
 if [ $WIRE = 1 ]; then
-	tries=0
-	until busybox nc -w 2 $GUEST2 5222 </dev/null >/dev/null 2>&1; do
-		tries=$((tries + 1))
-		[ $tries -gt 200 ] && { echo "mpi-netpipe: guest 2 never listened"; exit 1; }
-		sleep 0.3
-	done
-	COMMON="$COMMON --host $GUEST1,$GUEST2 --mca plm_rsh_agent $PWD/tests/fabric/unet-rsh
-	 --mca oob_tcp_if_include eth0 -x OMPI_ALLOW_RUN_AS_ROOT -x OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"
+	rsh_wait $GUEST2 || { echo "mpi-netpipe: guest 2 never listened"; exit 1; }
+	COMMON="$COMMON $(rsh_mpi_args $GUEST1 $GUEST2)"
 	TCP_IF=eth0
 fi
 NP="NPopenmpi -l 8 -u 1048576 -p 0 -n ${NP_REPEATS:-20}"
@@ -127,10 +119,5 @@ for size in 65536 1048576; do
 		awk -v s=$size 'NF == 2 && $2 > 0 { printf "unet/tcp bandwidth ratio (%d B): %.2f\n", s, $1 / $2 }'
 done
 if [ $WIRE = 1 ]; then
-	tries=0
-	until echo done | busybox nc -w 2 $GUEST2 5223 2>/dev/null; do
-		tries=$((tries + 1))
-		[ $tries -gt 20 ] && break
-		sleep 0.5
-	done
+	rsh_done $GUEST2
 fi

@@ -152,31 +152,18 @@ run_test fabric-wire-drop10 env UNET_FI_DROP=0.1 $FI_CHECK wire wire-drop10 "$G"
 # remote daemon through tests/fabric/unet-rsh, a command line sent to a
 # `busybox nc -e /bin/sh` listener in guest 2; guest 2 keeps it until
 # guest 1 says it is done (port 5223).
+. tests/fabric/rsh-agent.sh
 if [ "$G" = 2 ]; then
-	busybox nc -ll -p 5222 -e /bin/sh &
-	listener=$!
-	timeout $((400 * UNET_SLOW)) busybox nc -l -p 5223 >/dev/null
-	kill $listener
+	rsh_serve $((400 * UNET_SLOW))
 else
-	i=0
-	until busybox nc -w 2 $PEER2 5222 </dev/null >/dev/null 2>&1; do
-		i=$((i + 1))
-		[ $i -gt 100 ] && break
-		sleep 0.3
-	done
-	WIRE_ARGS="--host 169.254.88.1,$PEER2 --mca plm_rsh_agent $PWD/tests/fabric/unet-rsh
-	 --mca oob_tcp_if_include eth0 -x OMPI_ALLOW_RUN_AS_ROOT -x OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"
+	rsh_wait $PEER2 || echo "# guest 2 never served on port 5222"
+	WIRE_ARGS=$(rsh_mpi_args 169.254.88.1 $PEER2)
 	# shellcheck disable=SC2086
 	mpi_run mpi-wire-np2 2 $WIRE_ARGS $MPI_CHECK wire2
 	# shellcheck disable=SC2086
 	expect mpi-wire-netpipe-integrity mpirun $MPIRUN_ARGS $WIRE_ARGS -np 2 \
 		NPopenmpi -i -u 1048576 -n 1 -p 0 -o /tmp/np-wire.out
-	i=0
-	until echo done | busybox nc -w 2 $PEER2 5223 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -gt 20 ] && break
-		sleep 0.5
-	done
+	rsh_done $PEER2
 fi
 
 # Then each guest on its own, loopback through the NIC, the work split
