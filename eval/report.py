@@ -941,7 +941,13 @@ def report_md(res, plots):
           "`tests/fabric/unet-rsh` (Open MPI's TCP over eth0).  One-way latency and bandwidth "
           f"as NetPIPE reports them, median [min, max] of {pl.get('mpi_rounds', '?')} round(s) "
           "(NetPIPE averages its repetitions per size; a round of the five transports takes "
-          "minutes here, so the demo runs one).", "",
+          "minutes here, so the demo runs one).  One discipline for all: each transport is "
+          "driven by Open MPI's progress loop, which polls (non-blocking socket reads for "
+          "TCP, `fi_cq_read` for the OFI providers, `ucp_worker_progress` for UCX) and never "
+          "sleeps in the kernel waiting for data.  The unet run excludes libfabric's RXD "
+          "(`-x FI_PROVIDER=^ofi_rxd`): Open MPI matches `mtl_ofi_provider_include` by "
+          "prefix, and RXD layered over unet's DGRAM endpoints (`unet;ofi_rxd`) would "
+          "otherwise be taken instead of the unet RDM provider.", "",
           "| setup | transport | 8 B latency µs | 64 KiB MB/s | 1 MiB MB/s |",
           "|---|---|---|---|---|"]
     for setup in ("loopback", "wire"):
