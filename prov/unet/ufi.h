@@ -259,11 +259,9 @@ struct ufi_ep {
 	unsigned rx_pool_bufs;
 	uint64_t rng;
 	unsigned acks_to_drop;		/* what is left of UNET_FI_DROP_ACKS */
-	/* The clock of one progress pass (see ufi_ep_now) and the idle
-	 * passes since the timers last looked at it. */
+	/* The clock of one progress pass (see ufi_ep_now). */
 	uint64_t pass_ns;
 	bool in_pass, pass_ns_valid;
-	unsigned timer_idle_passes;
 	struct ufi_stats stats;
 };
 

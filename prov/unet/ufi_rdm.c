@@ -38,8 +38,6 @@
 #define CTX_PTR(c)	((void *)(uintptr_t)((c) & ~(uint64_t)3))
 
 #define RTO_MAX_NS	1000000000ull
-/* Idle progress passes between two looks at the timers (see ufi_ep_now). */
-#define UFI_TIMER_PASSES	32
 #define PEER_SCAN_MAX	UFI_MAX_PEERS
 
 uint64_t ufi_now_ns(void)
@@ -67,6 +65,27 @@ uint64_t ufi_ep_now(struct ufi_ep *ep)
 		ep->pass_ns_valid = true;
 	}
 	return ep->pass_ns;
+}
+
+/*
+ * The clock an idle pass gives the timers: the time of the kernel's last
+ * tick (CLOCK_MONOTONIC_COARSE), which the vDSO serves from memory whatever
+ * the clocksource, so that looking at the timers costs no system call.  It
+ * may lag the precise clock that stamps segments by a tick (milliseconds
+ * against timeouts of tens of milliseconds and more): ufi_elapsed() reads
+ * a stamp from the future as no time elapsed.
+ */
+static uint64_t ufi_coarse_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t ufi_elapsed(uint64_t now, uint64_t then)
+{
+	return now > then ? now - then : 0;
 }
 
 int ufi_rx_pool_init(struct ufi_ep *ep)
@@ -769,28 +788,24 @@ static void ufi_reap_sends(struct ufi_ep *ep)
 }
 
 /* The retransmission and silence timers of a peer with something in flight. */
-static void ufi_timers(struct ufi_ep *ep, struct ufi_peer *peer)
+static void ufi_timers(struct ufi_ep *ep, struct ufi_peer *peer, uint64_t now)
 {
-	uint64_t now;
+	uint64_t silence = (uint64_t)ufi_env.peer_timeout_ms * 1000000;
 
-	if (!peer->cur_rx && !peer->cur_unexp && peer->una == peer->next_seq)
-		return;
-	now = ufi_ep_now(ep);
 	/* A receiver in the middle of a message whose sender went quiet. */
 	if ((peer->cur_rx || peer->cur_unexp) &&
-	    now - peer->last_rx_ns > (uint64_t)ufi_env.peer_timeout_ms * 1000000) {
+	    ufi_elapsed(now, peer->last_rx_ns) > silence) {
 		ufi_fail_peer(ep, peer, FI_EIO);
 		return;
 	}
 	if (peer->una != peer->next_seq) {
 		struct ufi_seg *oldest = &peer->window[peer->una % UFI_WINDOW_MAX];
 
-		if (now - peer->last_progress_ns >
-		    (uint64_t)ufi_env.peer_timeout_ms * 1000000) {
+		if (ufi_elapsed(now, peer->last_progress_ns) > silence) {
 			ufi_fail_peer(ep, peer, FI_EIO);
 			return;
 		}
-		if (now - oldest->sent_ns > peer->rto_ns) {
+		if (ufi_elapsed(now, oldest->sent_ns) > peer->rto_ns) {
 			uint32_t inflight = peer->next_seq - peer->una;
 
 			peer->ssthresh = inflight / 2 > 2 ? inflight / 2 : 2;
@@ -810,7 +825,7 @@ static void ufi_progress_pass(struct ufi_ep *ep)
 	uint64_t bufs[UNET_MAX_RX_BUFS];
 	uint32_t lens[UNET_MAX_RX_BUFS];
 	unsigned budget, i;
-	bool timers_due;
+	uint64_t now;
 
 	ufi_reap_sends(ep);
 	for (budget = 64; budget && unet_recv_poll(ep->uep, &r) == 1; budget--) {
@@ -835,13 +850,8 @@ static void ufi_progress_pass(struct ufi_ep *ep)
 				ufi_pump(ep, &ep->peers[i]);
 		return;
 	}
-	/* The timers look at the clock when this pass has read it anyway
-	 * (it heard something) and otherwise every UFI_TIMER_PASSES idle
-	 * passes; acknowledgements go at the end of every pass. */
-	timers_due = ep->pass_ns_valid ||
-		     ++ep->timer_idle_passes >= UFI_TIMER_PASSES;
-	if (timers_due)
-		ep->timer_idle_passes = 0;
+	/* The precise time if this pass read it anyway, else the tick's. */
+	now = ep->pass_ns_valid ? ep->pass_ns : ufi_coarse_now_ns();
 	for (i = 0; i < UFI_MAX_PEERS; i++) {
 		struct ufi_peer *peer = &ep->peers[i];
 
@@ -849,8 +859,7 @@ static void ufi_progress_pass(struct ufi_ep *ep)
 			continue;
 		if (peer->ack_owed)
 			ufi_send_ack(ep, peer, false);
-		if (timers_due)
-			ufi_timers(ep, peer);
+		ufi_timers(ep, peer, now);
 		if (!peer->dead && !ufi_list_empty(&peer->tx_queue))
 			ufi_pump(ep, peer);
 	}
