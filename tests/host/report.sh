@@ -21,6 +21,19 @@ fresh() {
 report() { python3 eval/report.py "$T/raw/loop" "$T/raw/wire1" "$T/raw/wire2" "$T/out" >"$T/report.log" 2>&1; }
 checker() { eval/check-report "$T/raw/loop" "$T/raw/wire1" "$T/raw/wire2" "$T/out" >"$T/check.log" 2>&1; }
 
+# caught NAME CHECK FILE SED: the fixture with FILE edited by SED must
+# make eval/check-report fail, on CHECK.
+caught() {
+	fresh
+	sed -i "$4" "$3"
+	report
+	if ! checker && grep -q "FAIL report/$2" "$T/check.log"; then
+		pass "$1"
+	else
+		fail "$1" "$(grep FAIL "$T/check.log" | head -2)"
+	fi
+}
+
 # json NAME EXPR...: Python expressions over results.json (r) must hold.
 json() {
 	local name=$1
@@ -111,26 +124,12 @@ fi
 if checker; then pass check-report-clean; else fail check-report-clean "$(grep FAIL "$T/check.log" | head -3)"; fi
 
 # A wire MPI run whose Open MPI TCP stayed on lo: the checker must object.
-fresh
-sed -i 's/btl_tcp_if_include eth0/btl_tcp_if_include lo/' "$T/raw/wire1/mpi-netpipe.r2.txt"
-report
-if ! checker && grep -q 'FAIL report/wire-mpi-commands' "$T/check.log"; then
-	pass check-report-catches-mpi-tcp-if
-else
-	fail check-report-catches-mpi-tcp-if "$(grep FAIL "$T/check.log" | head -2)"
-fi
+caught check-report-catches-mpi-tcp-if wire-mpi-commands "$T/raw/wire1/mpi-netpipe.r2.txt" 's/btl_tcp_if_include eth0/btl_tcp_if_include lo/'
 
 # The unet run without FI_PROVIDER=^ofi_rxd: Open MPI's provider_include
 # matches by prefix, so it would take libfabric's RXD layered over our
 # DGRAM endpoints ("unet;ofi_rxd"), not the unet RDM provider.
-fresh
-sed -i 's/ -x FI_PROVIDER=^ofi_rxd//' "$T/raw/loop/mpi-netpipe.r1.txt"
-report
-if ! checker && grep -q 'FAIL report/loopback-mpi-commands' "$T/check.log"; then
-	pass check-report-catches-mpi-rxd-layered
-else
-	fail check-report-catches-mpi-rxd-layered "$(grep FAIL "$T/check.log" | head -2)"
-fi
+caught check-report-catches-mpi-rxd-layered loopback-mpi-commands "$T/raw/loop/mpi-netpipe.r1.txt" 's/ -x FI_PROVIDER=^ofi_rxd//'
 
 # A blocking sockperf run that busy-polled: the checker must object.
 fresh
@@ -145,35 +144,14 @@ else
 fi
 
 # A busy-table throughput run sent to the blocking server.
-fresh
-sed -i 's/-p 11111 -m 65536/-p 11113 -m 65536/' "$T/raw/wire2/wire-udp-bw-65536.busy.r3.txt"
-report
-if ! checker && grep -q 'FAIL report/wire-udp-throughput-server' "$T/check.log"; then
-	pass check-report-catches-udp-server
-else
-	fail check-report-catches-udp-server "$(grep FAIL "$T/check.log" | head -2)"
-fi
+caught check-report-catches-udp-server wire-udp-throughput-server "$T/raw/wire2/wire-udp-bw-65536.busy.r3.txt" 's/-p 11111 -m 65536/-p 11113 -m 65536/'
 
 # A busy U-Net run that slept.
-fresh
-sed -i 's/"block": false/"block": true/' "$T/raw/wire2/wire-unet_mm-rtt-8.busy.r1.txt"
-report
-if ! checker && grep -q 'FAIL report/wire-unet-busy-discipline' "$T/check.log"; then
-	pass check-report-catches-unet-discipline
-else
-	fail check-report-catches-unet-discipline "$(grep FAIL "$T/check.log" | head -2)"
-fi
+caught check-report-catches-unet-discipline wire-unet-busy-discipline "$T/raw/wire2/wire-unet_mm-rtt-8.busy.r1.txt" 's/"block": false/"block": true/'
 
 # A busy U-Net run that spun in user space only (--busy-poll 0), unlike
 # sockperf's --lls 50 and unlike what report.md says.
-fresh
-sed -i 's/"busy_poll_us": 50/"busy_poll_us": 0/' "$T/raw/wire2/wire-unet_mm-rtt-8.busy.r2.txt"
-report
-if ! checker && grep -q 'FAIL report/wire-unet-busy-discipline' "$T/check.log"; then
-	pass check-report-catches-unet-no-busy-poll
-else
-	fail check-report-catches-unet-no-busy-poll "$(grep FAIL "$T/check.log" | head -2)"
-fi
+caught check-report-catches-unet-no-busy-poll wire-unet-busy-discipline "$T/raw/wire2/wire-unet_mm-rtt-8.busy.r2.txt" 's/"busy_poll_us": 50/"busy_poll_us": 0/'
 
 # A checked run with a mismatch fails the report, and its figure is left out.
 fresh
