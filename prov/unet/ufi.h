@@ -285,7 +285,6 @@ void ufi_pump(struct ufi_ep *ep, struct ufi_peer *peer);
 int ufi_rx_pool_init(struct ufi_ep *ep);
 void ufi_fail_peer(struct ufi_ep *ep, struct ufi_peer *peer, int err);
 uint64_t ufi_now_ns(void);
-uint64_t ufi_ep_now(struct ufi_ep *ep);
 
 /* ufi_av.c */
 int ufi_av_open(struct fid_domain *domain, struct fi_av_attr *attr,

@@ -40,12 +40,17 @@
 #define RTO_MAX_NS	1000000000ull
 #define PEER_SCAN_MAX	UFI_MAX_PEERS
 
-uint64_t ufi_now_ns(void)
+static uint64_t ufi_clock_ns(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t ufi_now_ns(void)
+{
+	return ufi_clock_ns(CLOCK_MONOTONIC);
 }
 
 /*
@@ -56,7 +61,7 @@ uint64_t ufi_now_ns(void)
  * takes microseconds and the timers it serves are milliseconds.  Outside
  * a pass it is read fresh: a send stamps its segments with it.
  */
-uint64_t ufi_ep_now(struct ufi_ep *ep)
+static uint64_t ufi_ep_now(struct ufi_ep *ep)
 {
 	if (!ep->in_pass)
 		return ufi_now_ns();
@@ -77,10 +82,7 @@ uint64_t ufi_ep_now(struct ufi_ep *ep)
  */
 static uint64_t ufi_coarse_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return ufi_clock_ns(CLOCK_MONOTONIC_COARSE);
 }
 
 static uint64_t ufi_elapsed(uint64_t now, uint64_t then)
