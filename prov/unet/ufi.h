@@ -61,6 +61,7 @@ struct ufi_env {
 	unsigned rx_bufs;	/* UNET_FI_RX_BUFS: free buffers per endpoint */
 	unsigned drop_acks;	/* UNET_FI_DROP_ACKS: first ACKs discarded */
 	unsigned busy_poll_us;	/* UNET_FI_BUSY_POLL_US: unet_busy_poll() */
+	bool lazy_ack;		/* UNET_FI_LAZY_ACK=0: every ACK at once */
 	bool stats;		/* UNET_FI_STATS=1: print counters at close */
 };
 extern struct ufi_env ufi_env;
@@ -136,6 +137,7 @@ struct ufi_cq {
 };
 
 int ufi_cq_push(struct ufi_cq *cq, const struct ufi_cq_entry *ent);
+void ufi_cq_flush_acks(struct ufi_cq *cq);
 
 /* --- endpoint --- */
 
@@ -195,6 +197,20 @@ struct ufi_seg {
 	uint64_t sent_ns;
 };
 
+/* Bit of ufi_tx_op.flags: the call (fi_inject and kin) wants no
+ * completion at all.  Above every FI_ operation flag we accept. */
+#define UFI_TX_SILENT	(1ULL << 63)
+/* Bit of ufi_tx_op.flags: completed to the application at posting (a
+ * small send whose bytes were copied); the op lives on until acked. */
+#define UFI_TX_EARLY	(1ULL << 62)
+
+/* Nobody waits for this send's acknowledgement: its completion was given
+ * at posting, or none was asked for. */
+static inline bool ufi_tx_op_unwaited(const struct ufi_tx_op *op)
+{
+	return op->flags & (UFI_TX_EARLY | UFI_TX_SILENT);
+}
+
 /* Per remote endpoint (AV entry) state of an RDM or DGRAM endpoint. */
 struct ufi_peer {
 	bool used, dead, is_self;
@@ -217,6 +233,8 @@ struct ufi_peer {
 	uint32_t nacked_seq;		/* a NACK for it has been sent */
 	bool nack_sent;
 	unsigned ack_owed;		/* segments accepted, not yet acked */
+	bool ack_now;			/* one of them wants its ACK this pass */
+	uint64_t ack_lazy_pass;		/* pass that accepted the last one */
 	uint64_t last_rx_ns;		/* anything heard from the peer */
 	uint64_t last_data_ns;		/* its last DATA segment (a closing
 					 * endpoint waits for it to go quiet) */
@@ -230,7 +248,8 @@ struct ufi_peer {
 struct ufi_stats {
 	uint64_t bytes_delivered;	/* payload bytes completed to receives */
 	uint64_t bytes_copied;		/* payload bytes memcpy'd by the CPU */
-	uint64_t segs_sent, segs_resent, acks_sent, dropped_knob;
+	uint64_t segs_sent, segs_resent, acks_sent, acks_piggybacked;
+	uint64_t dropped_knob;
 	uint64_t dups, out_of_order, unexpected;
 };
 
@@ -262,6 +281,7 @@ struct ufi_ep {
 	/* The clock of one progress pass (see ufi_ep_now). */
 	uint64_t pass_ns;
 	bool in_pass, pass_ns_valid;
+	uint64_t pass_no;		/* passes run, for lazy ACKs */
 	struct ufi_stats stats;
 };
 
@@ -281,6 +301,7 @@ size_t ufi_iov_copy_in(const struct iovec *iov, size_t iov_count,
 
 /* ufi_rdm.c */
 void ufi_progress(struct ufi_ep *ep);
+void ufi_flush_acks(struct ufi_ep *ep);
 void ufi_pump(struct ufi_ep *ep, struct ufi_peer *peer);
 int ufi_rx_pool_init(struct ufi_ep *ep);
 void ufi_fail_peer(struct ufi_ep *ep, struct ufi_peer *peer, int err);

@@ -73,6 +73,14 @@ static bool ufi_cq_busy_poll(struct ufi_cq *cq)
 	return polled;
 }
 
+void ufi_cq_flush_acks(struct ufi_cq *cq)
+{
+	int i;
+
+	for (i = 0; i < cq->neps; i++)
+		ufi_flush_acks(cq->eps[i]);
+}
+
 static void ufi_cq_progress(struct ufi_cq *cq)
 {
 	int i;
@@ -179,7 +187,9 @@ static ssize_t ufi_cq_sreadfrom(struct fid_cq *fcq, void *buf, size_t count,
 		if (now >= deadline)
 			return -FI_EAGAIN;
 		/* Sleep on the device, but wake at least every 5 ms: the
-		 * retransmission and ack timers run inside progress. */
+		 * retransmission and ack timers run inside progress.  An
+		 * ACK kept for a reply goes now: none comes while we sleep. */
+		ufi_cq_flush_acks(cq);
 		poll(&p, 1, 5);
 	}
 }

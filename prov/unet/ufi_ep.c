@@ -14,13 +14,6 @@
 
 #include "ufi.h"
 
-/* Bit of ufi_tx_op.flags: the call (fi_inject and kin) wants no
- * completion at all.  Above every FI_ operation flag we accept. */
-#define UFI_TX_SILENT	(1ULL << 63)
-/* Bit of ufi_tx_op.flags: completed to the application at posting (a
- * small send whose bytes were copied); the op lives on until acked. */
-#define UFI_TX_EARLY	(1ULL << 62)
-
 size_t ufi_iov_copy_in(const struct iovec *iov, size_t iov_count, size_t off,
 		       const void *src, size_t len)
 {
@@ -791,13 +784,14 @@ static void ufi_print_stats(struct ufi_ep *ep)
 
 	fprintf(stderr,
 		"unet-fi: ep %u: delivered %llu B, copied %llu B (%.3f copies/byte); "
-		"segments %llu sent, %llu resent; %llu acks; %llu dropped by "
+		"segments %llu sent, %llu resent; %llu acks, %llu piggybacked; %llu dropped by "
 		"UNET_FI_DROP; %llu duplicates, %llu out of order; %llu unexpected\n",
 		unet_ep_id(ep->uep), (unsigned long long)s->bytes_delivered,
 		(unsigned long long)s->bytes_copied,
 		s->bytes_delivered ? (double)s->bytes_copied / (double)s->bytes_delivered : 0.0,
 		(unsigned long long)s->segs_sent, (unsigned long long)s->segs_resent,
-		(unsigned long long)s->acks_sent, (unsigned long long)s->dropped_knob,
+		(unsigned long long)s->acks_sent, (unsigned long long)s->acks_piggybacked,
+		(unsigned long long)s->dropped_knob,
 		(unsigned long long)s->dups, (unsigned long long)s->out_of_order,
 		(unsigned long long)s->unexpected);
 }
@@ -863,6 +857,7 @@ static int ufi_ep_close(struct fid *fid)
 	size_t i;
 
 	if (ep->uep) {
+		ufi_flush_acks(ep);
 		ufi_ep_drain(ep);
 		ufi_ep_linger(ep);
 		if (ufi_env.stats)

@@ -38,6 +38,7 @@ void ufi_env_load(void)
 	if (ufi_env.rx_bufs > UNET_RING_MAX)
 		ufi_env.rx_bufs = UNET_RING_MAX;
 	ufi_env.stats = env_unsigned("UNET_FI_STATS", 0) != 0;
+	ufi_env.lazy_ack = env_unsigned("UNET_FI_LAZY_ACK", 1) != 0;
 	ufi_env.drop_acks = env_unsigned("UNET_FI_DROP_ACKS", 0);
 	ufi_env.busy_poll_us = env_unsigned("UNET_FI_BUSY_POLL_US", 50);
 }
@@ -559,10 +560,18 @@ static int ufi_no_wait_open(struct fid_fabric *f, struct fi_wait_attr *a,
 }
 
 /* fi_trywait: every CQ's wait object is the device's descriptor, and
- * progress is manual, so it is always safe to wait after a read. */
+ * progress is manual, so it is always safe to wait after a read; the
+ * ACKs a CQ's endpoints kept for a reply go first (none comes while the
+ * application sleeps). */
 static int ufi_trywait(struct fid_fabric *f, struct fid **fids, int count)
 {
-	(void)f; (void)fids; (void)count;
+	int i;
+
+	(void)f;
+	for (i = 0; i < count; i++)
+		if (fids[i] && fids[i]->fclass == FI_CLASS_CQ)
+			ufi_cq_flush_acks(ufi_container_of(fids[i], struct ufi_cq,
+							   cq.fid));
 	return 0;
 }
 

@@ -32,6 +32,8 @@ enum ufi_pkt_flags {
 	UFI_F_TAGGED	= 1u << 2,	/* matches tagged receives only */
 	UFI_F_CQ_DATA	= 1u << 3,	/* cq_data is valid (FI_REMOTE_CQ_DATA) */
 	UFI_F_NACK	= 1u << 4,	/* ACK: a gap was seen, resend from ack */
+	UFI_F_ACK_LAZY	= 1u << 5,	/* DATA: its send completed when posted,
+					 * so its ACK may wait for a reply */
 };
 
 struct ufi_hdr {

@@ -9,7 +9,8 @@
  *    header and straight from the application's buffer (no send copy).
  *  - Segments to a peer are numbered; the receiver accepts only the next
  *    one in order (go-back-N), acknowledges cumulatively (piggybacked on
- *    data, else a header-only ACK at the end of a progress pass), and
+ *    data, else a header-only ACK at the end of a progress pass; for a
+ *    segment nobody waits for, a few passes later: see ufi_ack_due), and
  *    answers a gap at once with a NACK.
  *  - The sender keeps at most UFI_WINDOW_MAX segments unacknowledged and
  *    never sends past the receiver's credit: the receiver's free-buffer
@@ -223,7 +224,47 @@ static void ufi_send_ack(struct ufi_ep *ep, struct ufi_peer *peer, bool nack)
 	if (ufi_nic_send(ep, peer, &h, NULL, 0, 0, 0, CTX_ACK) == 0) {
 		ep->stats.acks_sent++;
 		peer->ack_owed = 0;
+		peer->ack_now = false;
 	}
+}
+
+/*
+ * Lazy acknowledgements.  A header-only ACK is a frame of its own each
+ * way; in a ping-pong of small messages it goes out just before the reply
+ * that would have carried it, and across a wire that costs the round trip
+ * a frame's send and receive on each side.  A segment whose sender waits
+ * for nothing (its send completed when posted, or asked for no completion:
+ * UFI_F_ACK_LAZY) may therefore wait for a reply to ride on, for
+ * UFI_LAZY_ACK_PASSES passes after the one that accepted it: enough for
+ * an application to take its completion, post its next receive and send
+ * (Open MPI reads the queue until it is empty first).  Every other ACK
+ * keeps its pass.  A sender whose window or credit the unsent ACK holds
+ * up gets it after UFI_LAZY_ACK_MAX segments, and a receiver that goes to
+ * sleep (fi_cq_sread, fi_trywait) or closes sends it first.  A process
+ * that stops calling the provider altogether keeps the ACK until it comes
+ * back; its peer retransmits meanwhile and, since nothing it waits for is
+ * missing, does not give it up (ufi_timers).
+ */
+#define UFI_LAZY_ACK_PASSES	4
+#define UFI_LAZY_ACK_MAX	4
+
+static bool ufi_ack_due(const struct ufi_ep *ep, const struct ufi_peer *peer)
+{
+	return peer->ack_owed &&
+	       (peer->ack_now ||
+		ep->pass_no - peer->ack_lazy_pass >= UFI_LAZY_ACK_PASSES);
+}
+
+void ufi_flush_acks(struct ufi_ep *ep)
+{
+	unsigned i;
+
+	if (ep->type != FI_EP_RDM)
+		return;
+	for (i = 0; i < UFI_MAX_PEERS; i++)
+		if (ep->peers[i].used && !ep->peers[i].dead &&
+		    ep->peers[i].ack_owed)
+			ufi_send_ack(ep, &ep->peers[i], false);
 }
 
 /* A segment slot is free again once acknowledged and no copy of it is
@@ -339,6 +380,8 @@ void ufi_pump(struct ufi_ep *ep, struct ufi_peer *peer)
 		ufi_fill_ctrl(ep, peer, h);
 		h->type = UFI_PKT_DATA;
 		h->flags = op->pkt_flags;
+		if (ufi_tx_op_unwaited(op))
+			h->flags |= UFI_F_ACK_LAZY;
 		if (off == 0) {
 			h->flags |= UFI_F_FIRST;
 			h->tag = op->tag;
@@ -365,7 +408,10 @@ void ufi_pump(struct ufi_ep *ep, struct ufi_peer *peer)
 		if (peer->una == peer->next_seq)
 			peer->last_progress_ns = now;	/* the silence clock starts */
 		peer->next_seq++;
+		if (peer->ack_owed)
+			ep->stats.acks_piggybacked++;
 		peer->ack_owed = 0;	/* piggybacked */
+		peer->ack_now = false;
 		op->segs_open++;
 		op->next_off += len;
 		ep->stats.segs_sent++;
@@ -624,6 +670,10 @@ static void ufi_rx_data(struct ufi_ep *ep, struct ufi_peer *peer,
 	peer->rx_next++;
 	peer->nack_sent = false;
 	peer->ack_owed++;
+	peer->ack_lazy_pass = ep->pass_no;
+	if (!(h->flags & UFI_F_ACK_LAZY) || !ufi_env.lazy_ack ||
+	    peer->ack_owed >= UFI_LAZY_ACK_MAX)
+		peer->ack_now = true;
 	if (h->flags & UFI_F_FIRST) {
 		peer->cur_len = h->msg_len;
 		peer->cur_off = 0;
@@ -789,6 +839,24 @@ static void ufi_reap_sends(struct ufi_ep *ep)
 	}
 }
 
+/* Does the application wait for anything the peer has not acknowledged?
+ * Not if all it lacks are ACKs of sends already completed (lazy ones,
+ * which a peer busy elsewhere may owe for as long as it likes). */
+static bool ufi_peer_awaited(const struct ufi_peer *peer)
+{
+	uint32_t s;
+
+	if (!ufi_list_empty(&peer->tx_queue))
+		return true;
+	for (s = peer->una; s != peer->next_seq; s++) {
+		const struct ufi_seg *seg = &peer->window[s % UFI_WINDOW_MAX];
+
+		if (!seg->acked && seg->op && !ufi_tx_op_unwaited(seg->op))
+			return true;
+	}
+	return false;
+}
+
 /* The retransmission and silence timers of a peer with something in flight. */
 static void ufi_timers(struct ufi_ep *ep, struct ufi_peer *peer, uint64_t now)
 {
@@ -803,7 +871,8 @@ static void ufi_timers(struct ufi_ep *ep, struct ufi_peer *peer, uint64_t now)
 	if (peer->una != peer->next_seq) {
 		struct ufi_seg *oldest = &peer->window[peer->una % UFI_WINDOW_MAX];
 
-		if (ufi_elapsed(now, peer->last_progress_ns) > silence) {
+		if (ufi_elapsed(now, peer->last_progress_ns) > silence &&
+		    ufi_peer_awaited(peer)) {
 			ufi_fail_peer(ep, peer, FI_EIO);
 			return;
 		}
@@ -859,7 +928,7 @@ static void ufi_progress_pass(struct ufi_ep *ep)
 
 		if (!peer->used || peer->dead)
 			continue;
-		if (peer->ack_owed)
+		if (ufi_ack_due(ep, peer))
 			ufi_send_ack(ep, peer, false);
 		ufi_timers(ep, peer, now);
 		if (!peer->dead && !ufi_list_empty(&peer->tx_queue))
@@ -873,6 +942,7 @@ void ufi_progress(struct ufi_ep *ep)
 		return;
 	ep->in_pass = true;
 	ep->pass_ns_valid = false;
+	ep->pass_no++;
 	ufi_progress_pass(ep);
 	ep->in_pass = false;
 }

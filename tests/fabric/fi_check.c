@@ -13,6 +13,10 @@
  *   fi_check close LABEL       the receiver closes as soon as its message
  *                              is in, and the sender loses its ACK: the
  *                              send must still complete, without error
+ *   fi_check lazy LABEL        the receiver of small messages stays away
+ *                              from the provider, its ACK kept, for longer
+ *                              than the sender's peer timeout: the sender
+ *                              must not give it up
  *
  * Run with FI_PROVIDER_PATH pointing at libunet-fi.so; UNET_FI_DROP makes
  * the provider discard that fraction of what it receives, and the RDM
@@ -627,13 +631,9 @@ static void run_kill(void)
 	}
 }
 
-/* A receiver that closes its endpoint as soon as the message is in (as
- * fi_pingpong's server does after its last "fin"), while the sender
- * discards the first ACK it gets (UNET_FI_DROP_ACKS=1): the sender sends
- * again, and the closing endpoint must still be there to acknowledge, or
- * the send of a delivered message fails with FI_EIO once the peer timeout
- * (3 s here) runs out.  The close must not take long either. */
-static void run_close(void)
+/* Runs @child in a forked process and @parent in this one, joined by a
+ * socket pair; a child that fails (or dies) is a failure here too. */
+static void run_forked(void (*child)(int sock), void (*parent)(int sock))
 {
 	int sv[2], status;
 	pid_t pid;
@@ -641,47 +641,161 @@ static void run_close(void)
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
 		die("socketpair", errno);
 	pid = fork();
+	if (pid < 0)
+		die("fork", errno);
 	if (pid == 0) {
-		struct fab f = { .sock = sv[1] };
-		uint8_t buf[1000];
-		struct fi_cq_tagged_entry c;
-		uint64_t t0;
-		int err;
-
-		fab_open(&f, FI_EP_RDM);
-		fi_recv(f.ep, buf, sizeof(buf), NULL, FI_ADDR_UNSPEC, buf);
-		sock_sync(f.sock);
-		err = wait_rx(&f, &c, NULL, NULL, COMP_TIMEOUT_MS);
-		result("close-received", err == 0, "the message did not arrive: %d", err);
-		t0 = now_ms();
-		fab_close(&f);
-		printf("# receiver's close took %" PRIu64 " ms\n", now_ms() - t0);
-		result("close-bounded", now_ms() - t0 < 5000, "fi_close took %" PRIu64 " ms",
-		       now_ms() - t0);
+		child(sv[1]);
 		_exit(failures ? 1 : 0);
-	} else {
-		struct fab f = { .sock = sv[0] };
-		uint8_t buf[1000];
-		struct fi_cq_err_entry e = { 0 };
-		uint64_t t0;
-		int err;
-
-		setenv("UNET_FI_DROP_ACKS", "1", 1);
-		setenv("UNET_FI_PEER_TIMEOUT_MS", "3000", 1);
-		fab_open(&f, FI_EP_RDM);
-		sock_sync(f.sock);
-		memset(buf, 0x5a, sizeof(buf));
-		t0 = now_ms();
-		fi_send(f.ep, buf, sizeof(buf), NULL, f.peer, buf);
-		err = wait_tx(&f, NULL, &e, COMP_TIMEOUT_MS);
-		result("close-last-ack", err == 0,
-		       "the send to a peer that received it and closed gave %s after %" PRIu64 " ms",
-		       fi_strerror(err < 0 ? -err : err), now_ms() - t0);
-		fab_close(&f);
-		if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-		    WEXITSTATUS(status))
-			failures++;
 	}
+	parent(sv[0]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status))
+		failures++;
+}
+
+/* A receiver that closes its endpoint as soon as the message is in (as
+ * fi_pingpong's server does after its last "fin"), while the sender
+ * discards the first ACK it gets (UNET_FI_DROP_ACKS=1): the sender sends
+ * again, and the closing endpoint must still be there to acknowledge, or
+ * the send of a delivered message fails with FI_EIO once the peer timeout
+ * (3 s here) runs out.  The close must not take long either. */
+static void close_receiver(int sock)
+{
+	struct fab f = { .sock = sock };
+	uint8_t buf[1000];
+	struct fi_cq_tagged_entry c;
+	uint64_t t0;
+	int err;
+
+	fab_open(&f, FI_EP_RDM);
+	fi_recv(f.ep, buf, sizeof(buf), NULL, FI_ADDR_UNSPEC, buf);
+	sock_sync(f.sock);
+	err = wait_rx(&f, &c, NULL, NULL, COMP_TIMEOUT_MS);
+	result("close-received", err == 0, "the message did not arrive: %d", err);
+	t0 = now_ms();
+	fab_close(&f);
+	printf("# receiver's close took %" PRIu64 " ms\n", now_ms() - t0);
+	result("close-bounded", now_ms() - t0 < 5000, "fi_close took %" PRIu64 " ms",
+	       now_ms() - t0);
+}
+
+static void close_sender(int sock)
+{
+	struct fab f = { .sock = sock };
+	uint8_t buf[1000];
+	struct fi_cq_err_entry e = { 0 };
+	uint64_t t0;
+	int err;
+
+	setenv("UNET_FI_DROP_ACKS", "1", 1);
+	setenv("UNET_FI_PEER_TIMEOUT_MS", "3000", 1);
+	fab_open(&f, FI_EP_RDM);
+	sock_sync(f.sock);
+	memset(buf, 0x5a, sizeof(buf));
+	t0 = now_ms();
+	fi_send(f.ep, buf, sizeof(buf), NULL, f.peer, buf);
+	err = wait_tx(&f, NULL, &e, COMP_TIMEOUT_MS);
+	result("close-last-ack", err == 0,
+	       "the send to a peer that received it and closed gave %s after %" PRIu64 " ms",
+	       fi_strerror(err < 0 ? -err : err), now_ms() - t0);
+	fab_close(&f);
+}
+
+/* Lazy ACKs (docs/FABRIC.md): a receiver takes small messages, whose
+ * sends completed when posted, and then stays away from the provider for
+ * longer than the sender's peer timeout (1 s here), as a process does
+ * between an MPI receive and a long computation.  The ACK it kept for a
+ * reply is not sent meanwhile; the sender waits for nothing, so it must
+ * not give the peer up: once the receiver is back, a send that does wait
+ * for its ACK completes without error. */
+#define LAZY_MSGS	3
+#define LAZY_AWAY_MS	2500
+
+static void lazy_receiver(int sock)
+{
+	struct fab f = { .sock = sock };
+	uint8_t small[LAZY_MSGS][8], big[1000];
+	struct fi_cq_tagged_entry c[LAZY_MSGS];
+	struct fi_cq_err_entry e = { 0 };
+	uint64_t end;
+	int i, got = 0, err;
+	bool inorder = true;
+
+	fab_open(&f, FI_EP_RDM);
+	for (i = 0; i < LAZY_MSGS; i++)
+		fi_recv(f.ep, small[i], sizeof(small[i]), NULL, FI_ADDR_UNSPEC,
+			small[i]);
+	sock_sync(f.sock);
+	/* Plain reads, and none after the last message: its ACK is still
+	 * owed when we go away. */
+	end = now_ms() + COMP_TIMEOUT_MS;
+	while (got < LAZY_MSGS && now_ms() < end) {
+		ssize_t n = fi_cq_read(f.rxcq, &c[got], LAZY_MSGS - got);
+
+		if (n > 0)
+			got += (int)n;
+	}
+	for (i = 0; i < got; i++)
+		inorder &= c[i].op_context == small[i] &&
+			   (c[i].flags & FI_REMOTE_CQ_DATA) &&
+			   c[i].data == (uint64_t)i;
+	result("lazy-received", got == LAZY_MSGS && inorder,
+	       "%d of %d small messages, in order: %d", got, LAZY_MSGS, inorder);
+	progress_cq = NULL;	/* away: not one call into the provider */
+	sock_sync(f.sock);
+	usleep(LAZY_AWAY_MS * 1000);
+	progress_cq = f.rxcq;
+	fi_recv(f.ep, big, sizeof(big), NULL, FI_ADDR_UNSPEC, big);
+	sock_sync(f.sock);
+	err = wait_rx(&f, &c[0], NULL, &e, COMP_TIMEOUT_MS);
+	result("lazy-back", err == 0 && c[0].len == sizeof(big) &&
+	       check(big, 99, sizeof(big)) == sizeof(big),
+	       "the message after the pause: %d, %zu bytes", err, c[0].len);
+	fab_close(&f);
+}
+
+static void lazy_sender(int sock)
+{
+	struct fab f = { .sock = sock };
+	uint8_t small[8] = "lazyack", big[1000];
+	struct fi_cq_err_entry e = { 0 };
+	uint64_t end;
+	int i, err = 0;
+
+	setenv("UNET_FI_PEER_TIMEOUT_MS", "1000", 1);
+	fab_open(&f, FI_EP_RDM);
+	sock_sync(f.sock);
+	for (i = 0; i < LAZY_MSGS && !err; i++) {
+		fi_senddata(f.ep, small, sizeof(small), NULL, (uint64_t)i,
+			    f.peer, NULL);
+		err = wait_tx(&f, NULL, &e, COMP_TIMEOUT_MS);
+	}
+	result("lazy-sent", err == 0, "a small send gave %d", err);
+	sock_sync(f.sock);
+	/* The peer is away: keep progressing past our peer timeout. */
+	end = now_ms() + LAZY_AWAY_MS;
+	while (now_ms() < end) {
+		fi_cq_read(f.txcq, NULL, 0);
+		usleep(1000);
+	}
+	sock_sync(f.sock);
+	fill(big, 99, sizeof(big));
+	fi_send(f.ep, big, sizeof(big), NULL, f.peer, big);
+	err = wait_tx(&f, NULL, &e, COMP_TIMEOUT_MS);
+	result("lazy-peer-kept", err == 0,
+	       "a send to the peer that came back gave %s",
+	       fi_strerror(err < 0 ? -err : err));
+	fab_close(&f);
+}
+
+static void self_first(int sock)
+{
+	run_role(sock, true);
+}
+
+static void self_second(int sock)
+{
+	run_role(sock, false);
 }
 
 static int tcp_pair(int guest)
@@ -714,11 +828,8 @@ static int tcp_pair(int guest)
 
 int main(int argc, char **argv)
 {
-	int sv[2], status;
-	pid_t pid;
-
 	if (argc < 3) {
-		fprintf(stderr, "usage: fi_check self|kill|close LABEL | fi_check wire LABEL 1|2\n");
+		fprintf(stderr, "usage: fi_check self|kill|close|lazy LABEL | fi_check wire LABEL 1|2\n");
 		return 2;
 	}
 	label = argv[2];
@@ -728,7 +839,11 @@ int main(int argc, char **argv)
 		return failures ? 1 : 0;
 	}
 	if (!strcmp(argv[1], "close")) {
-		run_close();
+		run_forked(close_receiver, close_sender);
+		return failures ? 1 : 0;
+	}
+	if (!strcmp(argv[1], "lazy")) {
+		run_forked(lazy_receiver, lazy_sender);
 		return failures ? 1 : 0;
 	}
 	if (!strcmp(argv[1], "wire") && argc > 3) {
@@ -737,16 +852,6 @@ int main(int argc, char **argv)
 		run_role(tcp_pair(guest), guest == 1);
 		return failures ? 1 : 0;
 	}
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
-		die("socketpair", errno);
-	pid = fork();
-	if (pid == 0) {
-		run_role(sv[1], false);
-		return failures ? 1 : 0;
-	}
-	run_role(sv[0], true);
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-	    WEXITSTATUS(status))
-		failures++;
+	run_forked(self_second, self_first);
 	return failures ? 1 : 0;
 }

@@ -171,6 +171,16 @@ fi
 if [ "$G" = 1 ]; then
 	run_test fabric-self $FI_CHECK self self
 	pingpong_local fabric-pingpong-rdm -e rdm
+	# Lazy ACKs: in a ping-pong of 8 B messages the ACK rides on the
+	# reply instead of a frame of its own (the client's counters).
+	pingpong_local fabric-pingpong-rdm-8B -e rdm -S 8 -I 500
+	acks=$(echo "$out" | sed -n 's/.* \([0-9]*\) acks, \([0-9]*\) piggybacked.*/\1 \2/p' | head -1)
+	set -- $acks
+	if [ $# = 2 ] && [ "$2" -ge 450 ] && [ $(($1 * 10)) -le "$2" ]; then
+		pass fabric-lazy-ack-piggybacked
+	else
+		fail fabric-lazy-ack-piggybacked "500 round trips of 8 B: acks, piggybacked = '$acks' (want 450 or more piggybacked, header-only ACKs at most a tenth of that)"
+	fi
 	pingpong_local fabric-pingpong-dgram -e dgram
 	# Open MPI's pml cm / mtl ofi on the provider: the correctness
 	# program on 2 and 4 ranks, then NetPIPE's integrity mode up to 1 MiB
@@ -181,6 +191,9 @@ else
 	run_test fabric-kill env UNET_FI_PEER_TIMEOUT_MS=2000 $FI_CHECK kill kill
 	# A receiver that closes at once, its ACK lost: the send completes.
 	run_test fabric-close $FI_CHECK close close
+	# A receiver that keeps a lazy ACK and stays away past the sender's
+	# peer timeout is not given up.
+	run_test fabric-lazy $FI_CHECK lazy lazy
 	run_test fabric-self-drop1 env UNET_FI_DROP=0.01 $FI_CHECK self drop1
 	run_test fabric-self-drop10 env UNET_FI_DROP=0.1 $FI_CHECK self drop10
 	pingpong_local fabric-pingpong-rdm-tagged -e rdm -m tagged
