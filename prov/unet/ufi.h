@@ -194,6 +194,7 @@ struct ufi_seg {
 	unsigned nic_refs;		/* copies still in the NIC's send queue */
 	bool in_use, acked;
 	bool resent;			/* no RTT sample from it (Karn) */
+	bool waited;			/* its op's completion waits for it */
 	uint64_t sent_ns;
 };
 
@@ -221,6 +222,7 @@ struct ufi_peer {
 	uint32_t una, next_seq, peer_credit;
 	struct ufi_seg window[UFI_WINDOW_MAX];
 	uint64_t rto_ns, last_progress_ns, last_nack_seq;
+	uint32_t waited_inflight;	/* segments in flight with seg->waited */
 	bool nack_served;
 	/* congestion: segments in flight are limited to cwnd (slow start up
 	 * to ssthresh, then +1 per window); a loss resends from resend_next */

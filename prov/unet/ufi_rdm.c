@@ -404,6 +404,8 @@ void ufi_pump(struct ufi_ep *ep, struct ufi_peer *peer)
 		seg->in_use = true;
 		seg->acked = false;
 		seg->resent = false;
+		seg->waited = !ufi_tx_op_unwaited(op);
+		peer->waited_inflight += seg->waited;
 		seg->sent_ns = now;
 		if (peer->una == peer->next_seq)
 			peer->last_progress_ns = now;	/* the silence clock starts */
@@ -456,6 +458,9 @@ void ufi_fail_peer(struct ufi_ep *ep, struct ufi_peer *peer, int err)
 		ufi_list_del(&op->link);
 		ufi_complete_tx(ep, op, err);
 	}
+	for (i = 0; i < UFI_WINDOW_MAX; i++)
+		peer->window[i].waited = false;
+	peer->waited_inflight = 0;
 	peer->una = peer->next_seq;
 	peer->resending = false;
 	if (peer->cur_rx) {
@@ -617,6 +622,8 @@ static void ufi_rx_ack(struct ufi_ep *ep, struct ufi_peer *peer,
 			struct ufi_seg *seg = &peer->window[s % UFI_WINDOW_MAX];
 
 			seg->acked = true;
+			peer->waited_inflight -= seg->waited;
+			seg->waited = false;
 			ufi_seg_release(ep, seg);
 		}
 		peer->una = h->ack;
@@ -839,22 +846,12 @@ static void ufi_reap_sends(struct ufi_ep *ep)
 	}
 }
 
-/* Does the application wait for anything the peer has not acknowledged?
- * Not if all it lacks are ACKs of sends already completed (lazy ones,
- * which a peer busy elsewhere may owe for as long as it likes). */
+/* Does the application wait for anything from the peer?  Not if all it
+ * lacks are ACKs of sends already completed (lazy ones, which a peer busy
+ * elsewhere may owe for as long as it likes). */
 static bool ufi_peer_awaited(const struct ufi_peer *peer)
 {
-	uint32_t s;
-
-	if (!ufi_list_empty(&peer->tx_queue))
-		return true;
-	for (s = peer->una; s != peer->next_seq; s++) {
-		const struct ufi_seg *seg = &peer->window[s % UFI_WINDOW_MAX];
-
-		if (!seg->acked && seg->op && !ufi_tx_op_unwaited(seg->op))
-			return true;
-	}
-	return false;
+	return peer->waited_inflight || !ufi_list_empty(&peer->tx_queue);
 }
 
 /* The retransmission and silence timers of a peer with something in flight. */
@@ -871,8 +868,11 @@ static void ufi_timers(struct ufi_ep *ep, struct ufi_peer *peer, uint64_t now)
 	if (peer->una != peer->next_seq) {
 		struct ufi_seg *oldest = &peer->window[peer->una % UFI_WINDOW_MAX];
 
-		if (ufi_elapsed(now, peer->last_progress_ns) > silence &&
-		    ufi_peer_awaited(peer)) {
+		/* While nothing waits, the silence clock stands still: it
+		 * runs from when the application began to wait. */
+		if (!ufi_peer_awaited(peer))
+			peer->last_progress_ns = now;
+		else if (ufi_elapsed(now, peer->last_progress_ns) > silence) {
 			ufi_fail_peer(ep, peer, FI_EIO);
 			return;
 		}
