@@ -304,6 +304,7 @@ size_t ufi_iov_copy_in(const struct iovec *iov, size_t iov_count,
 /* ufi_rdm.c */
 void ufi_progress(struct ufi_ep *ep);
 void ufi_flush_acks(struct ufi_ep *ep);
+void ufi_peer_wait_begins(struct ufi_peer *peer);
 void ufi_pump(struct ufi_ep *ep, struct ufi_peer *peer);
 int ufi_rx_pool_init(struct ufi_ep *ep);
 void ufi_fail_peer(struct ufi_ep *ep, struct ufi_peer *peer, int err);

@@ -242,6 +242,8 @@ static ssize_t ufi_post_send(struct ufi_ep *ep, const struct iovec *iov,
 		ufi_complete_tx(ep, op, FI_EIO);
 		return 0;
 	}
+	if (ep->type == FI_EP_RDM)
+		ufi_peer_wait_begins(peer);
 	ufi_list_add_tail(&peer->tx_queue, &op->link);
 	ufi_pump(ep, peer);
 	return 0;

@@ -380,7 +380,12 @@ void ufi_pump(struct ufi_ep *ep, struct ufi_peer *peer)
 		ufi_fill_ctrl(ep, peer, h);
 		h->type = UFI_PKT_DATA;
 		h->flags = op->pkt_flags;
-		if (ufi_tx_op_unwaited(op))
+		/* Lazy only if nothing waits for its ACK: not the app, and
+		 * not this pump, which stops after it when it fills the
+		 * window or the receiver's credit. */
+		if (ufi_tx_op_unwaited(op) &&
+		    peer->next_seq + 1 - peer->una < ufi_send_limit(peer) &&
+		    ufi_seq_before(peer->next_seq + 1, peer->peer_credit))
 			h->flags |= UFI_F_ACK_LAZY;
 		if (off == 0) {
 			h->flags |= UFI_F_FIRST;
@@ -616,7 +621,9 @@ static void ufi_rx_ack(struct ufi_ep *ep, struct ufi_peer *peer,
 		struct ufi_seg *last = &peer->window[(h->ack - 1) % UFI_WINDOW_MAX];
 		uint32_t s, n = h->ack - peer->una;
 
-		if (!last->resent)
+		/* Not from a resent segment (Karn), nor from a lazy one:
+		 * its ACK may have waited for the peer's application. */
+		if (!last->resent && !(last->hdr.flags & UFI_F_ACK_LAZY))
 			ufi_rtt_sample(peer, now - last->sent_ns);
 		for (s = peer->una; s != h->ack; s++) {
 			struct ufi_seg *seg = &peer->window[s % UFI_WINDOW_MAX];
@@ -852,6 +859,17 @@ static void ufi_reap_sends(struct ufi_ep *ep)
 static bool ufi_peer_awaited(const struct ufi_peer *peer)
 {
 	return peer->waited_inflight || !ufi_list_empty(&peer->tx_queue);
+}
+
+/* A send is posted to @peer: if nothing waited for the peer until now,
+ * the silence clock starts now, not at its last ACK, which may be long
+ * ago if the peer owed only lazy ones (and neither side called since).
+ * The tick's clock: the silence is seconds, and a send should not pay a
+ * system call for it. */
+void ufi_peer_wait_begins(struct ufi_peer *peer)
+{
+	if (!ufi_peer_awaited(peer))
+		peer->last_progress_ns = ufi_coarse_now_ns();
 }
 
 /* The retransmission and silence timers of a peer with something in flight. */

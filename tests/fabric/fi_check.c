@@ -645,7 +645,7 @@ static void run_forked(void (*child)(int sock), void (*parent)(int sock))
 		die("fork", errno);
 	if (pid == 0) {
 		child(sv[1]);
-		_exit(failures ? 1 : 0);
+		exit(failures ? 1 : 0);	/* not _exit: ASan's leak check */
 	}
 	parent(sv[0]);
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
@@ -707,9 +707,23 @@ static void close_sender(int sock)
  * between an MPI receive and a long computation.  The ACK it kept for a
  * reply is not sent meanwhile; the sender waits for nothing, so it must
  * not give the peer up: once the receiver is back, a send that does wait
- * for its ACK completes without error. */
+ * for its ACK completes without error.  Twice: with the sender calling the
+ * provider while the receiver is away ("lazy"), and with both away, the
+ * sender back first with that send ("lazy-both-away": its silence clock
+ * must start at the send, not at the last ACK, seconds before). */
 #define LAZY_MSGS	3
 #define LAZY_AWAY_MS	2500
+
+static bool lazy_both_away;
+
+static const char *lazy_name(const char *what)
+{
+	static char name[64];
+
+	snprintf(name, sizeof(name), "lazy-%s%s",
+		 lazy_both_away ? "both-away-" : "", what);
+	return name;
+}
 
 static void lazy_receiver(int sock)
 {
@@ -739,16 +753,18 @@ static void lazy_receiver(int sock)
 		inorder &= c[i].op_context == small[i] &&
 			   (c[i].flags & FI_REMOTE_CQ_DATA) &&
 			   c[i].data == (uint64_t)i;
-	result("lazy-received", got == LAZY_MSGS && inorder,
+	result(lazy_name("received"), got == LAZY_MSGS && inorder,
 	       "%d of %d small messages, in order: %d", got, LAZY_MSGS, inorder);
 	progress_cq = NULL;	/* away: not one call into the provider */
 	sock_sync(f.sock);
-	usleep(LAZY_AWAY_MS * 1000);
+	/* Both away: the sender comes back first and sends at once. */
+	usleep((LAZY_AWAY_MS + (lazy_both_away ? 500 : 0)) * 1000);
 	progress_cq = f.rxcq;
 	fi_recv(f.ep, big, sizeof(big), NULL, FI_ADDR_UNSPEC, big);
-	sock_sync(f.sock);
+	if (!lazy_both_away)
+		sock_sync(f.sock);
 	err = wait_rx(&f, &c[0], NULL, &e, COMP_TIMEOUT_MS);
-	result("lazy-back", err == 0 && c[0].len == sizeof(big) &&
+	result(lazy_name("back"), err == 0 && c[0].len == sizeof(big) &&
 	       check(big, 99, sizeof(big)) == sizeof(big),
 	       "the message after the pause: %d, %zu bytes", err, c[0].len);
 	fab_close(&f);
@@ -770,19 +786,23 @@ static void lazy_sender(int sock)
 			    f.peer, NULL);
 		err = wait_tx(&f, NULL, &e, COMP_TIMEOUT_MS);
 	}
-	result("lazy-sent", err == 0, "a small send gave %d", err);
+	result(lazy_name("sent"), err == 0, "a small send gave %d", err);
 	sock_sync(f.sock);
-	/* The peer is away: keep progressing past our peer timeout. */
-	end = now_ms() + LAZY_AWAY_MS;
-	while (now_ms() < end) {
-		fi_cq_read(f.txcq, NULL, 0);
-		usleep(1000);
+	if (lazy_both_away) {
+		usleep(LAZY_AWAY_MS * 1000);	/* away too, no calls */
+	} else {
+		/* Keep progressing past our peer timeout. */
+		end = now_ms() + LAZY_AWAY_MS;
+		while (now_ms() < end) {
+			fi_cq_read(f.txcq, NULL, 0);
+			usleep(1000);
+		}
+		sock_sync(f.sock);
 	}
-	sock_sync(f.sock);
 	fill(big, 99, sizeof(big));
 	fi_send(f.ep, big, sizeof(big), NULL, f.peer, big);
 	err = wait_tx(&f, NULL, &e, COMP_TIMEOUT_MS);
-	result("lazy-peer-kept", err == 0,
+	result(lazy_name("peer-kept"), err == 0,
 	       "a send to the peer that came back gave %s",
 	       fi_strerror(err < 0 ? -err : err));
 	fab_close(&f);
@@ -843,6 +863,8 @@ int main(int argc, char **argv)
 		return failures ? 1 : 0;
 	}
 	if (!strcmp(argv[1], "lazy")) {
+		run_forked(lazy_receiver, lazy_sender);
+		lazy_both_away = true;
 		run_forked(lazy_receiver, lazy_sender);
 		return failures ? 1 : 0;
 	}
