@@ -569,6 +569,19 @@ def single_pair_256(loop_raw):
     return out
 
 
+def wire_ping(wire2_raw):
+    """The link's own tail: ping's per-echo times across the wire (µs)."""
+    text = read(f"{wire2_raw}/wire-ping.txt")
+    times = sorted(float(t) * 1000 for t in re.findall(r"time=([0-9.]+) ms", text or ""))
+    if not times:
+        missing("kernel ICMP echo across the wire", f"{wire2_raw}/wire-ping.txt")
+        return None
+    def pct(q):
+        return times[min(len(times) - 1, int(q * len(times)))]
+    return {"median": pct(0.5), "p99": pct(0.99), "p99.9": pct(0.999),
+            "samples": len(times)}
+
+
 def main():
     if len(sys.argv) != 5:
         print(__doc__, file=sys.stderr)
@@ -605,6 +618,7 @@ def main():
     res["memcpy_MBps"] = m["MBps"] if m else missing("memcpy (warm, 2 MiB)", f"{loop_raw}/memcpy.txt")
     m = tool_json(f"{loop_raw}/memcpy-cold.txt")
     res["memcpy_cold_MBps"] = m["MBps"] if m else missing("memcpy (cold, 64 MiB)", f"{loop_raw}/memcpy-cold.txt")
+    res["wire_ping_us"] = wire_ping(wire2_raw)
     res["registration"], res["fresh_buffer_bw_MBps"] = regdata(loop_raw)
     t = tool_json(f"{loop_raw}/tlbcost.txt") or {}
     if not t:
@@ -880,6 +894,14 @@ def report_md(res, plots):
                      f"{fmt(m.get('64'))} {rng(r.get('64'))} |")
     L += ["", "## Targets", "", "| target | measured | goal | |", "|---|---|---|---|"]
     L += targets(res) + [""]
+    pg = res["wire_ping_us"]
+    if pg:
+        L += [f"For reference, not a target: the link's own tail.  The kernel's "
+              f"ICMP echo across the same wire (`ping -i 0.002`, 56 B, blocking, "
+              f"guest 2 to guest 1, {pg['samples']} echoes) took median "
+              f"{fmt(pg['median'])} µs, p99 {fmt(pg['p99'])} µs "
+              f"({pg['p99'] / pg['median']:.1f}× its median), p99.9 "
+              f"{fmt(pg['p99.9'])} µs.", ""]
     reg, fr = res["registration"], res["fresh_buffer_bw_MBps"]
     L += ["## Registration against first use", "",
           "| size | verbs ibv_reg_mr µs | ibv_dereg_mr µs | U-Net/MM first use µs |",
