@@ -79,6 +79,8 @@ json report-msg-rate \
 json report-checked-runs \
 	"r['checked_runs'] == 2 * 2 * 2 * 8 + 2" "r['checked_runs_failed'] == []"
 json report-memcpy "r['memcpy_MBps'] == 500.0" "r['memcpy_cold_MBps'] == 200.0"
+json report-host-steal "r['env']['host_steal_pct']['wire'] == 10.0" \
+	"r['env']['host_steal_pct']['loopback'] is None"
 json report-wire-ping "r['wire_ping_us']['samples'] == 100" \
 	"abs(r['wire_ping_us']['median'] - 1050) < 1e-6" "abs(r['wire_ping_us']['p99'] - 1099) < 1e-6"
 json report-registration \
