@@ -46,11 +46,11 @@ MPI_ROUNDS=1
 if [ "${QUICK:-0}" = 1 ]; then
 	LAT_N=2000; LAT_NB=1000; BW_N=300; RATE_N=3000; CHECK_N=100
 	IB_N=1000; IB_NB=500; IB_BW_N=300; SCALE_N=16; FRESH_N=1000
-	NP_REPEATS=3
+	NP_REPEATS=3; PING_N=500
 else
 	LAT_N=10000; LAT_NB=2000; BW_N=1500; RATE_N=20000; CHECK_N=300
 	IB_N=10000; IB_NB=2000; IB_BW_N=1500; SCALE_N=48; FRESH_N=10000
-	NP_REPEATS=20
+	NP_REPEATS=20; PING_N=3000
 fi
 # lat_n DISC SIZE / ib_n DISC SIZE: round trips per round.
 lat_n() {
@@ -286,7 +286,7 @@ eflag() { [ "$1" = block ] && echo -e; }
 insmod "${UNET_KO:-kernel/unetmm.ko}" netdev=eth0 || exit 1
 uname -r >"$raw/kernel.txt"
 nproc >"$raw/vcpus.txt"
-echo "quick=${QUICK:-0} rounds=$ROUNDS lat_n=$LAT_N lat_nb=$LAT_NB bw_n=$BW_N rate_n=$RATE_N check_n=$CHECK_N ib_n=$IB_N ib_nb=$IB_NB ib_bw_n=$IB_BW_N fresh_n=$FRESH_N np_repeats=$NP_REPEATS mpi_rounds=$MPI_ROUNDS" \
+echo "quick=${QUICK:-0} rounds=$ROUNDS lat_n=$LAT_N lat_nb=$LAT_NB bw_n=$BW_N rate_n=$RATE_N check_n=$CHECK_N ib_n=$IB_N ib_nb=$IB_NB ib_bw_n=$IB_BW_N fresh_n=$FRESH_N ping_n=$PING_N np_repeats=$NP_REPEATS mpi_rounds=$MPI_ROUNDS" \
 	>"$raw/params.txt"
 
 progress "U-Net/MM and base-level U-Net: checked runs (--check), every size, mode and discipline"
@@ -334,6 +334,11 @@ if [ $role != server ]; then
 			done
 		done
 	done
+fi
+# The link's own tail, for reference (not a peer): the kernel's ICMP echo
+# across the same link, blocking, while guest 1 waits at the barrier.
+if [ "$setup" = wire ] && [ $role = client ]; then
+	cmd "$setup-ping.txt" ping -c $PING_N -i 0.002 "$SERVER_IP"
 fi
 barrier
 stop_unet_servers

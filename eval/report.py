@@ -569,6 +569,31 @@ def single_pair_256(loop_raw):
     return out
 
 
+def host_steal_pct(raw):
+    """Share of the host's CPU time the hypervisor took (/proc/stat steal)
+    while a setup ran: run-demo's lines before and after it."""
+    text = read(f"{raw}/host-cpu.txt") or ""
+    rows = [list(map(int, m.split())) for m in
+            re.findall(r"^(?:before|after): cpu +([0-9 ]+)$", text, re.M)]
+    if len(rows) != 2 or len(rows[0]) < 8:
+        return None
+    d = [b - a for a, b in zip(rows[0][:8], rows[1][:8])]
+    return 100.0 * d[7] / sum(d) if sum(d) > 0 else None
+
+
+def wire_ping(wire2_raw):
+    """The link's own tail: ping's per-echo times across the wire (µs)."""
+    text = read(f"{wire2_raw}/wire-ping.txt")
+    times = sorted(float(t) * 1000 for t in re.findall(r"time=([0-9.]+) ms", text or ""))
+    if not times:
+        missing("kernel ICMP echo across the wire", f"{wire2_raw}/wire-ping.txt")
+        return None
+    def pct(q):
+        return times[min(len(times) - 1, int(q * len(times)))]
+    return {"median": pct(0.5), "p99": pct(0.99), "p99.9": pct(0.999),
+            "samples": len(times)}
+
+
 def main():
     if len(sys.argv) != 5:
         print(__doc__, file=sys.stderr)
@@ -589,6 +614,8 @@ def main():
             "vcpus_per_guest": int((read(f"{loop_raw}/vcpus.txt") or "2").strip() or 2),
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "params": {"loopback": params(loop_raw), "wire": params(wire2_raw)},
+            "host_steal_pct": {"loopback": host_steal_pct(loop_raw),
+                               "wire": host_steal_pct(wire2_raw)},
         },
     }
     for (setup, disc), key in TABLES.items():
@@ -605,6 +632,7 @@ def main():
     res["memcpy_MBps"] = m["MBps"] if m else missing("memcpy (warm, 2 MiB)", f"{loop_raw}/memcpy.txt")
     m = tool_json(f"{loop_raw}/memcpy-cold.txt")
     res["memcpy_cold_MBps"] = m["MBps"] if m else missing("memcpy (cold, 64 MiB)", f"{loop_raw}/memcpy-cold.txt")
+    res["wire_ping_us"] = wire_ping(wire2_raw)
     res["registration"], res["fresh_buffer_bw_MBps"] = regdata(loop_raw)
     t = tool_json(f"{loop_raw}/tlbcost.txt") or {}
     if not t:
@@ -820,6 +848,15 @@ def samples_sentence(res):
     return "; ".join(parts)
 
 
+def steal_sentence(st):
+    """The host's own share of noise: CPU time its hypervisor took."""
+    if not any(v is not None for v in st.values()):
+        return ""
+    parts = [f"{k} {v:.1f} %" for k, v in st.items() if v is not None]
+    return ("  CPU time of this host taken by its own hypervisor (steal, "
+            "/proc/stat) while the guests ran: " + ", ".join(parts) + ".")
+
+
 def report_md(res, plots):
     e = res["env"]
     pl = e["params"]["loopback"]
@@ -833,7 +870,8 @@ def report_md(res, plots):
          + 
          "Every peer ran in the same guests in the same run.  Under TCG every "
          "instruction is emulated: absolute times are many times those of real "
-         "hardware, so read the ratios, not the microseconds.", ""]
+         "hardware, so read the ratios, not the microseconds."
+         + steal_sentence(e.get("host_steal_pct") or {}), ""]
     if pl.get("quick"):
         L += ["**QUICK run** (`make demo QUICK=1`): a check of the pipeline, not a "
               "measurement.  One round of everything, fewer samples, and the loopback and "
@@ -880,6 +918,14 @@ def report_md(res, plots):
                      f"{fmt(m.get('64'))} {rng(r.get('64'))} |")
     L += ["", "## Targets", "", "| target | measured | goal | |", "|---|---|---|---|"]
     L += targets(res) + [""]
+    pg = res["wire_ping_us"]
+    if pg:
+        L += [f"For reference, not a target: the link's own tail.  The kernel's "
+              f"ICMP echo across the same wire (`ping -i 0.002`, 56 B, blocking, "
+              f"guest 2 to guest 1, {pg['samples']} echoes) took median "
+              f"{fmt(pg['median'])} µs, p99 {fmt(pg['p99'])} µs "
+              f"({pg['p99'] / pg['median']:.1f}× its median), p99.9 "
+              f"{fmt(pg['p99.9'])} µs.", ""]
     reg, fr = res["registration"], res["fresh_buffer_bw_MBps"]
     L += ["## Registration against first use", "",
           "| size | verbs ibv_reg_mr µs | ibv_dereg_mr µs | U-Net/MM first use µs |",

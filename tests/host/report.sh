@@ -79,6 +79,10 @@ json report-msg-rate \
 json report-checked-runs \
 	"r['checked_runs'] == 2 * 2 * 2 * 8 + 2" "r['checked_runs_failed'] == []"
 json report-memcpy "r['memcpy_MBps'] == 500.0" "r['memcpy_cold_MBps'] == 200.0"
+json report-host-steal "r['env']['host_steal_pct']['wire'] == 10.0" \
+	"r['env']['host_steal_pct']['loopback'] is None"
+json report-wire-ping "r['wire_ping_us']['samples'] == 100" \
+	"abs(r['wire_ping_us']['median'] - 1050) < 1e-6" "abs(r['wire_ping_us']['p99'] - 1099) < 1e-6"
 json report-registration \
 	"set(r['registration']) == {'sizes', 'verbs_reg_us', 'verbs_dereg_us', 'unetmm_first_use_us'}" \
 	"r['registration']['sizes'][2] == 1048576" \
@@ -122,6 +126,9 @@ else
 	fail report-md-verdicts "report.md lacks the missed memcpy target or the met UDP one: $(grep -E 'memcpy \(2|RTT, U-Net/MM ÷ UDP' "$T/out/report.md" | head -2)"
 fi
 if checker; then pass check-report-clean; else fail check-report-clean "$(grep FAIL "$T/check.log" | head -3)"; fi
+
+# The link's tail quoted from a ping that did not run as report.md says.
+caught check-report-catches-ping-interval wire-ping-cmd "$T/raw/wire2/wire-ping.txt" 's/-i 0.002/-i 0.2/'
 
 # A wire MPI run whose Open MPI TCP stayed on lo: the checker must object.
 caught check-report-catches-mpi-tcp-if wire-mpi-commands "$T/raw/wire1/mpi-netpipe.r2.txt" 's/btl_tcp_if_include eth0/btl_tcp_if_include lo/'
