@@ -238,9 +238,10 @@ static void ufi_send_ack(struct ufi_ep *ep, struct ufi_peer *peer, bool nack)
  * UFI_LAZY_ACK_PASSES passes after the one that accepted it: enough for
  * an application to take its completion, post its next receive and send
  * (Open MPI reads the queue until it is empty first).  Every other ACK
- * keeps its pass.  A sender whose window or credit the unsent ACK holds
- * up gets it after UFI_LAZY_ACK_MAX segments, and a receiver that goes to
- * sleep (fi_cq_sread, fi_trywait) or closes sends it first.  A process
+ * keeps its pass: the sender does not mark lazy a segment that fills its
+ * window or the receiver's credit (ufi_pump).  UFI_LAZY_ACK_MAX owed
+ * segments send it at once, and a receiver that goes to sleep
+ * (fi_cq_sread, fi_trywait) or closes sends it first.  A process
  * that stops calling the provider altogether keeps the ACK until it comes
  * back; its peer retransmits meanwhile and, since nothing it waits for is
  * missing, does not give it up (ufi_timers).
