@@ -9,6 +9,14 @@
 #include "mm_common.h"
 
 #define NPAGES	64
+/*
+ * The streaming child is killed only after this many rounds, not after a
+ * fixed time: a defect that shows after N rounds (a queue that grows by
+ * one a round) must not depend on how fast the guest runs.
+ */
+#define KILL_AFTER_ROUNDS	200
+/* The streaming child's exit status when a round fails: base + traffic(). */
+#define STREAM_FAILED	30
 
 enum how { EXIT_NORMAL, EXIT_QUEUED, KILL_STREAMING, KILL_IDLE };
 
@@ -46,7 +54,8 @@ static int traffic(struct mm_pair *p, uint8_t *src, uint8_t *pool,
 	return 0;
 }
 
-static void child(enum how how, int ready_fd, int go_fd)
+static void child(enum how how, int ready_fd, int go_fd,
+		  volatile unsigned int *rounds)
 {
 	struct unet *u = unet_open();
 	struct mm_pair p;
@@ -86,11 +95,21 @@ static void child(enum how how, int ready_fd, int go_fd)
 				      16 * MM_PAGE, i);
 		_exit(0);
 	case KILL_STREAMING:
+		/*
+		 * One spare free buffer stays queued ahead of each round's,
+		 * so the kill finds one posted; posting it every round
+		 * would grow the free queue until it is full.
+		 */
+		if (unet_post_free(p.rx, (uintptr_t)pool, 16 * MM_PAGE, 0))
+			_exit(STREAM_FAILED + 1);
 		for (i = 2;; i++) {
-			unet_post_free(p.rx, (uintptr_t)pool, 16 * MM_PAGE, 0);
+			int rc;
+
 			/* Evictions and misses keep coming: fresh pages. */
-			if (traffic(&p, src, pool, scratch, i))
-				_exit(25);
+			rc = traffic(&p, src, pool, scratch, i);
+			if (rc)
+				_exit(STREAM_FAILED + rc);
+			__atomic_add_fetch(rounds, 1, __ATOMIC_RELEASE);
 		}
 	case KILL_IDLE:
 		for (;;)
@@ -104,18 +123,26 @@ static void one(struct unet *u, enum how how)
 	long before = mm_ctr(u, UNET_NIC_pinned_pages), during, after;
 	char name[64], c = 0;
 	int fds[2], go[2], status = 0;
+	volatile unsigned int *rounds;
+	unsigned int streamed = 0;
+	bool reaped = false;
 	pid_t pid;
 
 	snprintf(name, sizeof(name), "exit-%s", how_name[how]);
 	if (pipe(fds) || pipe(go))
 		gt_die("pipe");
+	rounds = mmap(NULL, sizeof(*rounds), PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (rounds == MAP_FAILED)
+		gt_die("mmap shared");
+	*rounds = 0;
 	pid = fork();
 	if (pid < 0)
 		gt_die("fork");
 	if (pid == 0) {
 		close(fds[0]);
 		close(go[1]);
-		child(how, fds[1], go[0]);
+		child(how, fds[1], go[0], rounds);
 	}
 	close(fds[1]);
 	close(go[0]);
@@ -132,15 +159,40 @@ static void one(struct unet *u, enum how how)
 	if (write(go[1], "g", 1) != 1)
 		gt_die("write pipe");
 	close(go[1]);
-	if (how == KILL_STREAMING || how == KILL_IDLE) {
-		usleep(how == KILL_STREAMING ? 200000 : 10000);
+	if (how == KILL_STREAMING) {
+		/* Until enough rounds, the child's own end, or 60 s. */
+		for (int ms = 0; ms < 60000; ms++) {
+			streamed = __atomic_load_n(rounds, __ATOMIC_ACQUIRE);
+			if (streamed >= KILL_AFTER_ROUNDS)
+				break;
+			reaped = waitpid(pid, &status, WNOHANG) == pid;
+			if (reaped)
+				break;
+			usleep(1000);
+		}
+		kill(pid, SIGKILL);
+	} else if (how == KILL_IDLE) {
+		usleep(10000);
 		kill(pid, SIGKILL);
 	}
-	if (waitpid(pid, &status, 0) != pid)
+	if (!reaped && waitpid(pid, &status, 0) != pid)
 		gt_die("waitpid");
+	munmap((void *)rounds, sizeof(*rounds));
 	after = mm_wait_ctr_le(u, UNET_NIC_pinned_pages, before, 10000);
 	printf("# %s: pinned_pages before %ld, child running %ld, after %ld\n",
 	       how_name[how], before, during, after);
+	if (how == KILL_STREAMING && WIFEXITED(status) &&
+	    WEXITSTATUS(status) > STREAM_FAILED) {
+		gt_result(false, name,
+			  "the streaming child's round %u failed: traffic() %d (1 post_free, 2 send, 3 receive)",
+			  streamed + 1, WEXITSTATUS(status) - STREAM_FAILED);
+		return;
+	}
+	if (how == KILL_STREAMING && streamed < KILL_AFTER_ROUNDS) {
+		gt_result(false, name, "the child streamed %u rounds of %d in 60 s",
+			  streamed, KILL_AFTER_ROUNDS);
+		return;
+	}
 	if (how == KILL_STREAMING || how == KILL_IDLE) {
 		if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) {
 			gt_result(false, name, "child not killed (status %#x)",
