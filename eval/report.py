@@ -986,8 +986,8 @@ def report_md(res, plots):
           "over `lo`); wire, one rank in each wire guest, started through "
           "`tests/fabric/unet-rsh` (Open MPI's TCP over eth0).  One-way latency and bandwidth "
           f"as NetPIPE reports them, median [min, max] of {pl.get('mpi_rounds', '?')} round(s) "
-          "(NetPIPE averages its repetitions per size; a round of the five transports takes "
-          "minutes here, so the demo runs one).  One discipline for all: each transport is "
+          "(NetPIPE averages its repetitions per size within a round; the rounds show how "
+          "far a whole run moves).  One discipline for all: each transport is "
           "driven by Open MPI's progress loop, which polls (non-blocking socket reads for "
           "TCP, `fi_cq_read` for the OFI providers, `ucp_worker_progress` for UCX) and never "
           "sleeps in the kernel waiting for data.  The unet run excludes libfabric's RXD "
@@ -999,7 +999,7 @@ def report_md(res, plots):
     for setup in ("loopback", "wire"):
         m = res["mpi"][setup]
         for s in MPI_SYSTEMS:
-            L.append(f"| {setup} | {MPI_NAMES[s]} | {fmt(m['latency_us'][s], 2)} "
+            L.append(f"| {setup} | {MPI_NAMES[s]} | {fmt(m['latency_us'][s])} "
                      f"{rng(m['latency_us_range'][s])} | "
                      f"{fmt(m['bw_MBps']['65536'][s])} {rng(m['bw_MBps_range']['65536'][s])} | "
                      f"{fmt(m['bw_MBps']['1048576'][s])} {rng(m['bw_MBps_range']['1048576'][s])} |")
@@ -1085,7 +1085,7 @@ def reading(res):
     m1, b1 = lb["rtt_us"]["unetmm"]["1024"], lb["rtt_us"]["unet_base"]["1024"]
     if m1 and b1:
         out.append(f"* At 1 KiB, a message the NIC translates through its TLB, warm-TLB "
-                   f"U-Net/MM costs {100 * (m1 / b1 - 1):+.0f} % against base-level U-Net "
+                   f"U-Net/MM's round trip is {m1 / b1:.2f}× base-level U-Net's "
                    "(8 B messages travel inline and never touch the TLB).")
     bm, bb = lb["bw_MBps"]["unetmm"]["65536"], lb["bw_MBps"]["unet_base"]["65536"]
     if bm and bb and res["memcpy_MBps"]:

@@ -107,7 +107,8 @@ def setup_dir(d, setup, client=True, server=True):
     w(f"{d}/kernel.txt", "6.1.0-test\n")
     w(f"{d}/vcpus.txt", "2\n" if setup == "loopback" else "1\n")
     w(f"{d}/params.txt", "rounds=3 lat_n=10000 lat_nb=3000 bw_n=1500 rate_n=20000 "
-      "check_n=300 ib_n=10000 ib_nb=3000 ib_bw_n=1500 fresh_n=10000\n")
+      "check_n=300 ib_n=10000 ib_nb=3000 ib_bw_n=1500 fresh_n=10000 "
+      "np_repeats=20 mpi_rounds=3\n")
     if server:
         for v in ("spin", "lls", "block"):
             w(f"{d}/{setup}-udp-server.{v}.txt",
