@@ -241,6 +241,9 @@ struct unet_chan_destroy {
  * busy_poll_ns the time spent in them.  tlb_prefetches counts the
  * translations asked for ahead of need (free buffers a message will take,
  * the buffers of sends queued behind the one going out).
+ * miss_wait_ns is the part of miss_ns_total that misses spent queued,
+ * before the agent took them up (behind other misses and prefetches, or
+ * waiting for a CPU); the rest is their service.
  * tlb_huge_fills counts the 2 MiB entries installed; tlb_shrunk counts
  * the pinned pages the shrinker gave back (all 512 of a huge entry's).
  * New counters are added at the end of a list, never in between.
@@ -272,7 +275,7 @@ struct unet_chan_destroy {
 	X(tx_inflight)	\
 	X(tlb_ahead_used)	X(tlb_ahead_wasted)	X(tlb_batch_cap)	\
 	X(tlb_huge_fills)	X(busy_polls)	X(busy_poll_hits)	\
-	X(busy_poll_ns)	X(tlb_prefetches)
+	X(busy_poll_ns)	X(tlb_prefetches)	X(miss_wait_ns)
 
 #define UNET_COUNTER_ENUM(name)	UNET_CTR_##name,
 enum unet_ep_counter { UNET_EP_COUNTERS(UNET_COUNTER_ENUM) UNET_EP_NR_COUNTERS };

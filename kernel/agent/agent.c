@@ -88,6 +88,7 @@ struct unet_miss {
 	bool prefetch;
 	bool queued;			/* on a list or in service */
 	bool in_service;
+	bool taken;			/* its wait for the agent is counted */
 	ktime_t posted;
 };
 
@@ -342,6 +343,7 @@ void unet_agent_post_miss(struct unet_nic *nic, struct unet_context *ctx,
 	m->prefetch = false;
 	m->queued = true;
 	m->in_service = false;
+	m->taken = false;
 	m->posted = ktime_get();
 	unet_ep_get(waiter);
 	unet_ctx_get(ctx);
@@ -1212,6 +1214,12 @@ static void agent_work(struct work_struct *work)
 		if (!m)
 			break;
 		r = miss_refs(m);
+		/* Once: a miss put back for its owner's fault budget. */
+		if (!r.prefetch && !m->taken)
+			unet_nic_count(r.nic, UNET_NIC_miss_wait_ns,
+				       ktime_to_ns(ktime_sub(ktime_get(),
+							     m->posted)));
+		m->taken = true;
 		if (!READ_ONCE(r.waiter->dead))
 			status = serve_miss(ac, m);
 		if (status == -EAGAIN) {

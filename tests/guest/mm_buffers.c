@@ -504,6 +504,21 @@ int main(void)
 			  "buffers-nopin-pinned-zero",
 			  "pinned_peak %llu with translate=nopin",
 			  (unsigned long long)st1.ctr[UNET_NIC_pinned_peak]);
+	{
+		/* A miss's time is its wait for the agent plus its service. */
+		uint64_t wait = st1.ctr[UNET_NIC_miss_wait_ns] -
+				st0.ctr[UNET_NIC_miss_wait_ns];
+		uint64_t total = st1.ctr[UNET_NIC_miss_ns_total] -
+				 st0.ctr[UNET_NIC_miss_ns_total];
+
+		printf("# miss time %llu ns, of which queued %llu ns\n",
+		       (unsigned long long)total, (unsigned long long)wait);
+		gt_result(st1.ctr[UNET_NIC_tlb_misses] >
+			  st0.ctr[UNET_NIC_tlb_misses] && wait > 0 &&
+			  wait < total, "buffers-miss-wait-counted",
+			  "miss_wait_ns %llu of miss_ns_total %llu",
+			  (unsigned long long)wait, (unsigned long long)total);
+	}
 	gt_result(st1.ctr[UNET_NIC_tlb_faults] == st0.ctr[UNET_NIC_tlb_faults],
 		  "buffers-no-faults", "%llu translation faults on valid buffers",
 		  (unsigned long long)(st1.ctr[UNET_NIC_tlb_faults] -
