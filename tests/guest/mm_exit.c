@@ -152,6 +152,7 @@ static void one(struct unet *u, enum how how)
 		gt_result(false, name, "child failed before it was ready (status %#x)",
 			  status);
 		close(fds[0]);
+		munmap((void *)rounds, sizeof(*rounds));
 		return;
 	}
 	close(fds[0]);
@@ -170,7 +171,8 @@ static void one(struct unet *u, enum how how)
 				break;
 			usleep(1000);
 		}
-		kill(pid, SIGKILL);
+		if (!reaped)	/* a reaped pid may be someone else's now */
+			kill(pid, SIGKILL);
 	} else if (how == KILL_IDLE) {
 		usleep(10000);
 		kill(pid, SIGKILL);
