@@ -55,6 +55,17 @@ module_param_named(tlb_batch, unet_tlb_batch_max, uint, 0444);
 MODULE_PARM_DESC(tlb_batch, "most pages one TLB miss translates, 1..64 (default 64)");
 
 /*
+ * A sender whose own system call runs the send engine (the doorbell found
+ * the NIC idle) translates its message's buffers there before copying,
+ * instead of missing and waiting for the agent's worker (agent.c,
+ * unet_agent_fill_now()).  Writable at run time so that one boot can
+ * measure both ways side by side.
+ */
+bool unet_sync_fill = true;
+module_param_named(sync_fill, unet_sync_fill, bool, 0644);
+MODULE_PARM_DESC(sync_fill, "translate a sender's buffers in its own system call (default Y)");
+
+/*
  * Which idle way a miss evicts (kernel/tlb/tlb.h).  "ahead": LRU, but a
  * page translated ahead of use is kept until it is used, while younger
  * than 32 clock ticks per entry; under a job's cyclic streams LRU evicts

@@ -36,6 +36,7 @@ struct unet_endpoint;
 struct unet_agent_ctx;
 struct unet_agent_nic;
 struct unet_miss;
+struct unet_fill;
 
 /*
  * One open of /dev/unet: an address space and the endpoints it owns.  The
@@ -209,6 +210,7 @@ struct unet_endpoint {
 
 	/* The agent's: a miss each engine may have outstanding, and its end. */
 	struct unet_miss *miss[UNET_ENGINES];
+	struct unet_fill *fill;		/* MM: the sender's own fills */
 	spinlock_t fault_lock;
 	struct unet_fault fault[UNET_ENGINES];
 
@@ -256,6 +258,7 @@ struct unet_nic {
 
 /* Module parameters (main.c). */
 extern bool unet_nopin;
+extern bool unet_sync_fill;
 extern unsigned int unet_tlb_size;
 extern unsigned int unet_tlb_ways;
 extern unsigned int unet_tlb_batch_max;

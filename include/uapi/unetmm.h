@@ -244,6 +244,11 @@ struct unet_chan_destroy {
  * miss_wait_ns is the part of miss_ns_total that misses spent queued,
  * before the agent took them up (behind other misses and prefetches, or
  * waiting for a CPU); the rest is their service.
+ * tlb_sync_fills counts the runs of pages an MM sender's own system call
+ * translated (or found translated meanwhile) before copying its message,
+ * so that the copy finds them, and tlb_sync_fill_ns the time they took;
+ * tlb_sync_fill_fails the runs it left to the agent (not present, a 2 MiB
+ * entry to make, mmap_lock or a way taken, a fill of the page under way).
  * tlb_huge_fills counts the 2 MiB entries installed; tlb_shrunk counts
  * the pinned pages the shrinker gave back (all 512 of a huge entry's).
  * New counters are added at the end of a list, never in between.
@@ -275,7 +280,8 @@ struct unet_chan_destroy {
 	X(tx_inflight)	\
 	X(tlb_ahead_used)	X(tlb_ahead_wasted)	X(tlb_batch_cap)	\
 	X(tlb_huge_fills)	X(busy_polls)	X(busy_poll_hits)	\
-	X(busy_poll_ns)	X(tlb_prefetches)	X(miss_wait_ns)
+	X(busy_poll_ns)	X(tlb_prefetches)	X(miss_wait_ns)	\
+	X(tlb_sync_fills)	X(tlb_sync_fill_ns)	X(tlb_sync_fill_fails)
 
 #define UNET_COUNTER_ENUM(name)	UNET_CTR_##name,
 enum unet_ep_counter { UNET_EP_COUNTERS(UNET_COUNTER_ENUM) UNET_EP_NR_COUNTERS };

@@ -162,6 +162,46 @@ static bool inval_stale(const struct unet_inval *iv, u64 vpn, u64 seq)
 	return inval_stale_range(iv, vpn, vpn + 1, seq);
 }
 
+/*
+ * What one fill needs for its run of pages.  The agent's work item has one
+ * per context; an MM endpoint has one for the fills its sender makes in
+ * its own system call (unet_agent_fill_now(), under its tx.mutex).
+ */
+struct unet_fill {
+	struct page *pages[BATCH_MAX];
+	unsigned long pfns[BATCH_MAX];	/* nopin: hmm_range_fault()'s */
+	struct unet_tlb_entry *slots[BATCH_MAX];
+	/* UNET_TLB_HUGE_PAGES; NULL: translate=pin's 2 MiB entries are the agent's */
+	struct page **huge;
+	bool once;	/* no pause to retry, mmap_lock only if it is free */
+};
+
+/*
+ * A fill that raced (every way of a set busy, an invalidation of its
+ * page) pauses and tries again, unless it is to try once.
+ */
+static bool fill_again(const struct unet_fill *f)
+{
+	if (f->once)
+		return false;
+	usleep_range(20, 100);
+	return true;
+}
+
+/*
+ * mmap_lock for a fill.  A sender's own fill runs under its endpoint's
+ * tx.mutex: it takes the lock only if it is free, or a thread of the
+ * process holding it for long would hold the endpoint's engine (and a NIC
+ * worker that waits for it) as long.
+ */
+static bool fill_mmap_lock(const struct unet_fill *f, struct mm_struct *mm)
+{
+	if (f->once)
+		return mmap_read_trylock(mm);
+	mmap_read_lock(mm);
+	return true;
+}
+
 /* The agent's side of a context: coherence and the miss queue. */
 struct unet_agent_ctx {
 	struct unet_context *ctx;
@@ -177,11 +217,8 @@ struct unet_agent_ctx {
 	atomic_long_t pinned;		/* TLB pages charged to mm->pinned_vm */
 	kuid_t uid;			/* whose fault budget it spends */
 
-	/* The work item's own, for one batch (it never runs twice at once). */
-	struct page *pages[BATCH_MAX];
-	unsigned long pfns[BATCH_MAX];	/* nopin: hmm_range_fault()'s */
-	struct unet_tlb_entry *slots[BATCH_MAX];
-	struct page **huge;		/* UNET_TLB_HUGE_PAGES of them */
+	/* The work item's own (it never runs twice at once). */
+	struct unet_fill fill;
 
 	/* Under agent_lock. */
 	struct list_head misses;	/* demand misses, in order */
@@ -399,12 +436,13 @@ void unet_agent_prefetch(struct unet_nic *nic, struct unet_context *ctx,
  * the page and changed the file's times for a buffer the NIC then
  * refuses.  Returns 0 or an enum unet_status.
  */
-static int vma_status(struct mm_struct *mm, unsigned long addr, bool write)
+static int vma_status_locked(struct mm_struct *mm, unsigned long addr,
+			     bool write)
 {
 	struct vm_area_struct *vma;
 	int status = 0;
 
-	mmap_read_lock(mm);
+	mmap_assert_locked(mm);
 	vma = vma_lookup(mm, addr);
 	if (!vma || !(vma->vm_flags & VM_READ) ||
 	    (vma->vm_flags & (VM_IO | VM_PFNMAP)))
@@ -416,6 +454,15 @@ static int vma_status(struct mm_struct *mm, unsigned long addr, bool write)
 		status = UNET_ST_NO_ACCESS;
 	else if (vma_is_fsdax(vma))
 		status = UNET_ST_BAD_ADDR;	/* never pinned long-term */
+	return status;
+}
+
+static int vma_status(struct mm_struct *mm, unsigned long addr, bool write)
+{
+	int status;
+
+	mmap_read_lock(mm);
+	status = vma_status_locked(mm, addr, write);
 	mmap_read_unlock(mm);
 	return status;
 }
@@ -531,11 +578,11 @@ static int fault_in(struct mm_struct *mm, unsigned long addr, bool write)
  * Holds ways for the run of pages a miss will translate: its own page,
  * then each following page of the buffer that the TLB lacks, up to the
  * TLB's current batch (never more than a quarter of the TLB).  Returns
- * how many slots it holds in ac->slots; 0 when every way of the first
- * page's set is busy.
+ * how many slots it holds in f->slots; 0 when every way of the first
+ * page's set is busy, or another fill is making its translation.
  */
-static u32 reserve_run(struct unet_agent_ctx *ac, struct unet_miss *m,
-		       u32 *evictions)
+static u32 reserve_run(struct unet_agent_ctx *ac, struct unet_fill *f,
+		       struct unet_miss *m, u32 *evictions)
 {
 	struct unet_nic *nic = m->nic;
 	struct unet_tlb *tlb = &nic->tlb;
@@ -553,9 +600,12 @@ static u32 reserve_run(struct unet_agent_ctx *ac, struct unet_miss *m,
 		/* A run stops at a page already there: no duplicate. */
 		if (n && unet_tlb_peek(tlb, asid, vpn, m->write))
 			break;
-		ac->slots[n] = unet_tlb_reserve(tlb, asid, vpn, 0,
-						entry_release, nic, &evicted);
-		if (!ac->slots[n])
+		/* Or at one another fill is making (a sender's own). */
+		if (unet_tlb_filling(tlb, asid, vpn))
+			break;
+		f->slots[n] = unet_tlb_reserve(tlb, asid, vpn, 0,
+					       entry_release, nic, &evicted);
+		if (!f->slots[n])
 			break;
 		*evictions += evicted;
 	}
@@ -563,12 +613,12 @@ static u32 reserve_run(struct unet_agent_ctx *ac, struct unet_miss *m,
 }
 
 /* Gives back ways held by reserve_run() from slot @from on. */
-static void unreserve_run(struct unet_agent_ctx *ac, struct unet_nic *nic,
+static void unreserve_run(struct unet_fill *f, struct unet_nic *nic,
 			  u32 from, u32 held)
 {
 	lockdep_assert_held(&nic->tlb_lock);
 	for (; from < held; from++)
-		unet_tlb_unreserve(&nic->tlb, ac->slots[from]);
+		unet_tlb_unreserve(&nic->tlb, f->slots[from]);
 }
 
 /*
@@ -577,8 +627,8 @@ static void unreserve_run(struct unet_agent_ctx *ac, struct unet_nic *nic,
  * for its run with reserve_run(), *held of them (0: every way of the
  * page's set is busy).
  */
-static bool hold_run(struct unet_agent_ctx *ac, struct unet_miss *m,
-		     u32 *held)
+static bool hold_run(struct unet_agent_ctx *ac, struct unet_fill *f,
+		     struct unet_miss *m, u32 *held)
 {
 	struct unet_nic *nic = m->nic;
 	u32 evictions = 0;
@@ -586,7 +636,7 @@ static bool hold_run(struct unet_agent_ctx *ac, struct unet_miss *m,
 
 	spin_lock_bh(&nic->tlb_lock);
 	hit = unet_tlb_probe(&nic->tlb, ac->ctx->asid, m->vpn, m->write);
-	*held = hit ? 0 : reserve_run(ac, m, &evictions);
+	*held = hit ? 0 : reserve_run(ac, f, m, &evictions);
 	sync_tlb_counters(nic);
 	spin_unlock_bh(&nic->tlb_lock);
 	if (evictions)
@@ -595,11 +645,10 @@ static bool hold_run(struct unet_agent_ctx *ac, struct unet_miss *m,
 }
 
 /* unreserve_run() of a whole run, taking tlb_lock. */
-static void release_run(struct unet_agent_ctx *ac, struct unet_nic *nic,
-			u32 held)
+static void release_run(struct unet_fill *f, struct unet_nic *nic, u32 held)
 {
 	spin_lock_bh(&nic->tlb_lock);
-	unreserve_run(ac, nic, 0, held);
+	unreserve_run(f, nic, 0, held);
 	spin_unlock_bh(&nic->tlb_lock);
 }
 
@@ -643,7 +692,8 @@ static bool huge_fits(struct unet_nic *nic, struct vm_area_struct *vma,
  * any of them started since @seq.  Returns 0 when installed, else
  * -EAGAIN: the caller translates 4 KiB pages instead.
  */
-static int try_huge(struct unet_agent_ctx *ac, struct unet_miss *m, u64 seq)
+static int try_huge(struct unet_agent_ctx *ac, struct unet_fill *f,
+		    struct unet_miss *m, u64 seq)
 {
 	struct unet_nic *nic = m->nic;
 	struct mm_struct *mm = ac->ctx->mm;
@@ -675,17 +725,17 @@ static int try_huge(struct unet_agent_ctx *ac, struct unet_miss *m, u64 seq)
 	vma = vma_lookup(mm, base);
 	if (vma && vma->vm_end - base >= HUGE_BYTES)
 		n = unet_pin_user_pages_remote(mm, base, UNET_TLB_HUGE_PAGES,
-					       gup, ac->huge);
+					       gup, f->huge);
 	mmap_read_unlock(mm);
 	if (n > 0)
 		charge_pinned(ac, nic, n);
 
 	ok = n == UNET_TLB_HUGE_PAGES;
-	folio = ok ? page_folio(ac->huge[0]) : NULL;
+	folio = ok ? page_folio(f->huge[0]) : NULL;
 	ok = ok && folio_nr_pages(folio) == UNET_TLB_HUGE_PAGES &&
-	     (!m->write || nic_may_write(ac->huge[0]));
+	     (!m->write || nic_may_write(f->huge[0]));
 	for (i = 0; ok && i < UNET_TLB_HUGE_PAGES; i++)
-		ok = ac->huge[i] == folio_page(folio, i);
+		ok = f->huge[i] == folio_page(folio, i);
 
 	spin_lock_bh(&nic->tlb_lock);
 	if (ok) {
@@ -694,14 +744,14 @@ static int try_huge(struct unet_agent_ctx *ac, struct unet_miss *m, u64 seq)
 		     !inval_stale_range(&ac->inval, vpn,
 					vpn + UNET_TLB_HUGE_PAGES, seq);
 		if (ok)
-			unet_tlb_fill(&nic->tlb, slot, ac->huge[0], ac,
+			unet_tlb_fill(&nic->tlb, slot, f->huge[0], ac,
 				      m->write, false, entry_release, nic);
 		spin_unlock(&ac->inval_lock);
 	}
 	if (!ok) {
 		/* Unpinned before the way goes back, as in pin_and_fill(). */
 		if (n > 0) {
-			unpin_user_pages(ac->huge, n);
+			unpin_user_pages(f->huge, n);
 			uncharge(nic, ac, n);
 		}
 		unet_tlb_unreserve(&nic->tlb, slot);
@@ -735,7 +785,8 @@ static int try_huge(struct unet_agent_ctx *ac, struct unet_miss *m, u64 seq)
  * -EBUSY when every way of the set stayed busy or invalidations of the
  * page kept racing the fill.
  */
-static int pin_and_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
+static int pin_and_fill(struct unet_agent_ctx *ac, struct unet_fill *f,
+			struct unet_miss *m)
 {
 	struct unet_context *ctx = ac->ctx;
 	struct unet_nic *nic = m->nic;
@@ -762,15 +813,17 @@ static int pin_and_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 		}
 		spin_unlock_bh(&ac->inval_lock);
 		if (stale) {
-			usleep_range(20, 100);
+			if (!fill_again(f))
+				break;
 			continue;
 		}
 
 		/* Hold the ways first, then pin. */
-		if (hold_run(ac, m, &held))
+		if (hold_run(ac, f, m, &held))
 			return 0;
 		if (!held) {
-			usleep_range(20, 100);	/* every way busy with DMA */
+			if (!fill_again(f))	/* every way busy with DMA */
+				break;
 			continue;
 		}
 
@@ -778,15 +831,18 @@ static int pin_and_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 		 * One VMA only: what vma_status() judged for the first page
 		 * holds for the run (nic_may_write() checks each page again).
 		 */
-		mmap_read_lock(mm);
+		if (!fill_mmap_lock(f, mm)) {
+			release_run(f, nic, held);
+			return -EBUSY;
+		}
 		n = held;
 		vma = vma_lookup(mm, addr);
 		if (vma)
 			n = min_t(unsigned long, n,
 				  (vma->vm_end - addr) >> PAGE_SHIFT);
-		n = unet_pin_user_pages_remote(mm, addr, n, gup, ac->pages);
+		n = unet_pin_user_pages_remote(mm, addr, n, gup, f->pages);
 		huge = !no_huge && n > 0 &&
-		       huge_fits(nic, vma, addr, ac->pages[0]);
+		       huge_fits(nic, vma, addr, f->pages[0]);
 		mmap_read_unlock(mm);
 		if (n > 0)
 			charge_pinned(ac, nic, n);
@@ -794,21 +850,23 @@ static int pin_and_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 			/* Its 2 MiB in one entry, or else 4 KiB pages. */
 			spin_lock_bh(&nic->tlb_lock);
 			for (i = 0; i < n; i++)
-				unpin_uncharge(nic, ac, ac->pages[i]);
-			unreserve_run(ac, nic, 0, held);
+				unpin_uncharge(nic, ac, f->pages[i]);
+			unreserve_run(f, nic, 0, held);
 			spin_unlock_bh(&nic->tlb_lock);
-			if (!try_huge(ac, m, seq))
+			if (!f->huge)
+				return -EBUSY;	/* the agent's to make */
+			if (!try_huge(ac, f, m, seq))
 				return 0;
 			no_huge = true;
 			continue;
 		}
 		if (n <= 0) {
-			release_run(ac, nic, held);
+			release_run(f, nic, held);
 			return n < 0 ? (int)n : -EFAULT;
 		}
 		ok = n;
 		for (i = 0; m->write && i < ok; i++)
-			if (!nic_may_write(ac->pages[i]))
+			if (!nic_may_write(f->pages[i]))
 				ok = i;
 
 		spin_lock_bh(&nic->tlb_lock);
@@ -818,8 +876,8 @@ static int pin_and_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 			if (filled &&
 			    inval_stale(&ac->inval, m->vpn + filled, seq))
 				break;
-			unet_tlb_fill(&nic->tlb, ac->slots[filled],
-				      ac->pages[filled], ac, m->write,
+			unet_tlb_fill(&nic->tlb, f->slots[filled],
+				      f->pages[filled], ac, m->write,
 				      filled || m->prefetch, entry_release,
 				      nic);
 		}
@@ -830,15 +888,16 @@ static int pin_and_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 		 * another pin could take one while this page still counts.
 		 */
 		for (i = filled; i < n; i++)
-			unpin_uncharge(nic, ac, ac->pages[i]);
-		unreserve_run(ac, nic, filled, held);
+			unpin_uncharge(nic, ac, f->pages[i]);
+		unreserve_run(f, nic, filled, held);
 		sync_tlb_counters(nic);
 		spin_unlock_bh(&nic->tlb_lock);
 		if (filled)
 			return 0;
 		if (!ok)
 			return UNET_ST_NO_ACCESS;
-		usleep_range(20, 100);	/* raced with an invalidation */
+		if (!fill_again(f))	/* raced with an invalidation */
+			break;
 	}
 	return -EBUSY;
 }
@@ -950,7 +1009,8 @@ static int nopin_huge(struct unet_agent_ctx *ac, struct unet_miss *m,
  *
  * Returns as pin_and_fill() does.
  */
-static int nopin_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
+static int nopin_fill(struct unet_agent_ctx *ac, struct unet_fill *f,
+		      struct unet_miss *m)
 {
 	struct unet_context *ctx = ac->ctx;
 	struct unet_nic *nic = m->nic;
@@ -963,7 +1023,7 @@ static int nopin_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 		struct hmm_range range = {
 			.notifier = &ac->mni,
 			.start = addr,
-			.hmm_pfns = ac->pfns,
+			.hmm_pfns = f->pfns,
 			/* Read the page tables only: never fault. */
 			.default_flags = 0,
 			.pfn_flags_mask = 0,
@@ -984,10 +1044,11 @@ static int nopin_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 		/* Sampled after the log: it waits for those in progress. */
 		iseq = mmu_interval_read_begin(&ac->mni);
 
-		if (hold_run(ac, m, &held))
+		if (hold_run(ac, f, m, &held))
 			return 0;
 		if (!held) {
-			usleep_range(20, 100);	/* every way busy with DMA */
+			if (!fill_again(f))	/* every way busy with DMA */
+				break;
 			continue;
 		}
 
@@ -998,7 +1059,10 @@ static int nopin_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 		ret = -EFAULT;
 		huge = false;
 		n = 0;
-		mmap_read_lock(mm);
+		if (!fill_mmap_lock(f, mm)) {
+			release_run(f, nic, held);
+			return -EBUSY;
+		}
 		vma = vma_lookup(mm, addr);
 		if (vma) {
 			n = min_t(unsigned long, held,
@@ -1014,36 +1078,35 @@ static int nopin_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 			range.notifier_seq = READ_ONCE(ac->mni.invalidate_seq);
 			ret = hmm_range_fault(&range);
 		}
-		if (!ret && !no_huge && nopin_usable(ac->pfns[0], m->write))
-			huge = nopin_huge_fits(nic, vma, addr, ac->pfns[0]);
+		if (!ret && !no_huge && nopin_usable(f->pfns[0], m->write))
+			huge = nopin_huge_fits(nic, vma, addr, f->pfns[0]);
 		mmap_read_unlock(mm);
 
 		if (huge) {
-			release_run(ac, nic, held);
-			if (!nopin_huge(ac, m, ac->pfns[0], seq, iseq))
+			release_run(f, nic, held);
+			if (!nopin_huge(ac, m, f->pfns[0], seq, iseq))
 				return 0;
 			no_huge = true;
 			continue;
 		}
 		if (ret) {
-			release_run(ac, nic, held);
-			if (ret == -EBUSY) {	/* an invalidation meanwhile */
-				usleep_range(20, 100);
+			release_run(f, nic, held);
+			/* -EBUSY: an invalidation meanwhile */
+			if (ret == -EBUSY && fill_again(f))
 				continue;
-			}
 			return ret;
 		}
-		if (ac->pfns[0] & HMM_PFN_ERROR) {
+		if (f->pfns[0] & HMM_PFN_ERROR) {
 			/* A special mapping: no page the NIC may use. */
-			release_run(ac, nic, held);
+			release_run(f, nic, held);
 			return UNET_ST_BAD_ADDR;
 		}
 		for (ok = 0; ok < n; ok++)
-			if (!nopin_usable(ac->pfns[ok], m->write))
+			if (!nopin_usable(f->pfns[ok], m->write))
 				break;
-		if (!ok && nopin_present(ac->pfns[0], m->write)) {
+		if (!ok && nopin_present(f->pfns[0], m->write)) {
 			/* There, but memory the NIC may not dirty. */
-			release_run(ac, nic, held);
+			release_run(f, nic, held);
 			return UNET_ST_NO_ACCESS;
 		}
 
@@ -1055,13 +1118,13 @@ static int nopin_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 
 			if (nopin_stale(ac, vpn, vpn + 1, seq, iseq))
 				break;
-			unet_tlb_fill(&nic->tlb, ac->slots[filled],
-				      hmm_pfn_to_page(ac->pfns[filled]), ac,
+			unet_tlb_fill(&nic->tlb, f->slots[filled],
+				      hmm_pfn_to_page(f->pfns[filled]), ac,
 				      m->write, filled || m->prefetch,
 				      entry_release, nic);
 		}
 		spin_unlock(&ac->inval_lock);
-		unreserve_run(ac, nic, filled, held);
+		unreserve_run(f, nic, filled, held);
 		sync_tlb_counters(nic);
 		spin_unlock_bh(&nic->tlb_lock);
 		if (filled)
@@ -1069,7 +1132,8 @@ static int nopin_fill(struct unet_agent_ctx *ac, struct unet_miss *m)
 		/* Not there, or not writable yet: fault it in, then again. */
 		if (!ok)
 			return -EFAULT;
-		usleep_range(20, 100);	/* raced with an invalidation */
+		if (!fill_again(f))	/* raced with an invalidation */
+			break;
 	}
 	return -EBUSY;
 }
@@ -1112,7 +1176,8 @@ static int serve_miss(struct unet_agent_ctx *ac, struct unet_miss *m)
 		return UNET_ST_BAD_ADDR;
 	ret = vma_status(mm, addr, m->write);
 	while (!ret) {
-		ret = unet_nopin ? nopin_fill(ac, m) : pin_and_fill(ac, m);
+		ret = unet_nopin ? nopin_fill(ac, &ac->fill, m) :
+				   pin_and_fill(ac, &ac->fill, m);
 		if (ret >= 0)
 			break;
 		/*
@@ -1148,6 +1213,53 @@ static int serve_miss(struct unet_agent_ctx *ac, struct unet_miss *m)
 	}
 	mmput(mm);
 	return ret;
+}
+
+/*
+ * A translation made by the sender itself, in its own system call, before
+ * its message is copied: what the agent does for a miss, without the two
+ * trips through workqueues (to the agent, and back to the engine) that a
+ * miss costs.  Only what needs no fault and no pause: mmap_lock if it is
+ * free, pages present as the pin needs them, ways free or idle and not
+ * being filled by the agent, one attempt, no 2 MiB entry with
+ * translate=pin (its 512 pins are the agent's).  What it may still wait
+ * for is short and owes nothing to this engine: a pin's page locks or
+ * migration, with translate=nopin an invalidation in progress, which
+ * waits only for copies, and the caller holds no TLB entry.  Anything
+ * else returns nonzero and is left to the miss the copy will raise,
+ * which faults, retries and reports as usual.
+ */
+int unet_agent_fill_now(struct unet_endpoint *ep, u64 vpn, u32 pages,
+			bool write)
+{
+	struct unet_context *ctx = ep->ctx;
+	struct unet_agent_ctx *ac = ctx->agent;
+	struct unet_miss m = {
+		.owner = ac, .nic = ep->nic, .vpn = vpn,
+		.pages = max(pages, 1u), .write = write,
+	};
+	ktime_t start = ktime_get();
+	int ret;
+
+	if (!ep->fill || current->mm != ctx->mm ||
+	    (current->flags & PF_KTHREAD) || READ_ONCE(ac->dying))
+		return -EAGAIN;
+	ret = -EBUSY;
+	if (mmap_read_trylock(ctx->mm)) {
+		ret = vma_status_locked(ctx->mm, vpn << PAGE_SHIFT, write);
+		mmap_read_unlock(ctx->mm);
+	}
+	if (!ret)
+		ret = unet_nopin ? nopin_fill(ac, ep->fill, &m) :
+				   pin_and_fill(ac, ep->fill, &m);
+	if (ret) {
+		unet_nic_count(ep->nic, UNET_NIC_tlb_sync_fill_fails, 1);
+		return ret;
+	}
+	unet_nic_count(ep->nic, UNET_NIC_tlb_sync_fills, 1);
+	unet_nic_count(ep->nic, UNET_NIC_tlb_sync_fill_ns,
+		       ktime_to_ns(ktime_sub(ktime_get(), start)));
+	return 0;
 }
 
 /* The next miss of @ac to serve: demand misses first.  Under agent_lock. */
@@ -1366,6 +1478,12 @@ int unet_agent_ep_init(struct unet_endpoint *ep)
 			return -ENOMEM;
 		INIT_LIST_HEAD(&ep->miss[e]->node);
 	}
+	if (ep->mode == UNET_MODE_MM) {
+		ep->fill = kzalloc(sizeof(*ep->fill), GFP_KERNEL_ACCOUNT);
+		if (!ep->fill)
+			return -ENOMEM;
+		ep->fill->once = true;
+	}
 	return 0;
 }
 
@@ -1375,6 +1493,7 @@ void unet_agent_ep_free(struct unet_endpoint *ep)
 
 	for (e = 0; e < UNET_ENGINES; e++)
 		kfree(ep->miss[e]);
+	kfree(ep->fill);
 }
 
 /* ------------------------------------------------------- coherence ---- */
@@ -1559,9 +1678,10 @@ int unet_agent_ctx_init(struct unet_context *ctx)
 	INIT_LIST_HEAD(&ac->prefetches);
 	INIT_DELAYED_WORK(&ac->work, agent_work);
 	ac->uid = current_uid();
-	ac->huge = kmalloc_array(UNET_TLB_HUGE_PAGES, sizeof(*ac->huge),
-				 GFP_KERNEL_ACCOUNT);
-	if (!ac->huge) {
+	ac->fill.huge = kmalloc_array(UNET_TLB_HUGE_PAGES,
+				      sizeof(*ac->fill.huge),
+				      GFP_KERNEL_ACCOUNT);
+	if (!ac->fill.huge) {
 		kfree(ac);
 		return -ENOMEM;
 	}
@@ -1584,7 +1704,7 @@ int unet_agent_ctx_init(struct unet_context *ctx)
 err_unregister:
 	mmu_notifier_unregister(&ac->mn, ctx->mm);
 err_free:
-	kfree(ac->huge);
+	kfree(ac->fill.huge);
 	kfree(ac);
 	return ret;
 }
@@ -1621,7 +1741,7 @@ void unet_agent_ctx_free(struct unet_context *ctx)
 		return;
 	WARN_ON(!list_empty(&ac->misses) || !list_empty(&ac->prefetches));
 	WARN_ON(atomic_long_read(&ac->pinned));
-	kfree(ac->huge);
+	kfree(ac->fill.huge);
 	kfree(ac);
 	ctx->agent = NULL;
 }

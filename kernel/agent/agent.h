@@ -79,6 +79,20 @@ void unet_agent_prefetch(struct unet_nic *nic, struct unet_context *ctx,
 			 u64 vpn, u32 pages, bool write,
 			 struct unet_endpoint *waiter);
 
+/**
+ * unet_agent_fill_now() - translate a sender's buffer in its own system call
+ * @ep: an MM endpoint whose send engine runs in its process, under tx.mutex,
+ *	holding no TLB entry
+ * @vpn: the first page the TLB lacks
+ * @pages: pages of the buffer from @vpn on (at least 1)
+ * @write: the NIC will write into it
+ *
+ * Return: 0 when the translation is there; else nonzero, and nothing was
+ * reported: the copy's miss goes to the agent as usual.
+ */
+int unet_agent_fill_now(struct unet_endpoint *ep, u64 vpn, u32 pages,
+			bool write);
+
 /* Drops a TLB user reference taken by the DMA engine. */
 void unet_agent_tlb_put(struct unet_nic *nic, struct unet_tlb_entry *e);
 

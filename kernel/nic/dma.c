@@ -195,6 +195,39 @@ int unet_dma_copy(struct unet_span *dst, u32 doff, struct unet_span *src,
 }
 
 /*
+ * Translates, in the sender's own system call, the pages of the buffers
+ * it is about to copy that the TLB lacks: one unet_agent_fill_now() per
+ * run of them.  Stops at the first run that call cannot make; the copy
+ * misses there and the agent serves it as usual.  @sge is the engine's
+ * checked copy of the descriptor's gather list.
+ */
+void unet_dma_translate_now(struct unet_endpoint *ep,
+			    const struct unet_sge *sge, u32 nsge, bool write)
+{
+	struct unet_nic *nic = ep->nic;
+	u32 asid = ep->ctx->asid, i;
+
+	for (i = 0; i < nsge; i++) {
+		u64 vpn, last;
+
+		if (!sge[i].len)
+			continue;
+		vpn = sge[i].addr >> PAGE_SHIFT;
+		last = (sge[i].addr + sge[i].len - 1) >> PAGE_SHIFT;
+		for (; vpn <= last; vpn++) {
+			bool hit;
+
+			spin_lock_bh(&nic->tlb_lock);
+			hit = unet_tlb_peek(&nic->tlb, asid, vpn, write);
+			spin_unlock_bh(&nic->tlb_lock);
+			if (!hit && unet_agent_fill_now(ep, vpn, last - vpn + 1,
+							write))
+				return;
+		}
+	}
+}
+
+/*
  * Asks the agent to translate the pages of buffers the NIC will need soon,
  * so that the copy finds them in the TLB: one prefetch per buffer, from
  * its first page the TLB lacks to its end (the agent batches it as it

@@ -105,6 +105,8 @@ struct unet_span {
 int unet_dma_copy(struct unet_span *dst, u32 doff, struct unet_span *src,
 		  u32 soff, u32 len, u32 *copied);
 int unet_dma_check_sge(struct unet_endpoint *ep, const struct unet_sge *sge);
+void unet_dma_translate_now(struct unet_endpoint *ep,
+			    const struct unet_sge *sge, u32 nsge, bool write);
 u32 unet_dma_prefetch(struct unet_endpoint *ep, const struct unet_sge *sge,
 		      u32 nsge, bool write, u32 max_pages);
 

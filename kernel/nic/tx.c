@@ -150,6 +150,18 @@ static void tx_prefetch(struct unet_endpoint *ep, int pending)
 	}
 }
 
+/*
+ * Whether the engine runs in the sending process's own system call (the
+ * doorbell), not in a worker: then it translates what the message's
+ * buffers lack itself before copying it, while the agent works on the
+ * prefetches of the sends queued behind.
+ */
+static bool tx_in_own_call(const struct unet_endpoint *ep)
+{
+	return ep->mode == UNET_MODE_MM && READ_ONCE(unet_sync_fill) &&
+	       current->mm == ep->ctx->mm && !(current->flags & PF_KTHREAD);
+}
+
 static void tx_source(struct unet_endpoint *ep, struct unet_span *src)
 {
 	struct unet_tx_desc *d = &ep->tx.msg.desc;
@@ -531,6 +543,11 @@ static bool tx_run(struct unet_endpoint *ep)
 				continue;
 			}
 			tx_prefetch(ep, pending);
+			if (tx_in_own_call(ep) &&
+			    !(ep->tx.msg.desc.flags & UNET_TX_INLINE))
+				unet_dma_translate_now(ep, ep->tx.msg.desc.sge,
+						       ep->tx.msg.desc.nsge,
+						       false);
 		}
 		ret = ep->tx.msg.chan.local ? tx_local(ep) : tx_wire(ep);
 		if (ret == -EAGAIN)

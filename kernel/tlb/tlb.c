@@ -208,6 +208,26 @@ bool unet_tlb_peek(const struct unet_tlb *tlb, u32 asid, u64 vpn, bool write)
 }
 
 /*
+ * Whether a fill of @vpn's 4 KiB page is in progress: a way of its set
+ * reserved for it and not filled yet.  Lookups do not see such a way, so
+ * without this a second fill of the page (a sender's own beside the
+ * agent's) would pin it again, and the later fill would release the
+ * earlier one's entry as a duplicate.
+ */
+bool unet_tlb_filling(const struct unet_tlb *tlb, u32 asid, u64 vpn)
+{
+	const struct unet_tlb_entry *e = set_for((struct unet_tlb *)tlb, asid,
+						 vpn, 0);
+	u32 w;
+
+	for (w = 0; w < tlb->ways; w++, e++)
+		if ((e->flags & UNET_TLB_RESERVED) && e->asid == asid &&
+		    e->vpn == vpn && !e->order)
+			return true;
+	return false;
+}
+
+/*
  * How many pages a miss may translate now, at most @max (at least 1):
  * the batch adapted to the fate of the pages filled ahead since the last
  * adaptation (see UNET_TLB_BATCH_WINDOW).

@@ -112,6 +112,7 @@ struct unet_tlb_entry *unet_tlb_lookup(struct unet_tlb *tlb, u32 asid,
 				       u64 vpn, bool write);
 bool unet_tlb_probe(struct unet_tlb *tlb, u32 asid, u64 vpn, bool write);
 bool unet_tlb_peek(const struct unet_tlb *tlb, u32 asid, u64 vpn, bool write);
+bool unet_tlb_filling(const struct unet_tlb *tlb, u32 asid, u64 vpn);
 u32 unet_tlb_batch(struct unet_tlb *tlb, u32 max);
 struct unet_tlb_entry *unet_tlb_reserve(struct unet_tlb *tlb, u32 asid,
 					u64 vpn, u32 order,

@@ -90,14 +90,19 @@ long gt_nic_counter(struct unet *u, int ctr)
 	return (long)st.ctr[ctr];
 }
 
-bool gt_module_param_str(const char *name, char *buf, size_t len)
+static FILE *param_open(const char *name, const char *mode)
 {
 	char path[128];
-	bool ok;
-	FILE *f;
 
 	snprintf(path, sizeof(path), "/sys/module/unetmm/parameters/%s", name);
-	f = fopen(path, "r");
+	return fopen(path, mode);
+}
+
+bool gt_module_param_str(const char *name, char *buf, size_t len)
+{
+	bool ok;
+	FILE *f = param_open(name, "r");
+
 	if (!f)
 		return false;
 	ok = fgets(buf, (int)len, f) != NULL;
@@ -105,6 +110,17 @@ bool gt_module_param_str(const char *name, char *buf, size_t len)
 	if (ok)
 		buf[strcspn(buf, "\n")] = 0;
 	return ok;
+}
+
+bool gt_module_param_set(const char *name, const char *value)
+{
+	bool ok;
+	FILE *f = param_open(name, "w");
+
+	if (!f)
+		return false;
+	ok = fputs(value, f) >= 0;
+	return fclose(f) == 0 && ok;
 }
 
 long gt_module_param(const char *name, long dflt)

@@ -39,6 +39,8 @@ long gt_nic_counter(struct unet *u, int ctr);
 long gt_module_param(const char *name, long dflt);
 /* The same as text (its first line) in @buf; false if it has none. */
 bool gt_module_param_str(const char *name, char *buf, size_t len);
+/* Writes a writable module parameter; false if it cannot. */
+bool gt_module_param_set(const char *name, const char *value);
 
 /*
  * Addresses.  gt_addr() is an endpoint's own (unet_ep_addr()); the tests

@@ -1324,13 +1324,19 @@ TEST(tlb_reserve)
 	int i;
 
 	setup(&t, 4, 4);
+	CHECK(!unet_tlb_filling(&t, 1, 100));
 	r = unet_tlb_reserve(&t, 1, 100, 0, release_cb, &rel, &ev);
 	REQUIRE(r != NULL);
 	CHECK(!ev);
 	CHECK_EQ(r->flags, UNET_TLB_RESERVED);
 	CHECK(!unet_tlb_lookup(&t, 1, 100, false));
 	CHECK_EQ(t.valid, 0);
+	/* A fill in progress: of this page only, of this space only. */
+	CHECK(unet_tlb_filling(&t, 1, 100));
+	CHECK(!unet_tlb_filling(&t, 1, 101));
+	CHECK(!unet_tlb_filling(&t, 2, 100));
 	unet_tlb_unreserve(&t, r);
+	CHECK(!unet_tlb_filling(&t, 1, 100));
 	INVARIANT(&t);
 
 	for (i = 0; i < 4; i++)
@@ -1340,7 +1346,9 @@ TEST(tlb_reserve)
 	CHECK(!ev);				/* its own entry, reused */
 	CHECK_EQ(rel.total, 1);
 	CHECK_EQ(rel.last, 2);
+	CHECK(unet_tlb_filling(&t, 1, 102));
 	unet_tlb_fill(&t, r, PAGE(7), NULL, true, false, release_cb, &rel);
+	CHECK(!unet_tlb_filling(&t, 1, 102));
 	CHECK_PTR_EQ(touch(&t, 1, 102, true), r);
 	CHECK_EQ(t.valid, 4);
 	INVARIANT(&t);
