@@ -18,6 +18,7 @@
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/sched.h>
 #include <linux/netdevice.h>
 #include <linux/skbuff.h>
 #include <linux/spinlock.h>
@@ -56,6 +57,12 @@ struct unet_context {
 	struct unet_agent_ctx *agent;	/* the agent's view of this space */
 	struct work_struct free_work;
 };
+
+/* Whether the caller is a process running in @ctx's address space. */
+static inline bool unet_ctx_is_current(const struct unet_context *ctx)
+{
+	return current->mm == ctx->mm && !(current->flags & PF_KTHREAD);
+}
 
 /*
  * A channel: where an endpoint may send and whom it hears.  A local

@@ -171,9 +171,12 @@ struct unet_fill {
 	struct page *pages[BATCH_MAX];
 	unsigned long pfns[BATCH_MAX];	/* nopin: hmm_range_fault()'s */
 	struct unet_tlb_entry *slots[BATCH_MAX];
-	/* UNET_TLB_HUGE_PAGES; NULL: translate=pin's 2 MiB entries are the agent's */
-	struct page **huge;
-	bool once;	/* no pause to retry, mmap_lock only if it is free */
+	struct page **huge;	/* UNET_TLB_HUGE_PAGES; the agent's only */
+	/*
+	 * A sender's own: no pause to retry, mmap_lock only if it is free,
+	 * and translate=pin's 2 MiB entries left to the agent.
+	 */
+	bool once;
 };
 
 /*
@@ -853,7 +856,7 @@ static int pin_and_fill(struct unet_agent_ctx *ac, struct unet_fill *f,
 				unpin_uncharge(nic, ac, f->pages[i]);
 			unreserve_run(f, nic, 0, held);
 			spin_unlock_bh(&nic->tlb_lock);
-			if (!f->huge)
+			if (f->once)
 				return -EBUSY;	/* the agent's to make */
 			if (!try_huge(ac, f, m, seq))
 				return 0;
@@ -1241,8 +1244,7 @@ int unet_agent_fill_now(struct unet_endpoint *ep, u64 vpn, u32 pages,
 	ktime_t start = ktime_get();
 	int ret;
 
-	if (!ep->fill || current->mm != ctx->mm ||
-	    (current->flags & PF_KTHREAD) || READ_ONCE(ac->dying))
+	if (!ep->fill || !unet_ctx_is_current(ctx) || READ_ONCE(ac->dying))
 		return -EAGAIN;
 	ret = -EBUSY;
 	if (mmap_read_trylock(ctx->mm)) {

@@ -195,6 +195,26 @@ int unet_dma_copy(struct unet_span *dst, u32 doff, struct unet_span *src,
 }
 
 /*
+ * The first page of [@vpn, @last] that the TLB lacks (for a write if
+ * @write), or @last + 1 when it has them all.  Only peeks: a look is not
+ * a use.
+ */
+static u64 first_missing(struct unet_nic *nic, u32 asid, u64 vpn, u64 last,
+			 bool write)
+{
+	for (; vpn <= last; vpn++) {
+		bool hit;
+
+		spin_lock_bh(&nic->tlb_lock);
+		hit = unet_tlb_peek(&nic->tlb, asid, vpn, write);
+		spin_unlock_bh(&nic->tlb_lock);
+		if (!hit)
+			break;
+	}
+	return vpn;
+}
+
+/*
  * Translates, in the sender's own system call, the pages of the buffers
  * it is about to copy that the TLB lacks: one unet_agent_fill_now() per
  * run of them.  Stops at the first run that call cannot make; the copy
@@ -212,16 +232,11 @@ void unet_dma_translate_now(struct unet_endpoint *ep,
 
 		if (!sge[i].len)
 			continue;
-		vpn = sge[i].addr >> PAGE_SHIFT;
 		last = (sge[i].addr + sge[i].len - 1) >> PAGE_SHIFT;
-		for (; vpn <= last; vpn++) {
-			bool hit;
-
-			spin_lock_bh(&nic->tlb_lock);
-			hit = unet_tlb_peek(&nic->tlb, asid, vpn, write);
-			spin_unlock_bh(&nic->tlb_lock);
-			if (!hit && unet_agent_fill_now(ep, vpn, last - vpn + 1,
-							write))
+		for (vpn = sge[i].addr >> PAGE_SHIFT; vpn <= last; vpn++) {
+			vpn = first_missing(nic, asid, vpn, last, write);
+			if (vpn <= last &&
+			    unet_agent_fill_now(ep, vpn, last - vpn + 1, write))
 				return;
 		}
 	}
@@ -250,25 +265,20 @@ u32 unet_dma_prefetch(struct unet_endpoint *ep, const struct unet_sge *sge,
 	    unet_tlb_entries(&nic->tlb) * 3 / 4)
 		return 0;
 	for (i = 0; i < nsge && pages < max_pages; i++) {
-		u64 vpn, last;
+		u64 vpn, last, miss;
 
 		if (!sge[i].len || unet_dma_check_sge(ep, &sge[i]))
 			continue;
 		vpn = sge[i].addr >> PAGE_SHIFT;
-		last = (sge[i].addr + sge[i].len - 1) >> PAGE_SHIFT;
-		for (; vpn <= last && pages < max_pages; vpn++, pages++) {
-			u32 run;
-			bool hit;
-
-			spin_lock_bh(&nic->tlb_lock);
-			hit = unet_tlb_peek(&nic->tlb, asid, vpn, write);
-			spin_unlock_bh(&nic->tlb_lock);
-			if (hit)
-				continue;
-			run = min_t(u64, last - vpn + 1, max_pages - pages);
-			unet_agent_prefetch(nic, ep->ctx, vpn, run, write, ep);
-			pages += run;
-			break;
+		/* The pages still to look at, from this buffer. */
+		last = min_t(u64, (sge[i].addr + sge[i].len - 1) >> PAGE_SHIFT,
+			     vpn + (max_pages - pages) - 1);
+		miss = first_missing(nic, asid, vpn, last, write);
+		pages += miss - vpn;
+		if (miss <= last) {
+			unet_agent_prefetch(nic, ep->ctx, miss, last - miss + 1,
+					    write, ep);
+			pages += last - miss + 1;
 		}
 	}
 	return pages;

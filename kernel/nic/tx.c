@@ -159,7 +159,7 @@ static void tx_prefetch(struct unet_endpoint *ep, int pending)
 static bool tx_in_own_call(const struct unet_endpoint *ep)
 {
 	return ep->mode == UNET_MODE_MM && READ_ONCE(unet_sync_fill) &&
-	       current->mm == ep->ctx->mm && !(current->flags & PF_KTHREAD);
+	       unet_ctx_is_current(ep->ctx);
 }
 
 static void tx_source(struct unet_endpoint *ep, struct unet_span *src)
