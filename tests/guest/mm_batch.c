@@ -29,11 +29,11 @@
  *                          arrives (a batch never outruns its buffer)
  *   batch-queued-sends-pretranslated
  *                          eight cold 64 KiB sends posted with one
- *                          doorbell, sync_fill off: the send engine asks for the
- *                          translations of the ones queued behind the
- *                          message it starts (tlb_prefetches grows), every
- *                          byte arrives, and (TLB of 256 or more) the
- *                          sender misses fewer times than messages
+ *                          doorbell, sync_fill off: the send engine asks
+ *                          for the translations of the ones queued behind
+ *                          the message it starts (tlb_prefetches grows),
+ *                          every byte arrives, and (TLB of 256 or more)
+ *                          the sender misses fewer times than messages
  *
  * With the module's tlb_batch=1 (one page per miss, as before batching)
  * the counts are only reported: suite-mm runs it so, after the default,
@@ -122,7 +122,6 @@ static void cold_send(const char *name, size_t off, bool strict,
 {
 	struct unet_nic_stats s0, s1;
 	long fills;
-
 	size_t stride = MSG + MM_PAGE;
 	uint8_t *src = map_4k(NMSG * stride + MM_PAGE);
 	uint8_t *pool = aligned_alloc(MM_PAGE, MSG);
