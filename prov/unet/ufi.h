@@ -9,6 +9,8 @@
  *   ufi_ep.c     endpoints: fi_send/recv/tsend/trecv/inject, matching
  *   ufi_rdm.c    the progress engine: U-Net send/receive, reliability
  *                (sequence, ack, retransmission, credit), segmentation
+ *   ufi_rndv.c   rendezvous: large messages placed by the NIC straight
+ *                into the receiver's buffer through a bulk endpoint
  *
  * One domain opens /dev/unet once (struct unet); each endpoint is one
  * U-Net endpoint in MM mode, so any buffer of the process can be handed
@@ -62,6 +64,8 @@ struct ufi_env {
 	unsigned drop_acks;	/* UNET_FI_DROP_ACKS: first ACKs discarded */
 	unsigned busy_poll_us;	/* UNET_FI_BUSY_POLL_US: unet_busy_poll() */
 	bool lazy_ack;		/* UNET_FI_LAZY_ACK=0: every ACK at once */
+	uint64_t rndv_min;	/* UNET_FI_RNDV: smallest rendezvous message,
+				 * 0: never */
 	bool stats;		/* UNET_FI_STATS=1: print counters at close */
 };
 extern struct ufi_env ufi_env;
@@ -175,6 +179,8 @@ struct ufi_tx_op {
 	uint64_t tag, cq_data, flags;
 	uint8_t pkt_flags;
 	fi_addr_t dest;
+	bool rndv;			/* goes by rendezvous (ufi_rndv.c) */
+	bool rts_sent;			/* its header-only FIRST segment is out */
 	unsigned segs_open;		/* segments not yet acked-and-reaped */
 	bool all_segmented;
 	struct ufi_hdr wire_hdr;	/* DGRAM: the header the NIC gathers */
@@ -212,6 +218,28 @@ static inline bool ufi_tx_op_unwaited(const struct ufi_tx_op *op)
 	return op->flags & (UFI_TX_EARLY | UFI_TX_SILENT);
 }
 
+/*
+ * Rendezvous (ufi_rndv.c).  The receiver's side, per peer: its answer to
+ * the peer's last request to send, and whether the application's buffer
+ * is posted on the bulk endpoint for it.
+ */
+struct ufi_grant {
+	bool valid;			/* an RTS from the peer was answered */
+	bool live;			/* its pieces are posted: ep->bulk */
+	uint32_t rts_seq;
+	uint32_t first, end;		/* granted segments; empty: none */
+};
+
+/* The sender's side, per peer. */
+struct ufi_bulk_tx {
+	bool waiting;			/* RTS sent, its grant not yet seen */
+	bool active;			/* segments [first, end) go to bulk */
+	uint32_t rts_seq, first, end;
+	uint64_t wait_since;		/* RTS acknowledged at (0: not yet) */
+	int channel;			/* to the peer's bulk endpoint, or -1 */
+	uint8_t addr[UNET_ADDR_LEN];	/* of that endpoint */
+};
+
 /* Per remote endpoint (AV entry) state of an RDM or DGRAM endpoint. */
 struct ufi_peer {
 	bool used, dead, is_self;
@@ -245,6 +273,9 @@ struct ufi_peer {
 	struct ufi_unexp *cur_unexp;	/* into an unexpected buffer */
 	uint64_t cur_off, cur_len, cur_tag, cur_data;
 	uint8_t cur_flags;
+	struct ufi_grant grant;
+	bool grant_owed;		/* send a header-only ACK with it */
+	struct ufi_bulk_tx bulk;
 };
 
 struct ufi_stats {
@@ -253,6 +284,26 @@ struct ufi_stats {
 	uint64_t segs_sent, segs_resent, acks_sent, acks_piggybacked;
 	uint64_t dropped_knob;
 	uint64_t dups, out_of_order, unexpected;
+	uint64_t bytes_placed;		/* landed in place by the NIC: no copy */
+	uint64_t rndv_granted, rndv_refused, rndv_aborted;
+};
+
+/*
+ * The bulk endpoint of a receiving RDM endpoint: a second U-Net endpoint
+ * whose free queue holds, while a grant is live, nothing but pieces of
+ * the application's own receive buffer (each after a 40-byte slot for the
+ * segment's header), so that the NIC places a granted segment's bytes
+ * where they belong.  One grant at a time.
+ */
+struct ufi_bulk_rx {
+	struct unet_ep *uep;		/* NULL until the first grant */
+	uint8_t addr[UNET_ADDR_LEN];
+	uint32_t gen;			/* in free-buffer contexts: which one */
+	fi_addr_t owner;		/* peer holding the live grant, or
+					 * FI_ADDR_NOTAVAIL */
+	int chan[UFI_MAX_PEERS];	/* its channel to each peer, or -1 */
+	fi_addr_t chan_to_addr[UNET_MAX_CHANNELS];
+	struct ufi_hdr *hdr_slots;	/* one per granted segment */
 };
 
 struct ufi_ep {
@@ -284,6 +335,7 @@ struct ufi_ep {
 	uint64_t pass_ns;
 	bool in_pass, pass_ns_valid;
 	uint64_t pass_no;		/* passes run, for lazy ACKs */
+	struct ufi_bulk_rx bulk;
 	struct ufi_stats stats;
 };
 
@@ -309,6 +361,31 @@ void ufi_pump(struct ufi_ep *ep, struct ufi_peer *peer);
 int ufi_rx_pool_init(struct ufi_ep *ep);
 void ufi_fail_peer(struct ufi_ep *ep, struct ufi_peer *peer, int err);
 uint64_t ufi_now_ns(void);
+bool ufi_rx_in_order(struct ufi_ep *ep, struct ufi_peer *peer,
+		     const struct ufi_hdr *h);
+void ufi_rx_ack(struct ufi_ep *ep, struct ufi_peer *peer,
+		const struct ufi_hdr *h);
+void ufi_rx_msg_end(struct ufi_ep *ep, struct ufi_peer *peer);
+bool ufi_knob_drops(struct ufi_ep *ep);
+void ufi_go_back(struct ufi_ep *ep, struct ufi_peer *peer);
+
+/* ufi_rndv.c */
+void ufi_bulk_init(struct ufi_ep *ep);
+void ufi_bulk_close(struct ufi_ep *ep);
+bool ufi_rndv_wanted(const struct ufi_ep *ep, const struct ufi_tx_op *op);
+int ufi_seg_channel(const struct ufi_peer *peer, uint32_t seq, size_t len);
+void ufi_rndv_rts_in(struct ufi_ep *ep, struct ufi_peer *peer,
+		     const struct ufi_hdr *h);
+void ufi_rndv_seg_in(struct ufi_ep *ep, struct ufi_peer *peer, uint32_t seq);
+void ufi_rndv_peer_gone(struct ufi_ep *ep, struct ufi_peer *peer);
+void ufi_rndv_peer_removed(struct ufi_ep *ep, struct ufi_peer *peer);
+void ufi_rndv_ack_fill(struct ufi_ep *ep, struct ufi_peer *peer,
+		       struct ufi_hdr *h);
+void ufi_rndv_grant_in(struct ufi_ep *ep, struct ufi_peer *peer,
+		       const struct ufi_hdr *h);
+void ufi_rndv_acked(struct ufi_peer *peer, uint64_t now);
+void ufi_rndv_timer(struct ufi_peer *peer, uint64_t now);
+void ufi_bulk_poll(struct ufi_ep *ep);
 
 /* ufi_av.c */
 int ufi_av_open(struct fid_domain *domain, struct fi_av_attr *attr,

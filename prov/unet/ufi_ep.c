@@ -145,6 +145,7 @@ int ufi_ep_add_peer(struct ufi_ep *ep, fi_addr_t addr)
 	peer->cwnd = 8;
 	peer->ssthresh = UFI_WINDOW_MAX;
 	peer->last_progress_ns = ufi_now_ns();
+	peer->bulk.channel = -1;
 	ep->chan_to_addr[ch] = addr;
 	return 0;
 }
@@ -156,6 +157,7 @@ void ufi_ep_remove_peer(struct ufi_ep *ep, fi_addr_t addr)
 	if (!peer->used)
 		return;
 	ufi_fail_peer(ep, peer, FI_ECANCELED);
+	ufi_rndv_peer_removed(ep, peer);
 	unet_chan_destroy(ep->uep, (uint32_t)peer->channel);
 	ep->chan_to_addr[peer->channel] = FI_ADDR_NOTAVAIL;
 	peer->used = false;
@@ -199,6 +201,7 @@ static ssize_t ufi_post_send(struct ufi_ep *ep, const struct iovec *iov,
 	op->flags = flags;
 	op->pkt_flags = pkt_flags;
 	op->dest = dest;
+	op->rndv = ufi_rndv_wanted(ep, op);
 	if (inject) {
 		size_t i, off = 0;
 
@@ -787,7 +790,8 @@ static void ufi_print_stats(struct ufi_ep *ep)
 	fprintf(stderr,
 		"unet-fi: ep %u: delivered %llu B, copied %llu B (%.3f copies/byte); "
 		"segments %llu sent, %llu resent; %llu acks, %llu piggybacked; %llu dropped by "
-		"UNET_FI_DROP; %llu duplicates, %llu out of order; %llu unexpected\n",
+		"UNET_FI_DROP; %llu duplicates, %llu out of order; %llu unexpected; "
+		"rendezvous: %llu B placed, %llu granted, %llu refused, %llu given up\n",
 		unet_ep_id(ep->uep), (unsigned long long)s->bytes_delivered,
 		(unsigned long long)s->bytes_copied,
 		s->bytes_delivered ? (double)s->bytes_copied / (double)s->bytes_delivered : 0.0,
@@ -795,7 +799,11 @@ static void ufi_print_stats(struct ufi_ep *ep)
 		(unsigned long long)s->acks_sent, (unsigned long long)s->acks_piggybacked,
 		(unsigned long long)s->dropped_knob,
 		(unsigned long long)s->dups, (unsigned long long)s->out_of_order,
-		(unsigned long long)s->unexpected);
+		(unsigned long long)s->unexpected,
+		(unsigned long long)s->bytes_placed,
+		(unsigned long long)s->rndv_granted,
+		(unsigned long long)s->rndv_refused,
+		(unsigned long long)s->rndv_aborted);
 }
 
 /* Gives the peers a moment to have their last segments acknowledged: a
@@ -867,6 +875,7 @@ static int ufi_ep_close(struct fid *fid)
 		for (i = 0; i < UFI_MAX_PEERS; i++)
 			if (ep->peers[i].used)
 				ufi_fail_peer(ep, &ep->peers[i], FI_ECANCELED);
+		ufi_bulk_close(ep);
 		unet_ep_destroy(ep->uep);
 	}
 	while (!ufi_list_empty(&ep->posted_msg) || !ufi_list_empty(&ep->posted_tagged)) {
@@ -1073,6 +1082,7 @@ int ufi_endpoint(struct fid_domain *fdom, struct fi_info *info,
 	ufi_list_init(&ep->claimed);
 	for (i = 0; i < UNET_MAX_CHANNELS; i++)
 		ep->chan_to_addr[i] = FI_ADDR_NOTAVAIL;
+	ufi_bulk_init(ep);
 	ep->rng = ufi_env.seed * 2654435761u + 1;
 	ep->acks_to_drop = ufi_env.drop_acks;
 	ep->ep.fid.fclass = FI_CLASS_EP;

@@ -34,7 +34,25 @@ enum ufi_pkt_flags {
 	UFI_F_NACK	= 1u << 4,	/* ACK: a gap was seen, resend from ack */
 	UFI_F_ACK_LAZY	= 1u << 5,	/* DATA: its send completed when posted,
 					 * so its ACK may wait for a reply */
+	UFI_F_RNDV	= 1u << 6,	/* DATA, FIRST: a request to send (RTS);
+					 * it carries no payload, the message's
+					 * bytes follow once the receiver has
+					 * answered with a grant */
+	UFI_F_GRANT	= 1u << 7,	/* ACK: the grant fields are valid */
 };
+
+/*
+ * A grant rides in a header-only ACK (flags UFI_F_GRANT), in fields an
+ * ACK does not otherwise use: seq is the sequence number of the RTS it
+ * answers, tag and cq_data hold the 16-byte U-Net address of the
+ * receiver's bulk endpoint, msg_len the granted segments [first, end)
+ * (first in the low 32 bits).  first == end grants nothing: send the
+ * bytes as ordinary segments (or, for a grant in use, stop using it).
+ */
+static inline uint64_t ufi_grant_range(uint32_t first, uint32_t end)
+{
+	return (uint64_t)first | (uint64_t)end << 32;
+}
 
 struct ufi_hdr {
 	uint8_t  version;	/* UFI_PROTO_VERSION */

@@ -120,7 +120,7 @@ int ufi_rx_pool_init(struct ufi_ep *ep)
 }
 
 /* The loss knob: true for the fraction UNET_FI_DROP of calls. */
-static bool ufi_knob_drops(struct ufi_ep *ep)
+bool ufi_knob_drops(struct ufi_ep *ep)
 {
 	if (ufi_env.drop <= 0)
 		return false;
@@ -149,7 +149,7 @@ static uint32_t ufi_rx_window(const struct ufi_ep *ep)
 /* Hands one packet to the NIC: the header and @len bytes of @iov from
  * @off.  Small ones are copied into the descriptor (inline) so that the
  * receiver takes no free buffer for them. */
-static int ufi_nic_send(struct ufi_ep *ep, const struct ufi_peer *peer,
+static int ufi_nic_send(struct ufi_ep *ep, int channel,
 			const struct ufi_hdr *hdr, const struct iovec *iov,
 			size_t iov_count, size_t off, size_t len,
 			uint64_t context)
@@ -177,7 +177,7 @@ static int ufi_nic_send(struct ufi_ep *ep, const struct ufi_peer *peer,
 			done += k;
 			off = 0;
 		}
-		return unet_send_inline(ep->uep, (uint32_t)peer->channel, buf,
+		return unet_send_inline(ep->uep, (uint32_t)channel, buf,
 					(uint32_t)(UFI_HDR_LEN + len), context);
 	}
 	sge[0].addr = (uintptr_t)hdr;
@@ -200,7 +200,7 @@ static int ufi_nic_send(struct ufi_ep *ep, const struct ufi_peer *peer,
 		left -= k;
 		off = 0;
 	}
-	return unet_send(ep->uep, (uint32_t)peer->channel, sge, n, context);
+	return unet_send(ep->uep, (uint32_t)channel, sge, n, context);
 }
 
 static void ufi_fill_ctrl(struct ufi_ep *ep, struct ufi_peer *peer,
@@ -218,13 +218,15 @@ static void ufi_send_ack(struct ufi_ep *ep, struct ufi_peer *peer, bool nack)
 	ufi_fill_ctrl(ep, peer, &h);
 	h.type = UFI_PKT_ACK;
 	h.flags = nack ? UFI_F_NACK : 0;
+	ufi_rndv_ack_fill(ep, peer, &h);
 	ufi_hdr_to_wire(&h);
 	/* Inline: the header is copied into the descriptor at once.  A full
 	 * send queue loses this ack; the sender's timer covers it. */
-	if (ufi_nic_send(ep, peer, &h, NULL, 0, 0, 0, CTX_ACK) == 0) {
+	if (ufi_nic_send(ep, peer->channel, &h, NULL, 0, 0, 0, CTX_ACK) == 0) {
 		ep->stats.acks_sent++;
 		peer->ack_owed = 0;
 		peer->ack_now = false;
+		peer->grant_owed = false;
 	}
 }
 
@@ -286,7 +288,7 @@ static void ufi_seg_release(struct ufi_ep *ep, struct ufi_seg *seg)
  * within the congestion window, every segment from there that is not
  * acknowledged and not still waiting in the NIC's own queue (a copy that
  * has not left yet needs no twin). */
-static void ufi_go_back(struct ufi_ep *ep, struct ufi_peer *peer)
+void ufi_go_back(struct ufi_ep *ep, struct ufi_peer *peer)
 {
 	peer->resending = true;
 	peer->resend_next = peer->una;
@@ -315,7 +317,9 @@ static bool ufi_pump_resends(struct ufi_ep *ep, struct ufi_peer *peer,
 			return false;
 		seg = &peer->window[peer->resend_next % UFI_WINDOW_MAX];
 		if (!seg->acked && seg->op && !seg->nic_refs) {
-			if (ufi_nic_send(ep, peer, &seg->hdr, seg->op->iov,
+			if (ufi_nic_send(ep, ufi_seg_channel(peer, seg->seq,
+							     seg->len),
+					 &seg->hdr, seg->op->iov,
 					 seg->op->iov_count, seg->off, seg->len,
 					 (uintptr_t)seg | CTX_SEG))
 				return false;
@@ -345,8 +349,8 @@ static void ufi_pump_dgram(struct ufi_ep *ep, struct ufi_peer *peer)
 		h->cq_data = op->cq_data;
 		h->msg_len = op->len;
 		ufi_hdr_to_wire(h);
-		if (ufi_nic_send(ep, peer, h, op->iov, op->iov_count, 0, op->len,
-				 (uintptr_t)op | CTX_DGRAM))
+		if (ufi_nic_send(ep, peer->channel, h, op->iov, op->iov_count,
+				 0, op->len, (uintptr_t)op | CTX_DGRAM))
 			return;	/* NIC queue full: progress pumps again */
 		ep->stats.segs_sent++;
 		ufi_list_del(&op->link);
@@ -370,13 +374,20 @@ void ufi_pump(struct ufi_ep *ep, struct ufi_peer *peer)
 		struct ufi_seg *seg = &peer->window[peer->next_seq % UFI_WINDOW_MAX];
 		size_t off = op->next_off, len = op->len - off;
 		struct ufi_hdr *h = &seg->hdr;
+		bool rts = op->rndv && !op->rts_sent;
 
 		if (peer->next_seq - peer->una >= ufi_send_limit(peer) ||
 		    !ufi_seq_before(peer->next_seq, peer->peer_credit) ||
 		    seg->in_use)
 			return;
+		/* After its RTS a rendezvous waits for the grant: it says
+		 * which endpoint of the peer the bytes go to. */
+		if (op->rndv && op->rts_sent && peer->bulk.waiting)
+			return;
 		if (len > UFI_SEG_MAX)
 			len = UFI_SEG_MAX;
+		if (rts)
+			len = 0;
 		memset(h, 0, sizeof(*h));
 		ufi_fill_ctrl(ep, peer, h);
 		h->type = UFI_PKT_DATA;
@@ -388,19 +399,27 @@ void ufi_pump(struct ufi_ep *ep, struct ufi_peer *peer)
 		    peer->next_seq + 1 - peer->una < ufi_send_limit(peer) &&
 		    ufi_seq_before(peer->next_seq + 1, peer->peer_credit))
 			h->flags |= UFI_F_ACK_LAZY;
-		if (off == 0) {
-			h->flags |= UFI_F_FIRST;
+		if (off == 0 && !op->rts_sent) {
+			h->flags |= UFI_F_FIRST | (rts ? UFI_F_RNDV : 0);
 			h->tag = op->tag;
 			h->cq_data = op->cq_data;
 			h->msg_len = op->len;
 		}
-		if (off + len == op->len)
+		if (!rts && off + len == op->len)
 			h->flags |= UFI_F_LAST;
 		h->seq = peer->next_seq;
 		ufi_hdr_to_wire(h);
-		if (ufi_nic_send(ep, peer, h, op->iov, op->iov_count, off, len,
+		if (ufi_nic_send(ep, ufi_seg_channel(peer, peer->next_seq, len),
+				 h, op->iov, op->iov_count, off, len,
 				 (uintptr_t)seg | CTX_SEG))
 			return;	/* NIC queue full: progress pumps again */
+		if (rts) {
+			op->rts_sent = true;
+			peer->bulk.waiting = true;
+			peer->bulk.active = false;
+			peer->bulk.rts_seq = peer->next_seq;
+			peer->bulk.wait_since = 0;
+		}
 		seg->op = op;
 		seg->peer = peer;
 		seg->off = off;
@@ -441,6 +460,8 @@ void ufi_fail_peer(struct ufi_ep *ep, struct ufi_peer *peer, int err)
 			 (unsigned long long)peer->addr, ufi_env.peer_timeout_ms);
 		peer->dead = true;
 	}
+	/* Before any receive is failed: the NIC may be placing into it. */
+	ufi_rndv_peer_gone(ep, peer);
 	for (i = 0; i < UFI_WINDOW_MAX; i++) {
 		struct ufi_tx_op *op = peer->window[i].op;
 
@@ -610,8 +631,8 @@ static void ufi_rtt_sample(struct ufi_peer *peer, uint64_t rtt)
 		peer->rto_ns = RTO_MAX_NS;
 }
 
-static void ufi_rx_ack(struct ufi_ep *ep, struct ufi_peer *peer,
-		       const struct ufi_hdr *h)
+void ufi_rx_ack(struct ufi_ep *ep, struct ufi_peer *peer,
+		const struct ufi_hdr *h)
 {
 	uint64_t now = ufi_ep_now(ep);
 
@@ -646,7 +667,10 @@ static void ufi_rx_ack(struct ufi_ep *ep, struct ufi_peer *peer,
 		}
 		if (peer->cwnd > UFI_WINDOW_MAX)
 			peer->cwnd = UFI_WINDOW_MAX;
+		ufi_rndv_acked(peer, now);
 	}
+	if (h->type == UFI_PKT_ACK && (h->flags & UFI_F_GRANT))
+		ufi_rndv_grant_in(ep, peer, h);
 	if ((h->flags & UFI_F_NACK) && h->ack == peer->una &&
 	    peer->una != peer->next_seq &&
 	    !(peer->nack_served && peer->last_nack_seq == h->ack)) {
@@ -660,12 +684,11 @@ static void ufi_rx_ack(struct ufi_ep *ep, struct ufi_peer *peer,
 	}
 }
 
-static void ufi_rx_data(struct ufi_ep *ep, struct ufi_peer *peer,
-			const struct ufi_hdr *h, const struct unet_recv *r)
+/* The sequence check of a DATA segment, from either endpoint: true if it
+ * is the next one (and it is now accepted), else it is answered. */
+bool ufi_rx_in_order(struct ufi_ep *ep, struct ufi_peer *peer,
+		     const struct ufi_hdr *h)
 {
-	size_t plen = r->length - UFI_HDR_LEN;
-	struct rx_sink s = { .ep = ep };
-
 	peer->last_data_ns = peer->last_rx_ns;
 	if (h->seq != peer->rx_next) {
 		if (ufi_seq_before(h->seq, peer->rx_next)) {
@@ -680,7 +703,7 @@ static void ufi_rx_data(struct ufi_ep *ep, struct ufi_peer *peer,
 				ufi_send_ack(ep, peer, true);
 			}
 		}
-		return;
+		return false;
 	}
 	peer->rx_next++;
 	peer->nack_sent = false;
@@ -689,6 +712,23 @@ static void ufi_rx_data(struct ufi_ep *ep, struct ufi_peer *peer,
 	if (!(h->flags & UFI_F_ACK_LAZY) || !ufi_env.lazy_ack ||
 	    peer->ack_owed >= UFI_LAZY_ACK_MAX)
 		peer->ack_now = true;
+	return true;
+}
+
+static void ufi_rx_data(struct ufi_ep *ep, struct ufi_peer *peer,
+			const struct ufi_hdr *h, const struct unet_recv *r)
+{
+	size_t plen = r->length - UFI_HDR_LEN;
+	struct rx_sink s = { .ep = ep };
+
+	/* A segment of a grant's may wait in the bulk endpoint's queue
+	 * while a later one, sent to the main endpoint, is here: take it
+	 * first, or this one looks like a gap. */
+	if (h->seq != peer->rx_next && peer->grant.live)
+		ufi_bulk_poll(ep);
+	if (!ufi_rx_in_order(ep, peer, h))
+		return;
+	ufi_rndv_seg_in(ep, peer, h->seq);
 	if (h->flags & UFI_F_FIRST) {
 		peer->cur_len = h->msg_len;
 		peer->cur_off = 0;
@@ -719,6 +759,8 @@ static void ufi_rx_data(struct ufi_ep *ep, struct ufi_peer *peer,
 			peer->cur_unexp = u;
 			ep->stats.unexpected++;
 		}
+		if (h->flags & UFI_F_RNDV)
+			ufi_rndv_rts_in(ep, peer, h);
 	}
 	if (peer->cur_rx) {
 		s.iov = peer->cur_rx->iov;
@@ -735,8 +777,14 @@ static void ufi_rx_data(struct ufi_ep *ep, struct ufi_peer *peer,
 	ufi_rx_copy(ep, r, UFI_HDR_LEN, &s);
 	ep->stats.bytes_copied += s.copied;
 	peer->cur_off += plen;
-	if (!(h->flags & UFI_F_LAST))
-		return;
+	if (h->flags & UFI_F_LAST)
+		ufi_rx_msg_end(ep, peer);
+}
+
+/* The LAST segment is in: the receive completes, or the unexpected
+ * message is whole (and completes a receive that claimed it). */
+void ufi_rx_msg_end(struct ufi_ep *ep, struct ufi_peer *peer)
+{
 	if (peer->cur_rx) {
 		size_t got = peer->cur_off < peer->cur_rx->len ?
 			peer->cur_off : peer->cur_rx->len;
@@ -745,7 +793,7 @@ static void ufi_rx_data(struct ufi_ep *ep, struct ufi_peer *peer,
 				peer->cur_data, peer->cur_flags, peer->addr,
 				peer->cur_len);
 		peer->cur_rx = NULL;
-	} else {
+	} else if (peer->cur_unexp) {
 		struct ufi_unexp *u = peer->cur_unexp;
 
 		peer->cur_unexp = NULL;
@@ -903,6 +951,10 @@ static void ufi_timers(struct ufi_ep *ep, struct ufi_peer *peer, uint64_t now)
 			peer->rto_ns = peer->rto_ns * 2 > RTO_MAX_NS ?
 				RTO_MAX_NS : peer->rto_ns * 2;
 			oldest->sent_ns = now;	/* the timer restarts */
+			/* The grant may have been revoked in an ACK that was
+			 * lost, and its endpoint be gone: nothing sent there
+			 * would be answered.  The main endpoint always is. */
+			peer->bulk.active = false;
 			ufi_go_back(ep, peer);
 		}
 	}
@@ -918,6 +970,8 @@ static void ufi_progress_pass(struct ufi_ep *ep)
 	uint64_t now;
 
 	ufi_reap_sends(ep);
+	if (ep->type == FI_EP_RDM)
+		ufi_bulk_poll(ep);
 	for (budget = 64; budget && unet_recv_poll(ep->uep, &r) == 1; budget--) {
 		unsigned nbuf = r.nbuf;
 
@@ -947,9 +1001,10 @@ static void ufi_progress_pass(struct ufi_ep *ep)
 
 		if (!peer->used || peer->dead)
 			continue;
-		if (ufi_ack_due(ep, peer))
+		if (ufi_ack_due(ep, peer) || peer->grant_owed)
 			ufi_send_ack(ep, peer, false);
 		ufi_timers(ep, peer, now);
+		ufi_rndv_timer(peer, now);
 		if (!peer->dead && !ufi_list_empty(&peer->tx_queue))
 			ufi_pump(ep, peer);
 	}

@@ -92,6 +92,14 @@ pingpong_wire() {
 	fi
 }
 
+# rndv_counts: the rendezvous counters of the provider's lines in $out
+# (UNET_FI_STATS), summed over its endpoints: bytes placed by the NIC,
+# grants made, RTSs refused, grants given up.
+rndv_counts() {
+	echo "$out" | sed -n 's/.*rendezvous: \([0-9]*\) B placed, \([0-9]*\) granted, \([0-9]*\) refused, \([0-9]*\) given up.*/\1 \2 \3 \4/p' |
+		awk '{ p += $1; g += $2; r += $3; u += $4 } END { print p + 0, g + 0, r + 0, u + 0 }'
+}
+
 # Open MPI as root in a guest, over the unet provider only.
 MPI_CHECK=build/tests/mpi_check
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -137,6 +145,13 @@ busy_polls() {
 }
 bp0=$(busy_polls)
 run_test fabric-wire $FI_CHECK wire wire "$G"
+# Its 1 MiB and 4 MiB messages went by rendezvous, into place.
+set -- $(rndv_counts)
+if [ "$2" -ge 1 ] && [ "$1" -gt 0 ]; then
+	pass fabric-wire-rndv
+else
+	fail fabric-wire-rndv "placed, granted, refused, given up = $*: want a grant and bytes placed"
+fi
 pingpong_wire fabric-pingpong-wire-rdm 47601 -e rdm
 pingpong_wire fabric-pingpong-wire-dgram 47603 -e dgram
 # An idle completion queue polls the device (UNET_FI_BUSY_POLL_US).
@@ -171,6 +186,17 @@ fi
 if [ "$G" = 1 ]; then
 	run_test fabric-self $FI_CHECK self self
 	pingpong_local fabric-pingpong-rdm -e rdm
+	# A ping-pong of 1 MiB messages, each received by rendezvous: the
+	# NIC places every byte (the client's counters: no CPU copy).
+	pingpong_local fabric-pingpong-rdm-1M -e rdm -S 1048576 -I 20
+	cpb=$(echo "$out" | sed -n 's/.*(\([0-9.]*\) copies\/byte).*/\1/p' | head -1)
+	set -- $(rndv_counts)
+	if [ "$cpb" = 0.000 ] && [ "$2" -ge 20 ] && [ "$1" -ge $((20 * 1048576)) ] &&
+		[ "$4" = 0 ]; then
+		pass fabric-rndv-in-place
+	else
+		fail fabric-rndv-in-place "copies/byte '$cpb'; placed, granted, refused, given up = $* (want 0.000, 20 grants and 20 MiB placed, none given up)"
+	fi
 	# Lazy ACKs: in a ping-pong of 8 B messages the ACK rides on the
 	# reply instead of a frame of its own (the client's counters).
 	pingpong_local fabric-pingpong-rdm-8B -e rdm -S 8 -I 500
@@ -195,7 +221,17 @@ else
 	# peer timeout is not given up.
 	run_test fabric-lazy $FI_CHECK lazy lazy
 	run_test fabric-self-drop1 env UNET_FI_DROP=0.01 $FI_CHECK self drop1
-	run_test fabric-self-drop10 env UNET_FI_DROP=0.1 $FI_CHECK self drop10
+	# At 10 % loss, with rendezvous from 128 KiB so that many messages
+	# take it: a segment lost on its way to the bulk endpoint ends the
+	# grant, and the rest arrives by copy, every byte still checked.
+	run_test fabric-self-drop10 env UNET_FI_DROP=0.1 UNET_FI_RNDV=131072 \
+		$FI_CHECK self drop10
+	set -- $(rndv_counts)
+	if [ "$4" -ge 1 ] && [ "$1" -gt 0 ]; then
+		pass fabric-rndv-given-up
+	else
+		fail fabric-rndv-given-up "placed, granted, refused, given up = $*: want grants given up under loss, and bytes placed"
+	fi
 	pingpong_local fabric-pingpong-rdm-tagged -e rdm -m tagged
 	mpi_run mpi-np4 4 $MPI_CHECK local4
 	# The provider and fi_check built with ASan and UBSan, under loss.
