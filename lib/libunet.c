@@ -352,6 +352,20 @@ static bool addr_parse(const void *addr, size_t len, uint8_t mac[6],
 	return true;
 }
 
+UNET_EXPORT int unet_addr_set_id(void *addr, size_t len, uint32_t id)
+{
+	uint8_t mac[6], *a = addr;
+	uint32_t old;
+
+	if (!addr_parse(addr, len, mac, &old))
+		return -EINVAL;
+	a[ADDR_OFF_ID] = (uint8_t)(id >> 24);
+	a[ADDR_OFF_ID + 1] = (uint8_t)(id >> 16);
+	a[ADDR_OFF_ID + 2] = (uint8_t)(id >> 8);
+	a[ADDR_OFF_ID + 3] = (uint8_t)id;
+	return 0;
+}
+
 UNET_EXPORT const char *unet_addr_str(const void *addr, size_t len,
 				      char *buf, size_t size)
 {

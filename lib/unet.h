@@ -138,6 +138,9 @@ void *unet_ep_segment(const struct unet_ep *ep, size_t *size);
 #define UNET_ADDR_STRLEN	32
 
 int unet_ep_addr(const struct unet_ep *ep, void *addr, size_t *len);
+/* Rewrites the endpoint id of a well-formed address in place: the
+ * address of endpoint @id on the same NIC.  0, or -EINVAL. */
+int unet_addr_set_id(void *addr, size_t len, uint32_t id);
 const char *unet_addr_str(const void *addr, size_t len, char *buf,
 			  size_t size);
 

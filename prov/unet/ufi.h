@@ -228,6 +228,8 @@ struct ufi_grant {
 	bool live;			/* its pieces are posted: ep->bulk */
 	uint32_t rts_seq;
 	uint32_t first, end;		/* granted segments; empty: none */
+	uint64_t last_ns;		/* granted, or a segment placed, at */
+	uint64_t refuse_until_ns;	/* after one was given up: none */
 };
 
 /* The sender's side, per peer. */
@@ -237,8 +239,13 @@ struct ufi_bulk_tx {
 	uint32_t rts_seq, first, end;
 	uint64_t wait_since;		/* RTS acknowledged at (0: not yet) */
 	int channel;			/* to the peer's bulk endpoint, or -1 */
-	uint8_t addr[UNET_ADDR_LEN];	/* of that endpoint */
+	uint32_t id;			/* that endpoint's id */
+	unsigned queued;		/* copies on that channel in the NIC */
 };
+
+/* Channels of one endpoint to its peers' bulk endpoints, at most: they
+ * count against U-Net's UNET_MAX_CHANNELS with the peers' own. */
+#define UFI_BULK_TX_CHANS	64
 
 /* Per remote endpoint (AV entry) state of an RDM or DGRAM endpoint. */
 struct ufi_peer {
@@ -297,7 +304,7 @@ struct ufi_stats {
  */
 struct ufi_bulk_rx {
 	struct unet_ep *uep;		/* NULL until the first grant */
-	uint8_t addr[UNET_ADDR_LEN];
+	uint32_t id;			/* its endpoint id */
 	uint32_t gen;			/* in free-buffer contexts: which one */
 	fi_addr_t owner;		/* peer holding the live grant, or
 					 * FI_ADDR_NOTAVAIL */
@@ -336,6 +343,7 @@ struct ufi_ep {
 	bool in_pass, pass_ns_valid;
 	uint64_t pass_no;		/* passes run, for lazy ACKs */
 	struct ufi_bulk_rx bulk;
+	unsigned bulk_tx_chans;		/* peers' bulk endpoints we reach */
 	struct ufi_stats stats;
 };
 
@@ -384,7 +392,8 @@ void ufi_rndv_ack_fill(struct ufi_ep *ep, struct ufi_peer *peer,
 void ufi_rndv_grant_in(struct ufi_ep *ep, struct ufi_peer *peer,
 		       const struct ufi_hdr *h);
 void ufi_rndv_acked(struct ufi_peer *peer, uint64_t now);
-void ufi_rndv_timer(struct ufi_peer *peer, uint64_t now);
+void ufi_rndv_timer(struct ufi_ep *ep, struct ufi_peer *peer, uint64_t now);
+void ufi_rndv_msg_end(struct ufi_ep *ep, struct ufi_peer *peer);
 void ufi_bulk_poll(struct ufi_ep *ep);
 
 /* ufi_av.c */

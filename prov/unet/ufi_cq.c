@@ -59,7 +59,14 @@ static bool ufi_cq_busy_poll(struct ufi_cq *cq)
 			ep->bp_skip--;
 			continue;
 		}
-		rc = unet_busy_poll(ep->uep, ufi_env.busy_poll_us);
+		rc = -ENODATA;
+		/* While a grant is live, what the reader waits for arrives
+		 * at the bulk endpoint (ufi_rndv.c): the poll ends when it
+		 * has a message, not when the main one has. */
+		if (ep->bulk.uep && ep->bulk.owner != FI_ADDR_NOTAVAIL)
+			rc = unet_busy_poll(ep->bulk.uep, ufi_env.busy_poll_us);
+		if (rc == -ENODATA)
+			rc = unet_busy_poll(ep->uep, ufi_env.busy_poll_us);
 		if (rc >= 0)
 			polled = true;
 		else if (rc == -ENODATA)

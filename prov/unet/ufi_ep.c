@@ -498,6 +498,8 @@ static ssize_t ufi_trecvmsg(struct fid_ep *fep, const struct fi_msg_tagged *msg,
 {
 	struct ufi_ep *ep = EP_OF(fep);
 
+	if (msg->iov_count > UFI_IOV_LIMIT)
+		return -FI_EINVAL;
 	if (flags & FI_PEEK)
 		return ufi_peek(ep, msg, flags);
 	if (flags & FI_CLAIM) {

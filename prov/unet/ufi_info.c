@@ -41,7 +41,7 @@ void ufi_env_load(void)
 	ufi_env.lazy_ack = env_unsigned("UNET_FI_LAZY_ACK", 1) != 0;
 	ufi_env.drop_acks = env_unsigned("UNET_FI_DROP_ACKS", 0);
 	ufi_env.busy_poll_us = env_unsigned("UNET_FI_BUSY_POLL_US", 50);
-	ufi_env.rndv_min = env_unsigned("UNET_FI_RNDV", 1048576);
+	ufi_env.rndv_min = env_unsigned("UNET_FI_RNDV", 4194304);
 }
 
 /* --- stubs for operations an object does not offer --- */

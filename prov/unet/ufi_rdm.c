@@ -35,6 +35,7 @@
 #define CTX_ACK		0u	/* header-only packet, nothing to release */
 #define CTX_SEG		1u	/* struct ufi_seg */
 #define CTX_DGRAM	2u	/* struct ufi_tx_op of a DGRAM endpoint */
+#define CTX_SEG_BULK	3u	/* struct ufi_seg, to the peer's bulk endpoint */
 #define CTX_KIND(c)	((unsigned)((c) & 3u))
 #define CTX_PTR(c)	((void *)(uintptr_t)((c) & ~(uint64_t)3))
 
@@ -266,7 +267,7 @@ void ufi_flush_acks(struct ufi_ep *ep)
 		return;
 	for (i = 0; i < UFI_MAX_PEERS; i++)
 		if (ep->peers[i].used && !ep->peers[i].dead &&
-		    ep->peers[i].ack_owed)
+		    (ep->peers[i].ack_owed || ep->peers[i].grant_owed))
 			ufi_send_ack(ep, &ep->peers[i], false);
 }
 
@@ -295,6 +296,22 @@ void ufi_go_back(struct ufi_ep *ep, struct ufi_peer *peer)
 	ufi_pump(ep, peer);
 }
 
+/* Hands one copy of a segment to the NIC, for the endpoint of the peer
+ * that the grant, if any, names. */
+static int ufi_seg_send(struct ufi_ep *ep, struct ufi_peer *peer,
+			struct ufi_seg *seg, const struct ufi_tx_op *op,
+			uint32_t seq, size_t off, size_t len)
+{
+	int ch = ufi_seg_channel(peer, seq, len);
+	bool bulk = ch != peer->channel;
+	int err = ufi_nic_send(ep, ch, &seg->hdr, op->iov, op->iov_count, off,
+			       len, (uintptr_t)seg | (bulk ? CTX_SEG_BULK : CTX_SEG));
+
+	if (!err && bulk)
+		peer->bulk.queued++;
+	return err;
+}
+
 static uint32_t ufi_send_limit(const struct ufi_peer *peer)
 {
 	return peer->cwnd < UFI_WINDOW_MAX ? peer->cwnd : UFI_WINDOW_MAX;
@@ -317,11 +334,8 @@ static bool ufi_pump_resends(struct ufi_ep *ep, struct ufi_peer *peer,
 			return false;
 		seg = &peer->window[peer->resend_next % UFI_WINDOW_MAX];
 		if (!seg->acked && seg->op && !seg->nic_refs) {
-			if (ufi_nic_send(ep, ufi_seg_channel(peer, seg->seq,
-							     seg->len),
-					 &seg->hdr, seg->op->iov,
-					 seg->op->iov_count, seg->off, seg->len,
-					 (uintptr_t)seg | CTX_SEG))
+			if (ufi_seg_send(ep, peer, seg, seg->op, seg->seq,
+					 seg->off, seg->len))
 				return false;
 			seg->nic_refs++;
 			seg->resent = true;
@@ -409,9 +423,7 @@ void ufi_pump(struct ufi_ep *ep, struct ufi_peer *peer)
 			h->flags |= UFI_F_LAST;
 		h->seq = peer->next_seq;
 		ufi_hdr_to_wire(h);
-		if (ufi_nic_send(ep, ufi_seg_channel(peer, peer->next_seq, len),
-				 h, op->iov, op->iov_count, off, len,
-				 (uintptr_t)seg | CTX_SEG))
+		if (ufi_seg_send(ep, peer, seg, op, peer->next_seq, off, len))
 			return;	/* NIC queue full: progress pumps again */
 		if (rts) {
 			op->rts_sent = true;
@@ -759,7 +771,9 @@ static void ufi_rx_data(struct ufi_ep *ep, struct ufi_peer *peer,
 			peer->cur_unexp = u;
 			ep->stats.unexpected++;
 		}
-		if (h->flags & UFI_F_RNDV)
+		/* An RTS is FIRST, not LAST, and carries nothing. */
+		if ((h->flags & UFI_F_RNDV) && !(h->flags & UFI_F_LAST) &&
+		    !plen)
 			ufi_rndv_rts_in(ep, peer, h);
 	}
 	if (peer->cur_rx) {
@@ -785,6 +799,8 @@ static void ufi_rx_data(struct ufi_ep *ep, struct ufi_peer *peer,
  * message is whole (and completes a receive that claimed it). */
 void ufi_rx_msg_end(struct ufi_ep *ep, struct ufi_peer *peer)
 {
+	/* Nothing may be placed into a receive once it completes. */
+	ufi_rndv_msg_end(ep, peer);
 	if (peer->cur_rx) {
 		size_t got = peer->cur_off < peer->cur_rx->len ?
 			peer->cur_off : peer->cur_rx->len;
@@ -879,8 +895,13 @@ static void ufi_reap_sends(struct ufi_ep *ep)
 			uint64_t c = comps[i].context;
 
 			switch (CTX_KIND(c)) {
+			case CTX_SEG_BULK:
 			case CTX_SEG: {
 				struct ufi_seg *seg = CTX_PTR(c);
+
+				if (CTX_KIND(c) == CTX_SEG_BULK && seg->peer &&
+				    seg->peer->bulk.queued)
+					seg->peer->bulk.queued--;
 
 				seg->nic_refs--;
 				ufi_seg_release(ep, seg);
@@ -1004,7 +1025,7 @@ static void ufi_progress_pass(struct ufi_ep *ep)
 		if (ufi_ack_due(ep, peer) || peer->grant_owed)
 			ufi_send_ack(ep, peer, false);
 		ufi_timers(ep, peer, now);
-		ufi_rndv_timer(peer, now);
+		ufi_rndv_timer(ep, peer, now);
 		if (!peer->dead && !ufi_list_empty(&peer->tx_queue))
 			ufi_pump(ep, peer);
 	}

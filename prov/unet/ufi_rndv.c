@@ -48,6 +48,13 @@
  * pieces (at most 1 + UFI_IOV_LIMIT entries). */
 #define BULK_RX_ENTRIES		1024
 #define BULK_FQ_ENTRIES		UNET_RING_MAX
+/* A live grant in which nothing arrived for this long is given up, so
+ * that a peer cannot hold the bulk endpoint by sending an RTS alone. */
+#define GRANT_IDLE_NS		1000000000ull
+/* After a grant to a peer is given up, its RTSs are refused this long:
+ * each give-up destroys an endpoint, and a peer must not make us do
+ * that for every message. */
+#define GRANT_BACKOFF_NS	100000000ull
 
 static uint64_t bulk_ctx(uint32_t gen, uint32_t idx, uint32_t piece)
 {
@@ -95,6 +102,7 @@ static void bulk_abort(struct ufi_ep *ep)
 
 		peer->grant.live = false;
 		peer->grant.first = peer->grant.end = peer->rx_next;
+		peer->grant.refuse_until_ns = ufi_now_ns() + GRANT_BACKOFF_NS;
 		peer->grant_owed = true;
 		ep->stats.rndv_aborted++;
 	}
@@ -103,7 +111,6 @@ static void bulk_abort(struct ufi_ep *ep)
 static int bulk_open(struct ufi_ep *ep)
 {
 	struct unet_ep_attr attr;
-	size_t len = UNET_ADDR_LEN;
 
 	if (ep->bulk.uep)
 		return 0;
@@ -120,10 +127,7 @@ static int bulk_open(struct ufi_ep *ep)
 	ep->bulk.uep = unet_ep_create(ep->domain->dev, &attr);
 	if (!ep->bulk.uep)
 		return -(errno ? errno : FI_ENODEV);
-	if (unet_ep_addr(ep->bulk.uep, ep->bulk.addr, &len)) {
-		bulk_destroy(ep);
-		return -FI_EINVAL;
-	}
+	ep->bulk.id = unet_ep_id(ep->bulk.uep);
 	ep->bulk.gen++;
 	return 0;
 }
@@ -186,7 +190,9 @@ static uint32_t bulk_post(struct ufi_ep *ep, struct ufi_peer *peer,
 	unsigned got, used = 0;
 	uint32_t i, idx;
 
-	if (!rx || rx->len < msg_len || ep->bulk.owner != FI_ADDR_NOTAVAIL)
+	if (!ufi_env.rndv_min || !rx || rx->len < msg_len ||
+	    ep->bulk.owner != FI_ADDR_NOTAVAIL ||
+	    ufi_now_ns() < peer->grant.refuse_until_ns)
 		return 0;
 	/* A last segment small enough to travel inline takes no buffer:
 	 * it goes to the main endpoint. */
@@ -227,6 +233,7 @@ void ufi_rndv_rts_in(struct ufi_ep *ep, struct ufi_peer *peer,
 	g->first = h->seq + 1;
 	g->end = g->first + n;
 	g->live = n != 0;
+	g->last_ns = ufi_now_ns();
 	if (g->live) {
 		ep->bulk.owner = peer->addr;
 		ep->stats.rndv_granted++;
@@ -248,6 +255,14 @@ void ufi_rndv_seg_in(struct ufi_ep *ep, struct ufi_peer *peer, uint32_t seq)
 		bulk_abort(ep);
 }
 
+/* The message of the peer completes (or fails): a grant still live is
+ * given up first, whatever the peer claims. */
+void ufi_rndv_msg_end(struct ufi_ep *ep, struct ufi_peer *peer)
+{
+	if (ep->bulk.owner == peer->addr)
+		bulk_abort(ep);
+}
+
 /* One message from the bulk endpoint; false: the grant must end. */
 static bool bulk_rx_one(struct ufi_ep *ep, const struct unet_recv *r)
 {
@@ -260,6 +275,7 @@ static bool bulk_rx_one(struct ufi_ep *ep, const struct unet_recv *r)
 	uint32_t idx;
 	size_t len;
 	unsigned n, j;
+	bool last;
 
 	if (owner == FI_ADDR_NOTAVAIL)
 		return r->nbuf == 0;	/* nothing posted: nothing taken */
@@ -277,11 +293,15 @@ static bool bulk_rx_one(struct ufi_ep *ep, const struct unet_recv *r)
 		return false;
 	memcpy(&h, unet_buf_ptr(ep->bulk.uep, b), UFI_HDR_LEN);
 	ufi_hdr_from_wire(&h);
+	if (peer->cur_off != (uint64_t)idx * UFI_SEG_MAX)
+		return false;
 	len = seg_len(peer->cur_len, idx);
+	last = peer->cur_off + len == peer->cur_len;
 	n = rx_pieces(peer->cur_rx, (size_t)idx * UFI_SEG_MAX, len, pc);
 	if (h.version != UFI_PROTO_VERSION || h.type != UFI_PKT_DATA ||
 	    h.seq != peer->rx_next || r->length != UFI_HDR_LEN + len ||
-	    r->nbuf != 1 + n)
+	    r->nbuf != 1 + n || (h.flags & (UFI_F_FIRST | UFI_F_RNDV)) ||
+	    !(h.flags & UFI_F_LAST) != !last)
 		return false;
 	for (j = 0; j < n; j++)
 		if (unet_recv_buf(ep->bulk.uep, r, j + 1)->context !=
@@ -299,11 +319,12 @@ static bool bulk_rx_one(struct ufi_ep *ep, const struct unet_recv *r)
 		return false;
 	peer->cur_off += len;
 	ep->stats.bytes_placed += len;
+	g->last_ns = peer->last_rx_ns;
 	if (!ufi_seq_before(peer->rx_next, g->end)) {
 		g->live = false;	/* every buffer posted is taken */
 		ep->bulk.owner = FI_ADDR_NOTAVAIL;
 	}
-	if (h.flags & UFI_F_LAST)
+	if (last)
 		ufi_rx_msg_end(ep, peer);
 	return true;
 }
@@ -345,8 +366,10 @@ void ufi_rndv_peer_removed(struct ufi_ep *ep, struct ufi_peer *peer)
 		ep->bulk.chan_to_addr[ch] = FI_ADDR_NOTAVAIL;
 	}
 	ep->bulk.chan[peer->addr] = -1;
-	if (peer->bulk.channel >= 0)
+	if (peer->bulk.channel >= 0) {
 		unet_chan_destroy(ep->uep, (uint32_t)peer->bulk.channel);
+		ep->bulk_tx_chans--;
+	}
 	peer->bulk.channel = -1;
 }
 
@@ -360,10 +383,8 @@ void ufi_rndv_ack_fill(struct ufi_ep *ep, struct ufi_peer *peer,
 		return;
 	h->flags |= UFI_F_GRANT;
 	h->seq = g->rts_seq;
-	if (g->live) {
-		memcpy(&h->tag, ep->bulk.addr, 8);
-		memcpy(&h->cq_data, ep->bulk.addr + 8, 8);
-	}
+	if (g->live)
+		h->tag = ep->bulk.id;
 	h->msg_len = ufi_grant_range(g->first, g->end);
 }
 
@@ -392,7 +413,7 @@ void ufi_rndv_grant_in(struct ufi_ep *ep, struct ufi_peer *peer,
 	struct ufi_bulk_tx *b = &peer->bulk;
 	uint32_t first = (uint32_t)h->msg_len;
 	uint32_t end = (uint32_t)(h->msg_len >> 32);
-	uint8_t addr[UNET_ADDR_LEN];
+	uint32_t id = (uint32_t)h->tag;
 
 	if (h->seq != b->rts_seq || !(b->waiting || b->active))
 		return;
@@ -411,20 +432,36 @@ void ufi_rndv_grant_in(struct ufi_ep *ep, struct ufi_peer *peer,
 	b->waiting = false;
 	if (first != b->rts_seq + 1 || end - first > BULK_RX_ENTRIES)
 		return;		/* not one we can follow: send as usual */
-	memcpy(addr, &h->tag, 8);
-	memcpy(addr + 8, &h->cq_data, 8);
-	if (b->channel < 0 || memcmp(addr, b->addr, UNET_ADDR_LEN)) {
+	/* Where the grant cannot be followed the bytes go the ordinary
+	 * way, and the receiver gives the grant up when they reach its main
+	 * endpoint. */
+	if (b->channel < 0 || id != b->id) {
+		uint8_t addr[UNET_ADDR_LEN];
 		int ch;
 
-		if (b->channel >= 0)
+		if (b->channel >= 0) {
+			/* A channel slot freed now could be taken by the
+			 * next one made, and copies still queued on it
+			 * would follow it there. */
+			if (b->queued)
+				return;
 			unet_chan_destroy(ep->uep, (uint32_t)b->channel);
-		b->channel = -1;
+			b->channel = -1;
+			ep->bulk_tx_chans--;
+		}
+		if (ep->bulk_tx_chans >= UFI_BULK_TX_CHANS)
+			return;
+		/* The peer names an endpoint by id only: one of its own
+		 * NIC's, never an address elsewhere. */
+		memcpy(addr, ep->av->addrs[peer->addr], UNET_ADDR_LEN);
+		if (unet_addr_set_id(addr, UNET_ADDR_LEN, id))
+			return;
 		ch = unet_chan_create(ep->uep, addr, UNET_ADDR_LEN);
 		if (ch < 0)
-			return;	/* the receiver gives the grant up when
-				 * the segments reach its main endpoint */
+			return;
 		b->channel = ch;
-		memcpy(b->addr, addr, UNET_ADDR_LEN);
+		b->id = id;
+		ep->bulk_tx_chans++;
 	}
 	b->first = first;
 	b->end = end;
@@ -440,13 +477,19 @@ void ufi_rndv_acked(struct ufi_peer *peer, uint64_t now)
 	if (b->waiting && !b->wait_since &&
 	    ufi_seq_before(b->rts_seq, peer->una))
 		b->wait_since = now;
+	/* All of it acknowledged: nothing is sent there again. */
+	if (b->active && !ufi_seq_before(peer->una, b->end))
+		b->active = false;
 }
 
-void ufi_rndv_timer(struct ufi_peer *peer, uint64_t now)
+void ufi_rndv_timer(struct ufi_ep *ep, struct ufi_peer *peer, uint64_t now)
 {
 	struct ufi_bulk_tx *b = &peer->bulk;
+	const struct ufi_grant *g = &peer->grant;
 
 	if (b->waiting && b->wait_since &&
 	    now > b->wait_since && now - b->wait_since > peer->rto_ns)
 		b->waiting = false;	/* the grant was lost: copy instead */
+	if (g->live && now > g->last_ns && now - g->last_ns > GRANT_IDLE_NS)
+		bulk_abort(ep);
 }

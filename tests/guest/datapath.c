@@ -130,6 +130,16 @@ static void addresses(void)
 	unet_addr_str(bad, sizeof(bad), str, sizeof(str));
 	gt_result(strchr(str, '/') == NULL, "datapath-addr-str-invalid", "'%s'",
 		  str);
+	/* Another endpoint of the same NIC: tx's address from rx's. */
+	memcpy(bad, addr, sizeof(bad));
+	rc = unet_addr_set_id(bad, sizeof(bad), unet_ep_id(tx));
+	gt_addr_make(want, mac, unet_ep_id(tx));
+	gt_result(!rc && !memcmp(bad, want, sizeof(want)), "datapath-addr-set-id",
+		  "rc %d", rc);
+	bad[0] = 2;
+	rc = unet_addr_set_id(bad, sizeof(bad), 1);
+	gt_result(rc == -EINVAL && !memcmp(bad + 1, want + 1, sizeof(want) - 1),
+		  "datapath-addr-set-id-invalid", "rc %d", rc);
 	ch_tx = gt_chan_local(tx, rx);
 	ch_rx = gt_chan_local(rx, tx);
 }
