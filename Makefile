@@ -132,12 +132,12 @@ $(FI_SAN): $(FI_SRC) $(FI_HDR) $(LIB_HDR) lib/libunet.c
 # fi_check under ASan/UBSan too, to load the sanitized provider in a guest.
 $(BUILD)/san/tests/fi_check: tests/fabric/fi_check.c
 	@mkdir -p $(@D)
-	$(CC) $(WARN) -O1 -g $(SAN) $< -lfabric -o $@
+	$(CC) $(WARN) -O1 -g $(SAN) -pthread $< -lfabric -o $@
 
 # The provider's own test program: reliability, ordering, matching.
 $(BUILD)/tests/fi_check: tests/fabric/fi_check.c
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CFLAGS) $< -lfabric -o $@
+	$(CC) $(WARN) $(CFLAGS) -pthread $< -lfabric -o $@
 
 # MPI correctness, run by the guest suite over pml cm / mtl ofi / unet.
 $(BUILD)/tests/mpi_check: tests/fabric/mpi_check.c

@@ -20,6 +20,7 @@
 #ifndef UFI_H
 #define UFI_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -103,7 +104,42 @@ struct ufi_domain {
 	struct ufi_fabric *fabric;
 	struct unet *dev;		/* /dev/unet, one context per domain */
 	int refs;			/* eps, cqs, avs, mrs open on it */
+	/* FI_THREAD_SAFE and FI_THREAD_FID: every call on the domain's
+	 * objects holds this (recursive: some calls make others).  The
+	 * domain's threads then share its endpoints, CQs and AVs as one
+	 * thread would.  Other levels leave it alone. */
+	bool thread_safe;
+	pthread_mutex_t lock;
 };
+
+static inline void ufi_lock(struct ufi_domain *dom)
+{
+	if (dom->thread_safe)
+		pthread_mutex_lock(&dom->lock);
+}
+
+static inline void ufi_unlock(struct ufi_domain *dom)
+{
+	if (dom->thread_safe)
+		pthread_mutex_unlock(&dom->lock);
+}
+
+/*
+ * An entry point that FI_THREAD_SAFE serialises: defines name(params) as
+ * name_unlocked(args) under the lock of the domain @dom, an expression of
+ * the parameters read before the call (which may free the object).
+ */
+#define UFI_LOCKED(type, name, params, args, dom)			\
+	static type name params						\
+	{								\
+		struct ufi_domain *dom_ = (dom);			\
+		type ret_;						\
+									\
+		ufi_lock(dom_);						\
+		ret_ = name##_unlocked args;				\
+		ufi_unlock(dom_);					\
+		return ret_;						\
+	}
 
 /* --- address vector --- */
 struct ufi_ep;

@@ -14,7 +14,7 @@
 
 #include "ufi.h"
 
-static int ufi_av_close(struct fid *fid)
+static int ufi_av_close_unlocked(struct fid *fid)
 {
 	struct ufi_av *av = ufi_container_of(fid, struct ufi_av, av.fid);
 
@@ -27,6 +27,11 @@ static int ufi_av_close(struct fid *fid)
 	return 0;
 }
 
+#define AV_DOMAIN(fav)	(ufi_container_of(fav, struct ufi_av, av)->domain)
+
+UFI_LOCKED(int, ufi_av_close, (struct fid *fid), (fid),
+	   ufi_container_of(fid, struct ufi_av, av.fid)->domain)
+
 static struct fi_ops ufi_av_fi_ops = {
 	.size = sizeof(struct fi_ops),
 	.close = ufi_av_close,
@@ -35,8 +40,9 @@ static struct fi_ops ufi_av_fi_ops = {
 	.ops_open = ufi_no_ops_open,
 };
 
-static int ufi_av_insert(struct fid_av *fav, const void *addr, size_t count,
-			 fi_addr_t *fi_addr, uint64_t flags, void *context)
+static int ufi_av_insert_unlocked(struct fid_av *fav, const void *addr,
+				  size_t count, fi_addr_t *fi_addr,
+				  uint64_t flags, void *context)
 {
 	struct ufi_av *av = ufi_container_of(fav, struct ufi_av, av);
 	size_t i;
@@ -69,6 +75,11 @@ static int ufi_av_insert(struct fid_av *fav, const void *addr, size_t count,
 	return done;
 }
 
+UFI_LOCKED(int, ufi_av_insert,
+	   (struct fid_av *fav, const void *addr, size_t count,
+	    fi_addr_t *fi_addr, uint64_t flags, void *context),
+	   (fav, addr, count, fi_addr, flags, context), AV_DOMAIN(fav))
+
 static int ufi_av_insertsvc(struct fid_av *av, const char *node,
 			    const char *service, fi_addr_t *fi_addr,
 			    uint64_t flags, void *context)
@@ -87,8 +98,8 @@ static int ufi_av_insertsym(struct fid_av *av, const char *node,
 	return -FI_ENOSYS;
 }
 
-static int ufi_av_remove(struct fid_av *fav, fi_addr_t *fi_addr,
-			 size_t count, uint64_t flags)
+static int ufi_av_remove_unlocked(struct fid_av *fav, fi_addr_t *fi_addr,
+				  size_t count, uint64_t flags)
 {
 	struct ufi_av *av = ufi_container_of(fav, struct ufi_av, av);
 	size_t i;
@@ -107,8 +118,12 @@ static int ufi_av_remove(struct fid_av *fav, fi_addr_t *fi_addr,
 	return 0;
 }
 
-static int ufi_av_lookup(struct fid_av *fav, fi_addr_t fi_addr, void *addr,
-			 size_t *addrlen)
+UFI_LOCKED(int, ufi_av_remove,
+	   (struct fid_av *fav, fi_addr_t *fi_addr, size_t count, uint64_t flags),
+	   (fav, fi_addr, count, flags), AV_DOMAIN(fav))
+
+static int ufi_av_lookup_unlocked(struct fid_av *fav, fi_addr_t fi_addr,
+				  void *addr, size_t *addrlen)
 {
 	struct ufi_av *av = ufi_container_of(fav, struct ufi_av, av);
 	size_t room = *addrlen;
@@ -119,6 +134,10 @@ static int ufi_av_lookup(struct fid_av *fav, fi_addr_t fi_addr, void *addr,
 	*addrlen = UNET_ADDR_LEN;
 	return 0;
 }
+
+UFI_LOCKED(int, ufi_av_lookup,
+	   (struct fid_av *fav, fi_addr_t fi_addr, void *addr, size_t *addrlen),
+	   (fav, fi_addr, addr, addrlen), AV_DOMAIN(fav))
 
 static const char *ufi_av_straddr(struct fid_av *av, const void *addr,
 				  char *buf, size_t *len)
@@ -177,7 +196,9 @@ int ufi_av_open(struct fid_domain *fdom, struct fi_av_attr *attr,
 	av->av.fid.context = context;
 	av->av.fid.ops = &ufi_av_fi_ops;
 	av->av.ops = &ufi_av_ops;
+	ufi_lock(dom);
 	dom->refs++;
+	ufi_unlock(dom);
 	*out = &av->av;
 	return 0;
 }

@@ -113,8 +113,8 @@ static size_t ufi_cq_entry_size(enum fi_cq_format format)
 	}
 }
 
-static ssize_t ufi_cq_readfrom(struct fid_cq *fcq, void *buf, size_t count,
-			       fi_addr_t *src_addr)
+static ssize_t ufi_cq_readfrom_unlocked(struct fid_cq *fcq, void *buf,
+					size_t count, fi_addr_t *src_addr)
 {
 	struct ufi_cq *cq = ufi_container_of(fcq, struct ufi_cq, cq);
 	size_t n = 0, esz = ufi_cq_entry_size(cq->format);
@@ -137,13 +137,20 @@ static ssize_t ufi_cq_readfrom(struct fid_cq *fcq, void *buf, size_t count,
 	return n ? (ssize_t)n : (cq->err_count ? -FI_EAVAIL : -FI_EAGAIN);
 }
 
+#define CQ_DOMAIN(fcq)	(ufi_container_of(fcq, struct ufi_cq, cq)->domain)
+
+UFI_LOCKED(ssize_t, ufi_cq_readfrom,
+	   (struct fid_cq *fcq, void *buf, size_t count, fi_addr_t *src_addr),
+	   (fcq, buf, count, src_addr), CQ_DOMAIN(fcq))
+
 static ssize_t ufi_cq_read(struct fid_cq *cq, void *buf, size_t count)
 {
 	return ufi_cq_readfrom(cq, buf, count, NULL);
 }
 
-static ssize_t ufi_cq_readerr(struct fid_cq *fcq, struct fi_cq_err_entry *buf,
-			      uint64_t flags)
+static ssize_t ufi_cq_readerr_unlocked(struct fid_cq *fcq,
+				       struct fi_cq_err_entry *buf,
+				       uint64_t flags)
 {
 	struct ufi_cq *cq = ufi_container_of(fcq, struct ufi_cq, cq);
 	const struct ufi_cq_entry *c;
@@ -173,6 +180,10 @@ static ssize_t ufi_cq_readerr(struct fid_cq *fcq, struct fi_cq_err_entry *buf,
 	return 1;
 }
 
+UFI_LOCKED(ssize_t, ufi_cq_readerr,
+	   (struct fid_cq *fcq, struct fi_cq_err_entry *buf, uint64_t flags),
+	   (fcq, buf, flags), CQ_DOMAIN(fcq))
+
 static ssize_t ufi_cq_sreadfrom(struct fid_cq *fcq, void *buf, size_t count,
 				fi_addr_t *src_addr, const void *cond,
 				int timeout)
@@ -196,7 +207,9 @@ static ssize_t ufi_cq_sreadfrom(struct fid_cq *fcq, void *buf, size_t count,
 		/* Sleep on the device, but wake at least every 5 ms: the
 		 * retransmission and ack timers run inside progress.  An
 		 * ACK kept for a reply goes now: none comes while we sleep. */
+		ufi_lock(cq->domain);
 		ufi_cq_flush_acks(cq);
+		ufi_unlock(cq->domain);
 		poll(&p, 1, 5);
 	}
 }
@@ -225,7 +238,7 @@ static const char *ufi_cq_strerror(struct fid_cq *cq, int prov_errno,
 	return fi_strerror(prov_errno);
 }
 
-static int ufi_cq_close(struct fid *fid)
+static int ufi_cq_close_unlocked(struct fid *fid)
 {
 	struct ufi_cq *cq = ufi_container_of(fid, struct ufi_cq, cq.fid);
 
@@ -237,6 +250,9 @@ static int ufi_cq_close(struct fid *fid)
 	free(cq);
 	return 0;
 }
+
+UFI_LOCKED(int, ufi_cq_close, (struct fid *fid), (fid),
+	   ufi_container_of(fid, struct ufi_cq, cq.fid)->domain)
 
 static int ufi_cq_control(struct fid *fid, int command, void *arg)
 {
@@ -324,7 +340,9 @@ int ufi_cq_open(struct fid_domain *fdom, struct fi_cq_attr *attr,
 	cq->cq.fid.context = context;
 	cq->cq.fid.ops = &ufi_cq_fi_ops;
 	cq->cq.ops = &ufi_cq_ops;
+	ufi_lock(dom);
 	dom->refs++;
+	ufi_unlock(dom);
 	*out = &cq->cq;
 	return 0;
 }

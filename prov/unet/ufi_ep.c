@@ -165,10 +165,11 @@ void ufi_ep_remove_peer(struct ufi_ep *ep, fi_addr_t addr)
 
 /* --- posting sends --- */
 
-static ssize_t ufi_post_send(struct ufi_ep *ep, const struct iovec *iov,
-			     size_t count, fi_addr_t dest, uint64_t tag,
-			     uint64_t data, uint64_t flags, void *context,
-			     uint8_t pkt_flags)
+static ssize_t ufi_post_send_unlocked(struct ufi_ep *ep,
+				      const struct iovec *iov, size_t count,
+				      fi_addr_t dest, uint64_t tag,
+				      uint64_t data, uint64_t flags,
+				      void *context, uint8_t pkt_flags)
 {
 	size_t len = iov_total(iov, count);
 	bool inject = flags & FI_INJECT;
@@ -252,6 +253,15 @@ static ssize_t ufi_post_send(struct ufi_ep *ep, const struct iovec *iov,
 	return 0;
 }
 
+#define FID_DOMAIN(fid)	(ufi_container_of(fid, struct ufi_ep, ep.fid)->domain)
+
+UFI_LOCKED(ssize_t, ufi_post_send,
+	   (struct ufi_ep *ep, const struct iovec *iov, size_t count,
+	    fi_addr_t dest, uint64_t tag, uint64_t data, uint64_t flags,
+	    void *context, uint8_t pkt_flags),
+	   (ep, iov, count, dest, tag, data, flags, context, pkt_flags),
+	   ep->domain)
+
 /* --- posting receives --- */
 
 static void ufi_deliver_unexp(struct ufi_ep *ep, struct ufi_rx_op *rx,
@@ -287,9 +297,11 @@ static struct ufi_unexp *ufi_find_unexp(struct ufi_ep *ep,
 	return NULL;
 }
 
-static ssize_t ufi_post_recv(struct ufi_ep *ep, const struct iovec *iov,
-			     size_t count, fi_addr_t src, uint64_t tag,
-			     uint64_t ignore, uint64_t flags, void *context)
+static ssize_t ufi_post_recv_unlocked(struct ufi_ep *ep,
+				      const struct iovec *iov, size_t count,
+				      fi_addr_t src, uint64_t tag,
+				      uint64_t ignore, uint64_t flags,
+				      void *context)
 {
 	struct ufi_rx_op *rx;
 	struct ufi_unexp *u;
@@ -325,6 +337,12 @@ static ssize_t ufi_post_recv(struct ufi_ep *ep, const struct iovec *iov,
 			  &ep->posted_msg, &rx->link);
 	return 0;
 }
+
+UFI_LOCKED(ssize_t, ufi_post_recv,
+	   (struct ufi_ep *ep, const struct iovec *iov, size_t count,
+	    fi_addr_t src, uint64_t tag, uint64_t ignore, uint64_t flags,
+	    void *context),
+	   (ep, iov, count, src, tag, ignore, flags, context), ep->domain)
 
 /* FI_PEEK (and FI_CLAIM) of fi_trecvmsg: report a matching unexpected
  * message without taking it; FI_ENOMSG as an error completion if none. */
@@ -493,8 +511,9 @@ static ssize_t ufi_trecvv(struct fid_ep *fep, const struct iovec *iov,
 			     ep->rx_op_flags | FI_TAGGED, context);
 }
 
-static ssize_t ufi_trecvmsg(struct fid_ep *fep, const struct fi_msg_tagged *msg,
-			    uint64_t flags)
+static ssize_t ufi_trecvmsg_unlocked(struct fid_ep *fep,
+				     const struct fi_msg_tagged *msg,
+				     uint64_t flags)
 {
 	struct ufi_ep *ep = EP_OF(fep);
 
@@ -531,6 +550,10 @@ static ssize_t ufi_trecvmsg(struct fid_ep *fep, const struct fi_msg_tagged *msg,
 			     msg->tag, msg->ignore, flags | FI_TAGGED,
 			     msg->context);
 }
+
+UFI_LOCKED(ssize_t, ufi_trecvmsg,
+	   (struct fid_ep *fep, const struct fi_msg_tagged *msg, uint64_t flags),
+	   (fep, msg, flags), EP_OF(fep)->domain)
 
 static ssize_t ufi_tsend(struct fid_ep *fep, const void *buf, size_t len,
 			 void *desc, fi_addr_t dest, uint64_t tag,
@@ -610,7 +633,7 @@ static struct fi_ops_tagged ufi_tagged_ops = {
 
 /* --- fi_ops_ep --- */
 
-static ssize_t ufi_cancel(fid_t fid, void *context)
+static ssize_t ufi_cancel_unlocked(fid_t fid, void *context)
 {
 	struct ufi_ep *ep = ufi_container_of(fid, struct ufi_ep, ep.fid);
 	struct ufi_list *queues[] = { &ep->posted_msg, &ep->posted_tagged };
@@ -641,6 +664,9 @@ static ssize_t ufi_cancel(fid_t fid, void *context)
 	/* Sends cannot be cancelled: their bytes may be on the wire. */
 	return -FI_ENOENT;
 }
+
+UFI_LOCKED(ssize_t, ufi_cancel, (fid_t fid, void *context), (fid, context),
+	   FID_DOMAIN(fid))
 
 static int ufi_getopt(fid_t fid, int level, int optname, void *optval,
 		      size_t *optlen)
@@ -863,7 +889,7 @@ static void ufi_ep_linger(struct ufi_ep *ep)
 	}
 }
 
-static int ufi_ep_close(struct fid *fid)
+static int ufi_ep_close_unlocked(struct fid *fid)
 {
 	struct ufi_ep *ep = ufi_container_of(fid, struct ufi_ep, ep.fid);
 	size_t i;
@@ -916,6 +942,9 @@ static int ufi_ep_close(struct fid *fid)
 	return 0;
 }
 
+UFI_LOCKED(int, ufi_ep_close, (struct fid *fid), (fid),
+	   FID_DOMAIN(fid))
+
 static int ufi_cq_attach(struct ufi_cq *cq, struct ufi_ep *ep)
 {
 	int i;
@@ -929,7 +958,7 @@ static int ufi_cq_attach(struct ufi_cq *cq, struct ufi_ep *ep)
 	return 0;
 }
 
-static int ufi_ep_bind(struct fid *fid, struct fid *bfid, uint64_t flags)
+static int ufi_ep_bind_unlocked(struct fid *fid, struct fid *bfid, uint64_t flags)
 {
 	struct ufi_ep *ep = ufi_container_of(fid, struct ufi_ep, ep.fid);
 	int err;
@@ -980,6 +1009,10 @@ static int ufi_ep_bind(struct fid *fid, struct fid *bfid, uint64_t flags)
 	}
 }
 
+UFI_LOCKED(int, ufi_ep_bind,
+	   (struct fid *fid, struct fid *bfid, uint64_t flags),
+	   (fid, bfid, flags), FID_DOMAIN(fid))
+
 /* The U-Net endpoint exists from fi_endpoint on, so that fi_getname
  * works before fi_enable, as programs expect. */
 static int ufi_ep_open_unet(struct ufi_ep *ep)
@@ -1017,7 +1050,7 @@ static int ufi_ep_enable(struct ufi_ep *ep)
 	return 0;
 }
 
-static int ufi_ep_control(struct fid *fid, int command, void *arg)
+static int ufi_ep_control_unlocked(struct fid *fid, int command, void *arg)
 {
 	struct ufi_ep *ep = ufi_container_of(fid, struct ufi_ep, ep.fid);
 
@@ -1043,6 +1076,9 @@ static int ufi_ep_control(struct fid *fid, int command, void *arg)
 		return -FI_ENOSYS;
 	}
 }
+
+UFI_LOCKED(int, ufi_ep_control, (struct fid *fid, int command, void *arg),
+	   (fid, command, arg), FID_DOMAIN(fid))
 
 static struct fi_ops ufi_ep_fi_ops = {
 	.size = sizeof(struct fi_ops),
@@ -1101,7 +1137,9 @@ int ufi_endpoint(struct fid_domain *fdom, struct fi_info *info,
 		free(ep);
 		return err;
 	}
+	ufi_lock(dom);
 	dom->refs++;
+	ufi_unlock(dom);
 	*out = &ep->ep;
 	return 0;
 }

@@ -192,10 +192,8 @@ static bool ufi_fits_hints(struct fi_info *fi, const struct fi_info *hints)
 
 		if (d->name && strcmp(d->name, fi->domain_attr->name))
 			return false;
-		/* Thread levels that ask for more safety than per-domain
-		 * serialisation (SAFE, FID) are not offered. */
-		if (d->threading && d->threading < FI_THREAD_DOMAIN)
-			return false;
+		/* Every level: SAFE and FID take the domain's lock in
+		 * every call (struct ufi_domain), the others none. */
 		if (d->threading)
 			fi->domain_attr->threading = d->threading;
 		if (d->control_progress == FI_PROGRESS_AUTO ||
@@ -341,6 +339,8 @@ static int ufi_domain_close(struct fid *fid)
 	if (dom->refs)
 		return -FI_EBUSY;
 	unet_close(dom->dev);
+	if (dom->thread_safe)
+		pthread_mutex_destroy(&dom->lock);
 	free(dom);
 	return 0;
 }
@@ -422,14 +422,29 @@ static int ufi_domain_open(struct fid_fabric *fabric, struct fi_info *info,
 			   struct fid_domain **out, void *context)
 {
 	struct ufi_domain *dom = calloc(1, sizeof(*dom));
+	pthread_mutexattr_t attr;
 
-	(void)info;
 	if (!dom)
 		return -FI_ENOMEM;
+	if (info && info->domain_attr &&
+	    (info->domain_attr->threading == FI_THREAD_SAFE ||
+	     info->domain_attr->threading == FI_THREAD_FID)) {
+		pthread_mutexattr_init(&attr);
+		pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+		if (pthread_mutex_init(&dom->lock, &attr)) {
+			pthread_mutexattr_destroy(&attr);
+			free(dom);
+			return -FI_ENOMEM;
+		}
+		pthread_mutexattr_destroy(&attr);
+		dom->thread_safe = true;
+	}
 	dom->dev = unet_open();
 	if (!dom->dev) {
 		int err = errno;
 
+		if (dom->thread_safe)
+			pthread_mutex_destroy(&dom->lock);
 		free(dom);
 		return -(err ? err : FI_ENODEV);
 	}
@@ -570,9 +585,15 @@ static int ufi_trywait(struct fid_fabric *f, struct fid **fids, int count)
 
 	(void)f;
 	for (i = 0; i < count; i++)
-		if (fids[i] && fids[i]->fclass == FI_CLASS_CQ)
-			ufi_cq_flush_acks(ufi_container_of(fids[i], struct ufi_cq,
-							   cq.fid));
+		if (fids[i] && fids[i]->fclass == FI_CLASS_CQ) {
+			struct ufi_cq *cq = ufi_container_of(fids[i],
+							     struct ufi_cq,
+							     cq.fid);
+
+			ufi_lock(cq->domain);
+			ufi_cq_flush_acks(cq);
+			ufi_unlock(cq->domain);
+		}
 	return 0;
 }
 

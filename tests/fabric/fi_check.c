@@ -27,6 +27,7 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -113,13 +114,14 @@ static void sock_sync(int sock)
 		die("socket sync", errno);
 }
 
-static void fab_open(struct fab *f, enum fi_ep_type type)
+/* The provider's objects, up to an enabled endpoint whose address is in
+ * @mine (*len bytes); @threading 0 asks for none in particular. */
+static void fab_make(struct fab *f, enum fi_ep_type type,
+		     enum fi_threading threading, char *mine, size_t *len)
 {
 	struct fi_info *hints = fi_allocinfo();
 	struct fi_cq_attr cqa = { 0 };
 	struct fi_av_attr ava = { 0 };
-	char mine[64], theirs[64];
-	size_t len = sizeof(mine);
 	int err;
 
 	hints->ep_attr->type = type;
@@ -127,6 +129,7 @@ static void fab_open(struct fab *f, enum fi_ep_type type)
 		      FI_REMOTE_CQ_DATA;
 	hints->fabric_attr->prov_name = strdup("unet");
 	hints->domain_attr->av_type = FI_AV_TABLE;
+	hints->domain_attr->threading = threading;
 	err = fi_getinfo(FI_VERSION(1, 17), NULL, NULL, 0, hints, &f->info);
 	fi_freeinfo(hints);
 	if (err)
@@ -154,8 +157,16 @@ static void fab_open(struct fab *f, enum fi_ep_type type)
 	    (err = fi_ep_bind(f->ep, &f->txcq->fid, FI_TRANSMIT)) ||
 	    (err = fi_ep_bind(f->ep, &f->rxcq->fid, FI_RECV)) ||
 	    (err = fi_enable(f->ep)) ||
-	    (err = fi_getname(&f->ep->fid, mine, &len)))
+	    (err = fi_getname(&f->ep->fid, mine, len)))
 		die("endpoint", err);
+}
+
+static void fab_open(struct fab *f, enum fi_ep_type type)
+{
+	char mine[64], theirs[64];
+	size_t len = sizeof(mine);
+
+	fab_make(f, type, FI_THREAD_UNSPEC, mine, &len);
 	if (write(f->sock, &len, sizeof(len)) != sizeof(len) ||
 	    write(f->sock, mine, len) != (ssize_t)len ||
 	    read(f->sock, &len, sizeof(len)) != sizeof(len) || len > sizeof(theirs) ||
@@ -863,6 +874,165 @@ static void self_second(int sock)
 	run_role(sock, false);
 }
 
+/*
+ * FI_THREAD_SAFE: THREADS threads share one RDM endpoint, its two CQs and
+ * its AV (which holds the endpoint's own address).  Each posts tagged
+ * receives for its own tags, sends them to itself from buffers of its
+ * own, and reads both CQs, completing whichever thread's operations it
+ * finds there; every receive is checked byte by byte by the thread that
+ * takes its completion, and every operation must complete exactly once.
+ */
+#define THREADS 4
+#define PER_THREAD 64
+static const size_t thread_sizes[] = { 1, 72, 73, 4096, 65496, 65497, 200000 };
+#define NTSIZES (sizeof(thread_sizes) / sizeof(thread_sizes[0]))
+
+struct thr_op {
+	uint8_t *buf;
+	size_t len;
+	uint64_t idx;
+	int done;		/* completions seen (atomic) */
+	bool bad;
+};
+
+struct thr_ctx {
+	struct fab *f;
+	int id;
+	struct thr_op rx[PER_THREAD], tx[PER_THREAD];
+	char why[160];
+};
+
+static struct thr_ctx thr_ctxs[THREADS];
+static int thr_bad_completions;
+
+static uint64_t thr_tag(int t, int k)
+{
+	return 0x7700000000ull | (uint64_t)t << 16 | (uint64_t)k;
+}
+
+/* Reads both CQs once; the completions may be any thread's. */
+static void thr_reap(struct fab *f)
+{
+	struct fi_cq_tagged_entry c[8];
+	struct fi_cq_entry t[8];
+	ssize_t n, i;
+
+	n = fi_cq_read(f->rxcq, c, 8);
+	for (i = 0; i < n; i++) {
+		struct thr_op *op = c[i].op_context;
+
+		if (check(op->buf, op->idx, op->len) != op->len ||
+		    c[i].len != op->len)
+			op->bad = true;
+		__atomic_add_fetch(&op->done, 1, __ATOMIC_SEQ_CST);
+	}
+	if (n == -FI_EAVAIL) {
+		struct fi_cq_err_entry e = { 0 };
+
+		if (fi_cq_readerr(f->rxcq, &e, 0) == 1)
+			__atomic_add_fetch(&thr_bad_completions, 1, __ATOMIC_SEQ_CST);
+	}
+	n = fi_cq_read(f->txcq, t, 8);
+	for (i = 0; i < n; i++)
+		__atomic_add_fetch(&((struct thr_op *)t[i].op_context)->done, 1,
+				   __ATOMIC_SEQ_CST);
+	if (n == -FI_EAVAIL) {
+		struct fi_cq_err_entry e = { 0 };
+
+		if (fi_cq_readerr(f->txcq, &e, 0) == 1)
+			__atomic_add_fetch(&thr_bad_completions, 1, __ATOMIC_SEQ_CST);
+	}
+}
+
+static int thr_pending(const struct thr_ctx *x)
+{
+	int k, n = 0;
+
+	for (k = 0; k < PER_THREAD; k++)
+		n += !__atomic_load_n(&x->rx[k].done, __ATOMIC_SEQ_CST) +
+		     !__atomic_load_n(&x->tx[k].done, __ATOMIC_SEQ_CST);
+	return n;
+}
+
+static void *thr_main(void *arg)
+{
+	struct thr_ctx *x = arg;
+	struct fab *f = x->f;
+	uint64_t end = now_ms() + COMP_TIMEOUT_MS;
+	int k;
+
+	for (k = 0; k < PER_THREAD; k++) {
+		struct thr_op *r = &x->rx[k], *s = &x->tx[k];
+		uint64_t tag = thr_tag(x->id, k);
+		ssize_t rc;
+
+		r->len = s->len = thread_sizes[(size_t)(k + x->id) % NTSIZES];
+		r->idx = s->idx = tag;
+		r->buf = calloc(1, r->len);
+		s->buf = malloc(s->len);
+		fill(s->buf, s->idx, s->len);
+		while ((rc = fi_trecv(f->ep, r->buf, r->len, NULL, f->peer, tag, 0,
+				      r)) == -FI_EAGAIN)
+			thr_reap(f);
+		while (!rc && (rc = fi_tsend(f->ep, s->buf, s->len, NULL, f->peer,
+					     tag, s)) == -FI_EAGAIN)
+			thr_reap(f);
+		if (rc) {
+			snprintf(x->why, sizeof(x->why), "post %d: %s", k,
+				 fi_strerror((int)-rc));
+			return NULL;
+		}
+		thr_reap(f);
+	}
+	while (thr_pending(x) && now_ms() < end)
+		thr_reap(f);
+	/* Others may still need this thread's reads of the shared CQs. */
+	for (k = 0; k < THREADS; k++)
+		while (thr_pending(&thr_ctxs[k]) && now_ms() < end)
+			thr_reap(f);
+	return NULL;
+}
+
+static void run_threads(void)
+{
+	pthread_t th[THREADS];
+	char mine[64], why[200] = "";
+	size_t len = sizeof(mine);
+	struct fab fab = { 0 }, *f = &fab;
+	int t, k, lost = 0, twice = 0, bad = 0;
+
+	fab_make(f, FI_EP_RDM, FI_THREAD_SAFE, mine, &len);
+	result("threads-offered", f->info->domain_attr->threading == FI_THREAD_SAFE,
+	       "fi_getinfo gave threading %d", f->info->domain_attr->threading);
+	if (fi_av_insert(f->av, mine, 1, &f->peer, 0, NULL) != 1)
+		die("fi_av_insert", FI_EINVAL);
+	for (t = 0; t < THREADS; t++) {
+		thr_ctxs[t].f = f;
+		thr_ctxs[t].id = t;
+		if (pthread_create(&th[t], NULL, thr_main, &thr_ctxs[t]))
+			die("pthread_create", errno);
+	}
+	for (t = 0; t < THREADS; t++)
+		pthread_join(th[t], NULL);
+	for (t = 0; t < THREADS; t++) {
+		if (thr_ctxs[t].why[0])
+			snprintf(why, sizeof(why), "thread %d: %s", t, thr_ctxs[t].why);
+		for (k = 0; k < PER_THREAD; k++) {
+			struct thr_op *r = &thr_ctxs[t].rx[k], *s = &thr_ctxs[t].tx[k];
+
+			lost += !r->done + !s->done;
+			twice += (r->done > 1) + (s->done > 1);
+			bad += r->bad;
+			free(r->buf);
+			free(s->buf);
+		}
+	}
+	result("threads", !why[0] && !lost && !twice && !bad && !thr_bad_completions,
+	       "%d threads x %d tagged messages to self on one endpoint: %d not completed, %d completed twice, %d with wrong bytes, %d error completions %s",
+	       THREADS, PER_THREAD, lost, twice, bad, thr_bad_completions, why);
+	fab_close(f);
+}
+
 static int tcp_pair(int guest)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(PORT) };
@@ -894,7 +1064,7 @@ static int tcp_pair(int guest)
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: fi_check self|kill|close|lazy LABEL | fi_check wire LABEL 1|2\n");
+		fprintf(stderr, "usage: fi_check self|kill|close|lazy|threads LABEL | fi_check wire LABEL 1|2\n");
 		return 2;
 	}
 	label = argv[2];
@@ -911,6 +1081,10 @@ int main(int argc, char **argv)
 		run_forked(lazy_receiver, lazy_sender);
 		lazy_both_away = true;
 		run_forked(lazy_receiver, lazy_sender);
+		return failures ? 1 : 0;
+	}
+	if (!strcmp(argv[1], "threads")) {
+		run_threads();
 		return failures ? 1 : 0;
 	}
 	if (!strcmp(argv[1], "wire") && argc > 3) {

@@ -218,6 +218,8 @@ else
 	run_test fabric-kill env UNET_FI_PEER_TIMEOUT_MS=2000 $FI_CHECK kill kill
 	# A receiver that closes at once, its ACK lost: the send completes.
 	run_test fabric-close $FI_CHECK close close
+	# FI_THREAD_SAFE: four threads share one endpoint, its CQs and AV.
+	run_test fabric-threads $FI_CHECK threads threads
 	# A receiver that keeps a lazy ACK and stays away past the sender's
 	# peer timeout is not given up.
 	run_test fabric-lazy $FI_CHECK lazy lazy
@@ -238,6 +240,8 @@ else
 	# The provider and fi_check built with ASan and UBSan, under loss.
 	run_test fabric-self-san env FI_PROVIDER_PATH=$PWD/build/san/lib \
 		UNET_FI_DROP=0.05 build/san/tests/fi_check self san
+	run_test fabric-threads-san env FI_PROVIDER_PATH=$PWD/build/san/lib \
+		build/san/tests/fi_check threads threads-san
 fi
 unload_module
 finish
