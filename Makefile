@@ -5,7 +5,7 @@
 # pages and udev rule; `make dkms-install` the module; `make demo` runs the
 # evaluation.  See README.md.
 
-VERSION   := 1.0.0
+VERSION   := 1.2.0
 SOVERSION := 1
 
 KVER    ?= $(shell scripts/kver 2>/dev/null)

@@ -21,6 +21,7 @@
 #define UFI_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -104,10 +105,10 @@ struct ufi_domain {
 	struct ufi_fabric *fabric;
 	struct unet *dev;		/* /dev/unet, one context per domain */
 	int refs;			/* eps, cqs, avs, mrs open on it */
-	/* FI_THREAD_SAFE and FI_THREAD_FID: every call on the domain's
-	 * objects holds this (recursive: some calls make others).  The
-	 * domain's threads then share its endpoints, CQs and AVs as one
-	 * thread would.  Other levels leave it alone. */
+	/* Every threading level but FI_THREAD_DOMAIN: every call on the
+	 * domain's objects holds this (recursive: some calls make others).
+	 * The domain's threads then share its endpoints, CQs and AVs as
+	 * one thread would. */
 	bool thread_safe;
 	pthread_mutex_t lock;
 };
@@ -122,6 +123,15 @@ static inline void ufi_unlock(struct ufi_domain *dom)
 {
 	if (dom->thread_safe)
 		pthread_mutex_unlock(&dom->lock);
+}
+
+/* Gives the CPU away, and the domain's lock with it: the thread we yield
+ * to may want it.  Only where the lock is held once. */
+static inline void ufi_yield(struct ufi_domain *dom)
+{
+	ufi_unlock(dom);
+	sched_yield();
+	ufi_lock(dom);
 }
 
 /*

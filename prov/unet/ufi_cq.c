@@ -62,7 +62,9 @@ static bool ufi_cq_busy_poll(struct ufi_cq *cq)
 		rc = -ENODATA;
 		/* While a grant is live, what the reader waits for arrives
 		 * at the bulk endpoint (ufi_rndv.c): the poll ends when it
-		 * has a message, not when the main one has. */
+		 * has a message, not when the main one has.  (Under the
+		 * domain's lock: another thread's progress may destroy the
+		 * bulk endpoint.) */
 		if (ep->bulk.uep && ep->bulk.owner != FI_ADDR_NOTAVAIL)
 			rc = unet_busy_poll(ep->bulk.uep, ufi_env.busy_poll_us);
 		if (rc == -ENODATA)
@@ -99,7 +101,7 @@ static void ufi_cq_progress(struct ufi_cq *cq)
 	} else if (++cq->idle_polls >= UFI_IDLE_POLLS_BEFORE_YIELD) {
 		cq->idle_polls = 0;
 		if (!ufi_cq_busy_poll(cq))
-			sched_yield();
+			ufi_yield(cq->domain);
 	}
 }
 

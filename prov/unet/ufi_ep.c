@@ -150,6 +150,17 @@ int ufi_ep_add_peer(struct ufi_ep *ep, fi_addr_t addr)
 	return 0;
 }
 
+/* The NIC resolves a send's channel when it sends it, and a channel slot
+ * freed is taken by the next one made: before a peer's channels go, the
+ * copies queued on them must have left (1 s at most). */
+static void ufi_ep_wait_sent(struct ufi_ep *ep)
+{
+	uint64_t deadline = ufi_now_ns() + 1000000000ull;
+
+	while (unet_send_outstanding(ep->uep) && ufi_now_ns() < deadline)
+		ufi_progress(ep);
+}
+
 void ufi_ep_remove_peer(struct ufi_ep *ep, fi_addr_t addr)
 {
 	struct ufi_peer *peer = &ep->peers[addr];
@@ -157,6 +168,7 @@ void ufi_ep_remove_peer(struct ufi_ep *ep, fi_addr_t addr)
 	if (!peer->used)
 		return;
 	ufi_fail_peer(ep, peer, FI_ECANCELED);
+	ufi_ep_wait_sent(ep);
 	ufi_rndv_peer_removed(ep, peer);
 	unet_chan_destroy(ep->uep, (uint32_t)peer->channel);
 	ep->chan_to_addr[peer->channel] = FI_ADDR_NOTAVAIL;
@@ -697,15 +709,21 @@ static int ufi_no_rx_ctx(struct fid_ep *sep, int index,
 	return -FI_ENOSYS;
 }
 
-static ssize_t ufi_rx_size_left(struct fid_ep *fep)
+static ssize_t ufi_rx_size_left_unlocked(struct fid_ep *fep)
 {
 	return (ssize_t)(UFI_RX_SIZE - EP_OF(fep)->rx_ops_open);
 }
 
-static ssize_t ufi_tx_size_left(struct fid_ep *fep)
+UFI_LOCKED(ssize_t, ufi_rx_size_left, (struct fid_ep *fep), (fep),
+	   EP_OF(fep)->domain)
+
+static ssize_t ufi_tx_size_left_unlocked(struct fid_ep *fep)
 {
 	return (ssize_t)(UFI_TX_SIZE - EP_OF(fep)->tx_ops_open);
 }
+
+UFI_LOCKED(ssize_t, ufi_tx_size_left, (struct fid_ep *fep), (fep),
+	   EP_OF(fep)->domain)
 
 static struct fi_ops_ep ufi_ep_ops = {
 	.size = sizeof(struct fi_ops_ep),
@@ -841,8 +859,11 @@ static void ufi_ep_drain(struct ufi_ep *ep)
 {
 	uint64_t deadline = ufi_now_ns() + 2000000000ull;
 
-	while (ep->tx_ops_open && ufi_now_ns() < deadline)
+	while (ep->tx_ops_open && ufi_now_ns() < deadline) {
 		ufi_progress(ep);
+		/* Seconds at most: the domain's other endpoints go on. */
+		ufi_yield(ep->domain);
+	}
 }
 
 /* A closing RDM endpoint waits until no peer has sent it a DATA segment
@@ -885,7 +906,7 @@ static void ufi_ep_linger(struct ufi_ep *ep)
 			break;
 		if (now - start >= UFI_LINGER_MAX_NS)
 			break;
-		sched_yield();
+		ufi_yield(ep->domain);
 	}
 }
 

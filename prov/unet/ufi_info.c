@@ -192,8 +192,8 @@ static bool ufi_fits_hints(struct fi_info *fi, const struct fi_info *hints)
 
 		if (d->name && strcmp(d->name, fi->domain_attr->name))
 			return false;
-		/* Every level: SAFE and FID take the domain's lock in
-		 * every call (struct ufi_domain), the others none. */
+		/* Every level: all but DOMAIN take the domain's lock in
+		 * every call (struct ufi_domain). */
 		if (d->threading)
 			fi->domain_attr->threading = d->threading;
 		if (d->control_progress == FI_PROGRESS_AUTO ||
@@ -426,9 +426,12 @@ static int ufi_domain_open(struct fid_fabric *fabric, struct fi_info *info,
 
 	if (!dom)
 		return -FI_ENOMEM;
+	/* FI_THREAD_DOMAIN serialises every call for us; the other levels
+	 * let threads use different objects (or any) at once, and those
+	 * share the domain's state (CQs, AVs): one lock for all. */
 	if (info && info->domain_attr &&
-	    (info->domain_attr->threading == FI_THREAD_SAFE ||
-	     info->domain_attr->threading == FI_THREAD_FID)) {
+	    info->domain_attr->threading != FI_THREAD_UNSPEC &&
+	    info->domain_attr->threading != FI_THREAD_DOMAIN) {
 		pthread_mutexattr_init(&attr);
 		pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
 		if (pthread_mutex_init(&dom->lock, &attr)) {

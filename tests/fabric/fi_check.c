@@ -884,7 +884,8 @@ static void self_second(int sock)
  */
 #define THREADS 4
 #define PER_THREAD 64
-static const size_t thread_sizes[] = { 1, 72, 73, 4096, 65496, 65497, 200000 };
+static const size_t thread_sizes[] = { 1, 72, 73, 4096, 65496, 65497, 200000,
+	4194304 };
 #define NTSIZES (sizeof(thread_sizes) / sizeof(thread_sizes[0]))
 
 struct thr_op {
@@ -967,7 +968,7 @@ static void *thr_main(void *arg)
 		ssize_t rc;
 
 		r->len = s->len = thread_sizes[(size_t)(k + x->id) % NTSIZES];
-		r->idx = s->idx = tag;
+		r->idx = s->idx = (uint64_t)x->id * PER_THREAD + (uint64_t)k;
 		r->buf = calloc(1, r->len);
 		s->buf = malloc(s->len);
 		fill(s->buf, s->idx, s->len);
@@ -1014,6 +1015,10 @@ static void run_threads(void)
 	}
 	for (t = 0; t < THREADS; t++)
 		pthread_join(th[t], NULL);
+	/* Nothing more may come: a late duplicate would count twice. */
+	for (uint64_t end = now_ms() + 200; now_ms() < end;)
+		thr_reap(f);
+	fab_close(f);
 	for (t = 0; t < THREADS; t++) {
 		if (thr_ctxs[t].why[0])
 			snprintf(why, sizeof(why), "thread %d: %s", t, thr_ctxs[t].why);
@@ -1030,7 +1035,6 @@ static void run_threads(void)
 	result("threads", !why[0] && !lost && !twice && !bad && !thr_bad_completions,
 	       "%d threads x %d tagged messages to self on one endpoint: %d not completed, %d completed twice, %d with wrong bytes, %d error completions %s",
 	       THREADS, PER_THREAD, lost, twice, bad, thr_bad_completions, why);
-	fab_close(f);
 }
 
 static int tcp_pair(int guest)
