@@ -406,6 +406,10 @@ void ufi_complete_rx(struct ufi_ep *ep, struct ufi_rx_op *rx, uint64_t len,
 void ufi_complete_tx(struct ufi_ep *ep, struct ufi_tx_op *op, int err);
 size_t ufi_iov_copy_in(const struct iovec *iov, size_t iov_count,
 		       size_t off, const void *src, size_t len);
+/* The pieces of @iov that bytes [off, off + len) lie in, one per entry
+ * they span, at most @max; returns how many, or @max + 1 if more. */
+unsigned ufi_iov_slice(const struct iovec *iov, size_t iov_count, size_t off,
+		       size_t len, struct unet_sge *out, unsigned max);
 
 /* ufi_rdm.c */
 void ufi_progress(struct ufi_ep *ep);
@@ -415,6 +419,8 @@ void ufi_pump(struct ufi_ep *ep, struct ufi_peer *peer);
 int ufi_rx_pool_init(struct ufi_ep *ep);
 void ufi_fail_peer(struct ufi_ep *ep, struct ufi_peer *peer, int err);
 uint64_t ufi_now_ns(void);
+uint64_t ufi_ep_now(struct ufi_ep *ep);
+uint64_t ufi_elapsed(uint64_t now, uint64_t then);
 bool ufi_rx_in_order(struct ufi_ep *ep, struct ufi_peer *peer,
 		     const struct ufi_hdr *h);
 void ufi_rx_ack(struct ufi_ep *ep, struct ufi_peer *peer,

@@ -36,6 +36,32 @@ size_t ufi_iov_copy_in(const struct iovec *iov, size_t iov_count, size_t off,
 	return done;
 }
 
+unsigned ufi_iov_slice(const struct iovec *iov, size_t iov_count, size_t off,
+		       size_t len, struct unet_sge *out, unsigned max)
+{
+	unsigned n = 0;
+	size_t i;
+
+	for (i = 0; i < iov_count && len; i++) {
+		size_t k;
+
+		if (off >= iov[i].iov_len) {
+			off -= iov[i].iov_len;
+			continue;
+		}
+		if (n == max)
+			return max + 1;
+		k = iov[i].iov_len - off < len ? iov[i].iov_len - off : len;
+		out[n].addr = (uintptr_t)iov[i].iov_base + off;
+		out[n].len = (uint32_t)k;
+		out[n].reserved = 0;
+		n++;
+		len -= k;
+		off = 0;
+	}
+	return n;
+}
+
 static size_t iov_total(const struct iovec *iov, size_t count)
 {
 	size_t i, n = 0;

@@ -63,7 +63,7 @@ uint64_t ufi_now_ns(void)
  * takes microseconds and the timers it serves are milliseconds.  Outside
  * a pass it is read fresh: a send stamps its segments with it.
  */
-static uint64_t ufi_ep_now(struct ufi_ep *ep)
+uint64_t ufi_ep_now(struct ufi_ep *ep)
 {
 	if (!ep->in_pass)
 		return ufi_now_ns();
@@ -87,7 +87,7 @@ static uint64_t ufi_coarse_now_ns(void)
 	return ufi_clock_ns(CLOCK_MONOTONIC_COARSE);
 }
 
-static uint64_t ufi_elapsed(uint64_t now, uint64_t then)
+uint64_t ufi_elapsed(uint64_t now, uint64_t then)
 {
 	return now > then ? now - then : 0;
 }
@@ -156,8 +156,8 @@ static int ufi_nic_send(struct ufi_ep *ep, int channel,
 			uint64_t context)
 {
 	struct unet_sge sge[UNET_MAX_GATHER];
-	unsigned n = 1;
-	size_t i, left = len;
+	unsigned n;
+	size_t i;
 
 	if (UFI_HDR_LEN + len <= UNET_INLINE_MAX) {
 		uint8_t buf[UNET_INLINE_MAX];
@@ -184,24 +184,10 @@ static int ufi_nic_send(struct ufi_ep *ep, int channel,
 	sge[0].addr = (uintptr_t)hdr;
 	sge[0].len = UFI_HDR_LEN;
 	sge[0].reserved = 0;
-	for (i = 0; i < iov_count && left; i++) {
-		size_t k;
-
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		if (n == UNET_MAX_GATHER)
-			return -EINVAL;
-		k = iov[i].iov_len - off < left ? iov[i].iov_len - off : left;
-		sge[n].addr = (uintptr_t)iov[i].iov_base + off;
-		sge[n].len = (uint32_t)k;
-		sge[n].reserved = 0;
-		n++;
-		left -= k;
-		off = 0;
-	}
-	return unet_send(ep->uep, (uint32_t)channel, sge, n, context);
+	n = ufi_iov_slice(iov, iov_count, off, len, sge + 1, UNET_MAX_GATHER - 1);
+	if (n > UNET_MAX_GATHER - 1)
+		return -EINVAL;
+	return unet_send(ep->uep, (uint32_t)channel, sge, n + 1, context);
 }
 
 static void ufi_fill_ctrl(struct ufi_ep *ep, struct ufi_peer *peer,

@@ -77,8 +77,7 @@ static void bulk_destroy(struct ufi_ep *ep)
 	if (ep->bulk.uep)
 		unet_ep_destroy(ep->bulk.uep);
 	ep->bulk.uep = NULL;
-	ep->bulk.owner = FI_ADDR_NOTAVAIL;
-	ufi_bulk_init(ep);
+	ufi_bulk_init(ep);	/* no owner, no channels */
 }
 
 void ufi_bulk_close(struct ufi_ep *ep)
@@ -152,25 +151,8 @@ static int bulk_chan(struct ufi_ep *ep, const struct ufi_peer *peer)
 static unsigned rx_pieces(const struct ufi_rx_op *rx, size_t off, size_t len,
 			  struct unet_sge *pc)
 {
-	unsigned n = 0;
-	size_t i;
-
-	for (i = 0; i < rx->iov_count && len; i++) {
-		size_t k;
-
-		if (off >= rx->iov[i].iov_len) {
-			off -= rx->iov[i].iov_len;
-			continue;
-		}
-		k = rx->iov[i].iov_len - off < len ? rx->iov[i].iov_len - off : len;
-		pc[n].addr = (uintptr_t)rx->iov[i].iov_base + off;
-		pc[n].len = (uint32_t)k;
-		pc[n].reserved = 0;
-		n++;
-		len -= k;
-		off = 0;
-	}
-	return n;
+	return ufi_iov_slice(rx->iov, rx->iov_count, off, len, pc,
+			     UFI_IOV_LIMIT);
 }
 
 static size_t seg_len(uint64_t msg_len, uint32_t idx)
@@ -313,7 +295,7 @@ static bool bulk_rx_one(struct ufi_ep *ep, const struct unet_recv *r)
 		ep->stats.dropped_knob++;
 		return false;
 	}
-	peer->last_rx_ns = ufi_now_ns();
+	peer->last_rx_ns = ufi_ep_now(ep);
 	ufi_rx_ack(ep, peer, &h);
 	if (!ufi_rx_in_order(ep, peer, &h))
 		return false;
@@ -360,6 +342,7 @@ void ufi_rndv_peer_removed(struct ufi_ep *ep, struct ufi_peer *peer)
 {
 	int ch = ep->bulk.chan[peer->addr];
 
+	/* Again: ufi_ep_wait_sent() progressed since ufi_fail_peer(). */
 	ufi_rndv_peer_gone(ep, peer);
 	if (ch >= 0 && ep->bulk.uep) {
 		unet_chan_destroy(ep->bulk.uep, (uint32_t)ch);
@@ -488,8 +471,8 @@ void ufi_rndv_timer(struct ufi_ep *ep, struct ufi_peer *peer, uint64_t now)
 	const struct ufi_grant *g = &peer->grant;
 
 	if (b->waiting && b->wait_since &&
-	    now > b->wait_since && now - b->wait_since > peer->rto_ns)
+	    ufi_elapsed(now, b->wait_since) > peer->rto_ns)
 		b->waiting = false;	/* the grant was lost: copy instead */
-	if (g->live && now > g->last_ns && now - g->last_ns > GRANT_IDLE_NS)
+	if (g->live && ufi_elapsed(now, g->last_ns) > GRANT_IDLE_NS)
 		bulk_abort(ep);
 }
