@@ -22,7 +22,10 @@
  *               mapping written by the application and unmapped once its
  *               send completed: MB/s that arrived.
  *
- *   firstuse [-n MSGS] [--json]
+ *   firstuse [-n MSGS] [-s BYTES] [--json]
+ *
+ * -s BYTES measures the first use of that one size only (one of the five),
+ * for a profile of it.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -209,7 +212,7 @@ int main(int argc, char **argv)
 	enum { REPS_MAX = 100 };
 	double first[NSIZES], raw_first[NSIZES], samples[REPS_MAX];
 	double warm[REPS_MAX], extra[REPS_MAX];
-	size_t nfresh = 10000, i;
+	size_t nfresh = 10000, only = 0, i;
 	int json = 0, k;
 	double fresh_mbps, t;
 	struct unet_nic_info info;
@@ -218,10 +221,12 @@ int main(int argc, char **argv)
 	for (k = 1; k < argc; k++) {
 		if (!strcmp(argv[k], "-n") && k + 1 < argc)
 			nfresh = strtoul(argv[++k], NULL, 0);
+		else if (!strcmp(argv[k], "-s") && k + 1 < argc)
+			only = strtoul(argv[++k], NULL, 0);
 		else if (!strcmp(argv[k], "--json"))
 			json = 1;
 		else {
-			fprintf(stderr, "usage: firstuse [-n MSGS] [--json]\n");
+			fprintf(stderr, "usage: firstuse [-n MSGS] [-s BYTES] [--json]\n");
 			return 2;
 		}
 	}
@@ -244,6 +249,9 @@ int main(int argc, char **argv)
 			      sizes[i] <= (16u << 20) ? 3 : 1;
 		size_t r;
 
+		first[i] = raw_first[i] = 0;
+		if (only && sizes[i] != only)
+			continue;
 		for (r = 0; r < reps; r++) {
 			char *p = mmap(NULL, sizes[i], PROT_READ | PROT_WRITE,
 				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
