@@ -470,11 +470,14 @@ if [ "$setup" = loopback ]; then
 	progress "pinned memory and bandwidth: 1..64 processes; one process against the TLB's reach"
 	scale_sweep mm mm
 	scale_sweep base base
-	# The pin-free translation (issue 14), if this module has it.
+	# The pin-free translation (issue 14), if this module has it: the
+	# scaling sweep, and the first use of fresh memory (issue 13).
 	if [ -e /sys/module/unetmm/parameters/translate ]; then
-		rmmod unetmm &&
-			insmod "${UNET_KO:-kernel/unetmm.ko}" netdev=eth0 translate=nopin &&
+		if rmmod unetmm &&
+		   insmod "${UNET_KO:-kernel/unetmm.ko}" netdev=eth0 translate=nopin; then
 			scale_sweep mm_nopin mm
+			$E/firstuse -n $FRESH_N --json >"$raw/firstuse-nopin.txt" 2>&1
+		fi
 		rmmod unetmm
 		insmod "${UNET_KO:-kernel/unetmm.ko}" netdev=eth0 || exit 1
 	fi

@@ -442,6 +442,8 @@ def params(raw):
 def regdata(loop_raw):
     r = tool_json(f"{loop_raw}/regcost.txt") or {}
     u = tool_json(f"{loop_raw}/firstuse.txt") or {}
+    # The pin-free TLB's (a module without translate= has none).
+    n = tool_json(f"{loop_raw}/firstuse-nopin.txt") or {}
     if not r:
         missing("verbs registration", f"{loop_raw}/regcost.txt")
     if not u:
@@ -449,8 +451,10 @@ def regdata(loop_raw):
     reg = {"sizes": r.get("sizes") or u.get("sizes") or REG_SIZES,
            "verbs_reg_us": r.get("verbs_reg_us"),
            "verbs_dereg_us": r.get("verbs_dereg_us"),
-           "unetmm_first_use_us": u.get("unetmm_first_use_us")}
+           "unetmm_first_use_us": u.get("unetmm_first_use_us"),
+           "unetmm_nopin_first_use_us": n.get("unetmm_first_use_us")}
     fresh = {"unetmm": u.get("fresh_MBps"),
+             "unetmm_nopin": n.get("fresh_MBps"),
              "rxe_register": r.get("fresh_register_MBps"),
              "rxe_bounce": r.get("fresh_bounce_MBps")}
     return reg, fresh
@@ -928,16 +932,18 @@ def report_md(res, plots):
               f"{fmt(pg['p99.9'])} µs.", ""]
     reg, fr = res["registration"], res["fresh_buffer_bw_MBps"]
     L += ["## Registration against first use", "",
-          "| size | verbs ibv_reg_mr µs | ibv_dereg_mr µs | U-Net/MM first use µs |",
-          "|---|---|---|---|"]
+          "| size | verbs ibv_reg_mr µs | ibv_dereg_mr µs | U-Net/MM first use µs "
+          "| pin-free TLB µs |",
+          "|---|---|---|---|---|"]
     for i, sz in enumerate(reg["sizes"]):
         def at(k):
             v = reg.get(k)
             return fmt(v[i]) if v and i < len(v) else "—"
         L.append(f"| {sz // 1024} KiB | {at('verbs_reg_us')} | {at('verbs_dereg_us')} | "
-                 f"{at('unetmm_first_use_us')} |")
+                 f"{at('unetmm_first_use_us')} | {at('unetmm_nopin_first_use_us')} |")
     L += ["", f"Fresh-buffer workload ({pl.get('fresh_n', '?')} messages of 64 KiB, each from memory not "
-          f"used before): U-Net/MM {fmt(fr['unetmm'])} MB/s, verbs registering each "
+          f"used before): U-Net/MM {fmt(fr['unetmm'])} MB/s (pin-free TLB "
+          f"{fmt(fr.get('unetmm_nopin'))} MB/s), verbs registering each "
           f"buffer {fmt(fr['rxe_register'])} MB/s, verbs copying into a registered "
           f"bounce buffer {fmt(fr['rxe_bounce'])} MB/s.", ""]
     t = res["tlb"]
@@ -1057,7 +1063,9 @@ def report_md(res, plots):
           "`memcpy_MBps`, used by the target) and a 64 MiB one (cold, larger than the "
           "last-level cache; `memcpy_cold_MBps`).",
           "* Registration: `build/eval/regcost` (libibverbs on rxe0) and "
-          "`build/eval/firstuse` (U-Net/MM); see their first comments.",
+          "`build/eval/firstuse` (U-Net/MM, with the module's default pinning TLB, "
+          "which the target uses, and again with the module reloaded "
+          "`translate=nopin`, the pin-free TLB); see their first comments.",
           "* TLB: `build/eval/tlbcost`; pinned memory: `build/eval/scale` (peak of the NIC's "
           "pinned-page counter for U-Net/MM, of its segment-page counter for base-level).",
           "* Raw outputs: `build/guest/out/demo-*/guest*/raw/`."]

@@ -84,9 +84,11 @@ json report-host-steal "r['env']['host_steal_pct']['wire'] == 10.0" \
 json report-wire-ping "r['wire_ping_us']['samples'] == 100" \
 	"abs(r['wire_ping_us']['median'] - 1050) < 1e-6" "abs(r['wire_ping_us']['p99'] - 1099) < 1e-6"
 json report-registration \
-	"set(r['registration']) == {'sizes', 'verbs_reg_us', 'verbs_dereg_us', 'unetmm_first_use_us'}" \
+	"set(r['registration']) == {'sizes', 'verbs_reg_us', 'verbs_dereg_us', 'unetmm_first_use_us', 'unetmm_nopin_first_use_us'}" \
 	"r['registration']['sizes'][2] == 1048576" \
-	"set(r['fresh_buffer_bw_MBps']) == {'unetmm', 'rxe_register', 'rxe_bounce'}"
+	"r['registration']['unetmm_nopin_first_use_us'][2] == 300" \
+	"set(r['fresh_buffer_bw_MBps']) == {'unetmm', 'unetmm_nopin', 'rxe_register', 'rxe_bounce'}" \
+	"r['fresh_buffer_bw_MBps']['unetmm_nopin'] == 120.0"
 json report-scaling \
 	"set(r['scaling']['bw_MBps']) == {'unetmm', 'unetmm_nopin', 'unet_base'}" \
 	"set(r['scaling']['pinned_kib']) == {'unetmm', 'unetmm_nopin', 'unet_base'}" \

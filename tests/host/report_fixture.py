@@ -188,6 +188,10 @@ def main():
         "tool": "firstuse", "sizes": sizes, "unetmm_first_use_us": [1, 5, 40, 600, 9000],
         "first_send_us": [2, 6, 50, 700, 9500], "fresh_msgs": 10000,
         "fresh_MBps": 100.0}) + "\n")
+    w(f"{loop}/firstuse-nopin.txt", json.dumps({
+        "tool": "firstuse", "sizes": sizes, "unetmm_first_use_us": [1, 4, 300, 500, 8000],
+        "first_send_us": [2, 5, 400, 600, 8500], "fresh_msgs": 10000,
+        "fresh_MBps": 120.0}) + "\n")
     w(f"{loop}/tlbcost.txt", '{"tool":"tlbcost","entries":1024,"ways":4,"hit_rtt_us":15,'
       '"cold_rtt_us":90,"miss_resident_us":14,"miss_fault_us":30,"miss_swapped_us":50,'
       '"misses_per_64k_cold":1.0,"thp_misses_per_mib":0.5}\n')
