@@ -53,10 +53,17 @@ rxe_down() {
 	rxe_added=0
 }
 
+# leftovers: ends this guest's ranks and Open MPI daemons, if any are left.
+leftovers() {
+	pkill -9 -x NPopenmpi 2>/dev/null
+	pkill -9 -x orted 2>/dev/null
+}
+
 . tests/fabric/rsh-agent.sh
 if [ $WIRE = 1 ] && [ "$G" = 2 ]; then
 	rxe_up
 	rsh_serve 3000
+	leftovers
 	rxe_down
 	exit 0
 fi
@@ -74,7 +81,8 @@ run() {
 	shift
 	# shellcheck disable=SC2086
 	echo "# cmd: $name: mpirun" $COMMON "$@" $NP -o "$OUT/$name".np
-	if timeout 600 mpirun $COMMON "$@" $NP -o "$OUT/$name".np >"$OUT/$name".log 2>&1; then
+	# 300 s: the slowest transport takes about 80 s here.
+	if timeout -k 10 300 mpirun $COMMON "$@" $NP -o "$OUT/$name".np >"$OUT/$name".log 2>&1; then
 		# NetPIPE's file: bytes, Mbit/s, seconds per one-way transfer
 		# (the raw lines are shown too, to check that reading).
 		awk '$1 == 8 || $1 == 65536 || $1 == 1048576 { print "#", $0 }' "$OUT/$name".np
@@ -88,6 +96,13 @@ run() {
 		echo "$name: failed"
 		grep -m1 -E 'Fatal|ERROR|Error|error' "$OUT/$name".log ||
 			tail -3 "$OUT/$name".log
+		# A failed job can leave its ranks spinning in either guest
+		# (udp;ofi_rxd once hung at 256 KiB until Open MPI lost its
+		# daemon): they would slow the next transport, and a process
+		# that opened rxe0 keeps `rdma link delete` waiting forever.
+		leftovers
+		[ $WIRE = 1 ] && tests/fabric/unet-rsh $GUEST2 \
+			"pkill -9 -x NPopenmpi; pkill -9 -x orted" >/dev/null 2>&1
 	fi
 }
 
@@ -111,6 +126,7 @@ else
 	echo "rxe: failed"
 	echo "no rxe0 (rdma_rxe did not load, or rdma link add failed)"
 fi
+leftovers
 rxe_down
 awk '$1 == 8 { print $3 }' "$OUT/unet.np" "$OUT/tcp.np" 2>/dev/null | paste -sd' ' |
 	awk 'NF == 2 && $2 > 0 { printf "unet/tcp latency ratio (8 B): %.2f\n", $1 / $2 }'
