@@ -145,8 +145,9 @@ cmd() {
 	cmd_out=$raw/$1
 	shift
 	echo "# cmd: $*" >"$cmd_out"
-	timeout $CMD_LIMIT $CLI "$@" >>"$cmd_out" 2>&1
+	timeout $CMD_LIMIT $CLI $CMD_WRAP "$@" >>"$cmd_out" 2>&1
 }
+CMD_WRAP=""
 
 # ---- U-Net -------------------------------------------------------------
 # One server per tool and discipline serves every client (--forever): each
@@ -261,14 +262,16 @@ sp_bw() {	# FILE VARIANT SIZE
 # the wire sometimes never finishes: at 8 KiB in two of the three rounds
 # of one demo its pair sat for 2 minutes after the client had measured,
 # until the server's limit ended them (the client then printed its
-# figures).  The client's limit is 15 s longer than the server's, so that
-# the server's ends such a run, and the client's stdout, not a terminal,
-# is still written out.
+# figures).  The client's limit is 15 s longer than the server's, and its
+# stdout (a file) is line-buffered, so that what it printed before a hang
+# survives its limit: in the next demo a client at 1 KiB ran on after its
+# server's end until its own limit, and its file held only the command
+# (anything it had printed was still in stdio's buffer when it died).
 PERF_LIMIT=60
 pair() {
 	out=$1
 	shift
-	CMD_LIMIT=$((PERF_LIMIT + 15))
+	CMD_LIMIT=$((PERF_LIMIT + 15)) CMD_WRAP="stdbuf -oL"
 	case $role in
 	both)
 		timeout $PERF_LIMIT $SRV "$@" >/dev/null 2>&1 &
@@ -284,7 +287,7 @@ pair() {
 		client "$out" "$@"
 		;;
 	esac
-	CMD_LIMIT=300
+	CMD_LIMIT=300 CMD_WRAP=""
 	barrier
 }
 client() {
