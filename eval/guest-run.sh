@@ -140,14 +140,13 @@ fi
 # for at most CMD_LIMIT seconds (a hung run is a missing figure, not a
 # stalled demo).  (sh has no local variables: cmd's own are named apart
 # from its callers'.)
-CMD_LIMIT=300
+CMD_LIMIT=300 CMD_WRAP=""
 cmd() {
 	cmd_out=$raw/$1
 	shift
 	echo "# cmd: $*" >"$cmd_out"
 	timeout $CMD_LIMIT $CLI $CMD_WRAP "$@" >>"$cmd_out" 2>&1
 }
-CMD_WRAP=""
 
 # ---- U-Net -------------------------------------------------------------
 # One server per tool and discipline serves every client (--forever): each

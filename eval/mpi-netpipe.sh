@@ -53,11 +53,10 @@ rxe_down() {
 	rxe_added=0
 }
 
-# leftovers: ends this guest's ranks and Open MPI daemons, if any are left.
-leftovers() {
-	pkill -9 -x NPopenmpi 2>/dev/null
-	pkill -9 -x orted 2>/dev/null
-}
+# leftovers: ends this guest's ranks and Open MPI daemons, if any are left
+# (LEFTOVERS is also sent to guest 2 as a command line).
+LEFTOVERS="pkill -9 -x NPopenmpi; pkill -9 -x orted"
+leftovers() { sh -c "$LEFTOVERS" 2>/dev/null; }
 
 . tests/fabric/rsh-agent.sh
 if [ $WIRE = 1 ] && [ "$G" = 2 ]; then
@@ -101,8 +100,8 @@ run() {
 		# daemon): they would slow the next transport, and a process
 		# that opened rxe0 keeps `rdma link delete` waiting forever.
 		leftovers
-		[ $WIRE = 1 ] && tests/fabric/unet-rsh $GUEST2 \
-			"pkill -9 -x NPopenmpi; pkill -9 -x orted" >/dev/null 2>&1
+		[ $WIRE = 1 ] && tests/fabric/unet-rsh $GUEST2 "$LEFTOVERS" \
+			>/dev/null 2>&1
 	fi
 }
 

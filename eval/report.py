@@ -943,7 +943,7 @@ def report_md(res, plots):
                  f"{at('unetmm_first_use_us')} | {at('unetmm_nopin_first_use_us')} |")
     L += ["", f"Fresh-buffer workload ({pl.get('fresh_n', '?')} messages of 64 KiB, each from memory not "
           f"used before): U-Net/MM {fmt(fr['unetmm'])} MB/s (pin-free TLB "
-          f"{fmt(fr.get('unetmm_nopin'))} MB/s), verbs registering each "
+          f"{fmt(fr['unetmm_nopin'])} MB/s), verbs registering each "
           f"buffer {fmt(fr['rxe_register'])} MB/s, verbs copying into a registered "
           f"bounce buffer {fmt(fr['rxe_bounce'])} MB/s.", ""]
     t = res["tlb"]
