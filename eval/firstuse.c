@@ -25,7 +25,7 @@
  *   firstuse [-n MSGS] [-s BYTES] [--json]
  *
  * -s BYTES measures the first use of that one size only (one of the five),
- * for a profile of it.
+ * for a profile of it; the others are not printed (null in JSON).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -204,6 +204,15 @@ static size_t msgs_for(size_t bytes)
 	return (bytes + MSG - 1) / MSG;
 }
 
+/* Element @i of a JSON array of microseconds; null if not measured. */
+static void json_us(size_t i, double us, int skipped)
+{
+	if (skipped)
+		printf("%snull", i ? "," : "");
+	else
+		printf("%s%.2f", i ? "," : "", us);
+}
+
 int main(int argc, char **argv)
 {
 	static const size_t sizes[] = { 4096, 65536, 1u << 20, 16u << 20,
@@ -232,6 +241,12 @@ int main(int argc, char **argv)
 	}
 	if (!nfresh)
 		nfresh = 1;
+	for (i = 0; only && i < NSIZES && sizes[i] != only; i++)
+		;
+	if (i == NSIZES) {
+		fprintf(stderr, "firstuse: -s takes 4096, 65536, 1048576, 16777216 or 268435456\n");
+		return 2;
+	}
 	setup();
 	if (unet_nic_info(u, 0, &info))
 		die("nic info", EIO);
@@ -294,16 +309,17 @@ int main(int argc, char **argv)
 			printf("%s%zu", i ? "," : "", sizes[i]);
 		printf("],\"unetmm_first_use_us\":[");
 		for (i = 0; i < NSIZES; i++)
-			printf("%s%.2f", i ? "," : "", first[i]);
+			json_us(i, first[i], only && sizes[i] != only);
 		printf("],\"first_send_us\":[");
 		for (i = 0; i < NSIZES; i++)
-			printf("%s%.2f", i ? "," : "", raw_first[i]);
+			json_us(i, raw_first[i], only && sizes[i] != only);
 		printf("],\"fresh_msgs\":%zu,\"fresh_MBps\":%.2f}\n", nfresh,
 		       fresh_mbps);
 	} else {
 		for (i = 0; i < NSIZES; i++)
-			printf("%10zu bytes: first use %10.2f us (first send %10.2f us)\n",
-			       sizes[i], first[i], raw_first[i]);
+			if (!only || sizes[i] == only)
+				printf("%10zu bytes: first use %10.2f us (first send %10.2f us)\n",
+				       sizes[i], first[i], raw_first[i]);
 		printf("fresh buffers: %zu x 64 KiB at %.2f MB/s\n", nfresh,
 		       fresh_mbps);
 	}
