@@ -107,6 +107,15 @@ total=$(( 5 + $( [ "$setup" = loopback ] && echo 5 || echo 1) ))
 progress() {
 	step=$((step + 1))
 	echo "[$setup $step/$total $(date +%T)] $*"
+	echo "$(date +%s.%N) phase $step $*" >>"$raw/timing.txt"
+}
+# timing.txt: where this guest's time went, one line per phase started
+# (`EPOCH phase N TEXT`), per command and per barrier waited at
+# (`EPOCH took SECONDS WHAT`); eval/report.py sums it.
+took() {	# START WHAT
+	awk -v t0="$1" -v t1="$(date +%s.%N)" -v what="$2" \
+		'BEGIN { printf "%s took %.2f %s\n", t1, t1 - t0, what }' \
+		>>"$raw/timing.txt"
 }
 
 # Both wire guests pass the same barriers in the same order; guest 1 waits
@@ -116,6 +125,7 @@ barrier() {
 	bar=$((bar + 1))
 	[ "$setup" = wire ] || return 0
 	port=$((18700 + bar))
+	bar_t0=$(date +%s.%N)
 	if [ "$g" = 1 ]; then
 		timeout 3000 busybox nc -l -p "$port" </dev/null >/dev/null
 	else
@@ -126,6 +136,7 @@ barrier() {
 			sleep 0.2
 		done
 	fi
+	took "$bar_t0" "barrier-$bar"
 }
 
 # On loopback the server runs on CPU 0 and the client on CPU 1, for every
@@ -145,7 +156,11 @@ cmd() {
 	cmd_out=$raw/$1
 	shift
 	echo "# cmd: $*" >"$cmd_out"
+	cmd_t0=$(date +%s.%N)
 	timeout $CMD_LIMIT $CLI $CMD_WRAP "$@" >>"$cmd_out" 2>&1
+	cmd_rc=$?
+	took "$cmd_t0" "${cmd_out##*/}"
+	return $cmd_rc
 }
 
 # ---- U-Net -------------------------------------------------------------
@@ -537,4 +552,5 @@ fi
 
 build/bin/unetstat --json >"$raw/$setup-unetstat-guest$g.txt" 2>&1
 rmmod unetmm
+echo "$(date +%s.%N) phase end" >>"$raw/timing.txt"
 echo "[$setup] done"
