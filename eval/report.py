@@ -598,6 +598,31 @@ def wire_ping(wire2_raw):
             "samples": len(times)}
 
 
+def time_budget(raw):
+    """Where one guest's time went, from its timing.txt (eval/guest-run.sh):
+    each phase's seconds, and the seconds its commands took by peer."""
+    text = read(f"{raw}/timing.txt")
+    if not text:
+        return None
+    starts, took = [], {}
+    for line in text.splitlines():
+        f = line.split(None, 3)
+        if len(f) >= 3 and f[1] == "phase":
+            starts.append((float(f[0]), f[3] if len(f) > 3 else f[2]))
+        elif len(f) == 4 and f[1] == "took":
+            what = f[3]
+            peer = ("barriers" if what.startswith("barrier-") else
+                    "U-Net" if "-unet_" in what else
+                    "UDP" if "-udp-" in what else
+                    "Soft-RoCE" if "-rxe-" in what else "other")
+            took[peer] = took.get(peer, 0.0) + float(f[2])
+    phases = [[name, round(t1 - t0, 1)]
+              for (t0, name), (t1, _) in zip(starts, starts[1:])]
+    total = round(starts[-1][0] - starts[0][0], 1) if len(starts) > 1 else None
+    return {"phases": phases, "total": total,
+            "commands_by_peer": {k: round(v, 1) for k, v in sorted(took.items())}}
+
+
 def main():
     if len(sys.argv) != 5:
         print(__doc__, file=sys.stderr)
@@ -653,6 +678,8 @@ def main():
                   "wire": mpi_results(wire1_raw, "wire")}
     res["targets"] = [dict(zip(("target", "value", "goal", "verdict"), t))
                       for t in target_rows(res)]
+    res["demo_seconds"] = {"loopback": time_budget(loop_raw),
+                           "wire": time_budget(wire2_raw)}
 
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(res, f, indent=2)
@@ -1016,6 +1043,7 @@ def report_md(res, plots):
     L += ["## Reading", ""] + reading(res) + [""]
     if notes:
         L += ["## Missing or qualified values", ""] + [f"* {n}" for n in notes] + [""]
+    L += time_section(res.get("demo_seconds") or {})
     L += ["## Plots", "", "Error bars are the smallest and largest of the rounds.", ""]
     L += [f"![{p}]({p})" for p in plots] + [""]
     L += ["## How each number was made", "",
@@ -1073,6 +1101,30 @@ def report_md(res, plots):
 
 
 UDP_VARIANT_FLAGS = {"spin": "--nonblocked", "lls": "--lls 50"}
+
+
+def time_section(budget):
+    """Where the run's time went, per guest setup (`demo_seconds`)."""
+    L = []
+    for setup, b in budget.items():
+        if not b or not b["phases"]:
+            continue
+        if not L:
+            L += ["## Where the time went", "",
+                  "Seconds of each phase in the guest (from the guest's "
+                  "`raw/timing.txt`; on the wire, guest 2's, the client's); then "
+                  "the seconds the peers' client commands took, by peer (perftest's "
+                  "retries of a client whose server was not listening yet "
+                  "included), and the seconds spent waiting at the barriers that "
+                  "keep the two wire guests in step.  The rest of a phase is "
+                  "starting and stopping servers and the tools run without a "
+                  "client (registration, TLB, scaling, MPI).", ""]
+        L += [f"{setup.capitalize()}: {fmt(b['total'], 0)} s in all.", "",
+              "| phase | s |", "|---|---|"]
+        L += [f"| {name} | {fmt(sec, 0)} |" for name, sec in b["phases"]]
+        L += ["", "In commands by peer, and at barriers: " + ", ".join(
+            f"{k} {fmt(v, 0)} s" for k, v in b["commands_by_peer"].items()) + ".", ""]
+    return L
 
 
 def reading(res):

@@ -120,6 +120,10 @@ json report-targets \
 	"all(t['verdict'] in ('met', 'missed') for t in r['targets'])" \
 	"[t['verdict'] for t in r['targets'] if t['target'].startswith('first use')] == ['met']" \
 	"[t['value'] for t in r['targets'] if t['target'].startswith('first use')] == ['0.27']"
+json report-time-budget \
+	"r['demo_seconds']['wire']['total'] == 100.0" \
+	"r['demo_seconds']['loopback']['phases'] == [['U-Net checked runs', 30.0], ['kernel UDP', 70.0]]" \
+	"r['demo_seconds']['loopback']['commands_by_peer'] == {'U-Net': 10.5, 'UDP': 7.0, 'barriers': 1.0}"
 json report-udp-variant "r['udp_busy_variant']['loopback']['chosen'] == 'spin'"
 if grep -q '^| loopback 64 KiB BW, U-Net/MM ÷ warm memcpy (2 MiB) | 0.60 | ≥ 0.7 | missed |$' "$T/out/report.md" &&
    grep -q '^| loopback 8 B RTT, U-Net/MM ÷ UDP | 0.28 | ≤ 0.5 | met |$' "$T/out/report.md"; then

@@ -109,6 +109,15 @@ def setup_dir(d, setup, client=True, server=True):
     w(f"{d}/params.txt", "rounds=3 lat_n=10000 lat_nb=3000 bw_n=1500 rate_n=20000 "
       "check_n=300 ib_n=10000 ib_nb=3000 ib_bw_n=1500 fresh_n=10000 "
       "np_repeats=20 mpi_rounds=3\n")
+    if client:
+        w(f"{d}/timing.txt",
+          "1000.00 phase 1 U-Net checked runs\n"
+          f"1010.50 took 10.50 {setup}-unet_mm-rtt-8.busy.check.txt\n"
+          "1030.00 phase 2 kernel UDP\n"
+          f"1035.00 took 4.00 {setup}-udp-rtt-8.busy.r1.txt\n"
+          "1036.00 took 1.00 barrier-3\n"
+          f"1040.00 took 3.00 {setup}-udp-rtt-8.busy.r2.txt\n"
+          "1100.00 phase end\n")
     if server:
         for v in ("spin", "lls", "block"):
             w(f"{d}/{setup}-udp-server.{v}.txt",
