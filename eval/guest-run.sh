@@ -107,15 +107,23 @@ total=$(( 5 + $( [ "$setup" = loopback ] && echo 5 || echo 1) ))
 progress() {
 	step=$((step + 1))
 	echo "[$setup $step/$total $(date +%T)] $*"
-	echo "$(date +%s.%N) phase $step $*" >>"$raw/timing.txt"
+	now
+	echo "$now_up phase $step $*" >>"$raw/timing.txt"
 }
 # timing.txt: where this guest's time went, one line per phase started
-# (`EPOCH phase N TEXT`), per command and per barrier waited at
-# (`EPOCH took SECONDS WHAT`); eval/report.py sums it.
-took() {	# START WHAT
-	awk -v t0="$1" -v t1="$(date +%s.%N)" -v what="$2" \
-		'BEGIN { printf "%s took %.2f %s\n", t1, t1 - t0, what }' \
-		>>"$raw/timing.txt"
+# (`UPTIME phase N TEXT`), per command and per barrier waited at
+# (`UPTIME took SECONDS WHAT`); eval/report.py sums it.  Read from
+# /proc/uptime by the shell itself: under TCG a fork and exec costs tens
+# of milliseconds, and there are hundreds of these.
+now() {	# sets now_up (seconds, two decimals) and now_cs (centiseconds)
+	read -r now_up _ </proc/uptime
+	now_cs=$(( ${now_up%.*} * 100 + 1${now_up#*.} - 100 ))
+}
+took() {	# START_CS WHAT
+	now
+	took_cs=$((now_cs - $1))
+	printf '%s took %d.%02d %s\n' "$now_up" $((took_cs / 100)) \
+		$((took_cs % 100)) "$2" >>"$raw/timing.txt"
 }
 
 # Both wire guests pass the same barriers in the same order; guest 1 waits
@@ -125,7 +133,7 @@ barrier() {
 	bar=$((bar + 1))
 	[ "$setup" = wire ] || return 0
 	port=$((18700 + bar))
-	bar_t0=$(date +%s.%N)
+	now; bar_t0=$now_cs
 	if [ "$g" = 1 ]; then
 		timeout 3000 busybox nc -l -p "$port" </dev/null >/dev/null
 	else
@@ -156,7 +164,7 @@ cmd() {
 	cmd_out=$raw/$1
 	shift
 	echo "# cmd: $*" >"$cmd_out"
-	cmd_t0=$(date +%s.%N)
+	now; cmd_t0=$now_cs
 	timeout $CMD_LIMIT $CLI $CMD_WRAP "$@" >>"$cmd_out" 2>&1
 	cmd_rc=$?
 	took "$cmd_t0" "${cmd_out##*/}"
@@ -552,5 +560,5 @@ fi
 
 build/bin/unetstat --json >"$raw/$setup-unetstat-guest$g.txt" 2>&1
 rmmod unetmm
-echo "$(date +%s.%N) phase end" >>"$raw/timing.txt"
+now; echo "$now_up phase end" >>"$raw/timing.txt"
 echo "[$setup] done"
