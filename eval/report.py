@@ -1115,7 +1115,8 @@ def time_section(budget):
                   "`raw/timing.txt`; on the wire, guest 2's, the client's); then "
                   "the seconds the peers' client commands took, by peer (perftest's "
                   "retries of a client whose server was not listening yet "
-                  "included), and the seconds spent waiting at the barriers that "
+                  "included; \"other\" is a command of no peer, the wire's ping), "
+                  "and the seconds spent waiting at the barriers that "
                   "keep the two wire guests in step.  The rest of a phase is "
                   "starting and stopping servers and the tools run without a "
                   "client (registration, TLB, scaling, MPI).", ""]
