@@ -73,7 +73,9 @@ EXAMPLE_BINS  := $(addprefix $(BUILD)/examples/,$(EXAMPLES))
 FUZZ_COMMON   := $(wildcard tests/fuzz/*_common.c)
 FUZZ_BINS     := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(filter-out $(FUZZ_COMMON),$(wildcard tests/fuzz/*.c)))
 FUZZ_LIB      := $(BUILD)/fuzz/fuzz_common.o
-EVAL_BINS     := $(patsubst eval/%.c,$(BUILD)/eval/%,$(wildcard eval/*.c))
+# eval/sockperf_settle.c is a library preloaded into sockperf, not a program.
+EVAL_SHIMS    := $(BUILD)/eval/sockperf_settle.so
+EVAL_BINS     := $(patsubst eval/%.c,$(BUILD)/eval/%,$(filter-out eval/sockperf_settle.c,$(wildcard eval/*.c)))
 GUEST_TESTS   := $(patsubst tests/guest/%.c,$(BUILD)/tests/%,$(wildcard tests/guest/*.c))
 # The tests' helper library, compiled once and linked into every test.
 TEST_LIB      := $(BUILD)/tests/lib/libunettest.a
@@ -166,7 +168,11 @@ $(BUILD)/examples/%: examples/%.c $(LIB_SO) $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CFLAGS) $(INC) $< $(LINK_UNET) -o $@
 
-eval: $(EVAL_BINS)
+eval: $(EVAL_BINS) $(EVAL_SHIMS)
+
+$(BUILD)/eval/%.so: eval/%.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) -shared -fPIC $< -o $@
 
 $(BUILD)/eval/%: eval/%.c eval/eval_util.h eval/eval_pair.h $(LIB_A)
 	@mkdir -p $(@D)
