@@ -1076,7 +1076,11 @@ def report_md(res, plots):
           "sockperf's smallest message (14 B) and 64 KiB its largest datagram (65507 B).  "
           "Throughput and message rate are the sender's rates scaled by the fraction of "
           "its datagrams (`Total of N messages sent`) that the server guest's UDP "
-          "InDatagrams counter (`/proc/net/snmp`) counted during the run.",
+          "InDatagrams counter (`/proc/net/snmp`) counted during the run.  Every "
+          "sockperf client runs with `build/eval/sockperf_settle.so` preloaded, which "
+          "shortens the fixed 2 s pause sockperf's client takes between its warm-up and "
+          "its measurement to 0.2 s (sockperf has no option for it); what is measured "
+          "does not change.",
           "* Soft-RoCE: `rdma link add rxe0 type rxe netdev eth0`, `ib_send_lat -n "
           f"{pl.get('ib_n', '?')}` busy-polling, `-n {pl.get('ib_nb', '?')}` blocking and "
           "on the wire at 8 KiB (its one-way latency and percentiles doubled into a "

@@ -65,7 +65,7 @@ def unet_bw(mode, size, disc, n, mbps, check):
 
 
 def sockperf_pp(size, variant, median):
-    return (f"# cmd: sockperf ping-pong -i 127.0.0.1 -p {PORTS[variant]} -m {max(14, int(size))} -t 3 "
+    return (f"# cmd: env LD_PRELOAD=/x/build/eval/sockperf_settle.so sockperf ping-pong -i 127.0.0.1 -p {PORTS[variant]} -m {max(14, int(size))} -t 3 "
             f"--full-rtt {FLAGS[variant]}\n"
             "sockperf: using recvfrom() to block on socket(s)\n"
             "sockperf: Total 12000 observations; each percentile contains 120.00 observations\n"
@@ -78,7 +78,7 @@ PORTS = {"spin": 11111, "lls": 11112, "block": 11113}
 
 
 def sockperf_tp(size, variant, mbps, rate):
-    return (f"# cmd: sockperf throughput -i 127.0.0.1 -p {PORTS[variant]} "
+    return (f"# cmd: env LD_PRELOAD=/x/build/eval/sockperf_settle.so sockperf throughput -i 127.0.0.1 -p {PORTS[variant]} "
             f"-m {max(14, int(size))} -t 2\n"
             "sockperf: Total of 1000 messages sent in 1.000 sec\n\n"
             f"sockperf: Summary: Message Rate is {rate} [msg/sec]\n"
