@@ -8,10 +8,19 @@
 # without it the same run takes 3 s or more, the pause the library
 # exists for.  Prints PASS/FAIL host/sockperf-*.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 
 pass() { echo "PASS host/sockperf-$1"; }
 fail() { echo "FAIL host/sockperf-$1: $2"; }
+# holds NAME CONDITION SECONDS WHY: CONDITION, an awk expression over s,
+# holds for SECONDS.
+holds() {
+	if awk -v s="$3" "BEGIN { exit !($2) }"; then
+		pass "$1"
+	else
+		fail "$1" "$4"
+	fi
+}
 SHIM=$PWD/build/eval/sockperf_settle.so
 if [ ! -f "$SHIM" ]; then
 	fail built "no $SHIM: run make eval"
@@ -35,14 +44,14 @@ libc = ctypes.CDLL(None)
 t = time.monotonic(); libc.$f($a); print(f'{time.monotonic() - t:.3f}')"
 }
 s=$(call_s sleep 2 SOCKPERF_SETTLE_MS=100)
-awk -v s="$s" 'BEGIN { exit !(s >= 0.09 && s < 1) }' && pass sleep2-shortened ||
-	fail sleep2-shortened "sleep(2) took ${s} s with SOCKPERF_SETTLE_MS=100"
+holds sleep2-shortened "s >= 0.09 && s < 1" "$s" \
+	"sleep(2) took ${s} s with SOCKPERF_SETTLE_MS=100"
 s=$(call_s sleep 1)
-awk -v s="$s" 'BEGIN { exit !(s >= 0.99) }' && pass sleep1-kept ||
-	fail sleep1-kept "sleep(1) took ${s} s"
+holds sleep1-kept "s >= 0.99" "$s" \
+	"sleep(1) took ${s} s"
 s=$(call_s sleep 2 SOCKPERF_SETTLE_MS=junk)
-awk -v s="$s" 'BEGIN { exit !(s >= 0.19 && s < 1) }' && pass bad-env-default ||
-	fail bad-env-default "sleep(2) took ${s} s with SOCKPERF_SETTLE_MS=junk (default 0.2 s)"
+holds bad-env-default "s >= 0.19 && s < 1" "$s" \
+	"sleep(2) took ${s} s with SOCKPERF_SETTLE_MS=junk (default 0.2 s)"
 
 port=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 sockperf server -i 127.0.0.1 -p "$port" >"$T/server" 2>&1 &
@@ -63,8 +72,8 @@ if grep -q 'Summary: Latency is' "$T/with" &&
 else
 	fail measures "no summary or no observations: $(tail -2 "$T/with")"
 fi
-awk -v s="$took" 'BEGIN { exit !(s < 2.6) }' && pass client-shortened ||
-	fail client-shortened "sockperf -t 1 took ${took} s with the library"
+holds client-shortened "s < 2.6" "$took" \
+	"sockperf -t 1 took ${took} s with the library"
 run without
-awk -v s="$took" 'BEGIN { exit !(s >= 3) }' && pass pause-exists ||
-	fail pause-exists "sockperf -t 1 took ${took} s without the library: has sockperf lost its sleep(2)? (then drop the library)"
+holds pause-exists "s >= 3" "$took" \
+	"sockperf -t 1 took ${took} s without the library: has sockperf lost its sleep(2)? (then drop the library)"
