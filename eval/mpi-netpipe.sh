@@ -95,10 +95,12 @@ run() {
 		echo "$name: failed"
 		grep -m1 -E 'Fatal|ERROR|Error|error' "$OUT/$name".log ||
 			tail -3 "$OUT/$name".log
-		# A failed job can leave its ranks spinning in either guest
-		# (udp;ofi_rxd once hung at 256 KiB until Open MPI lost its
-		# daemon): they would slow the next transport, and a process
-		# that opened rxe0 keeps `rdma link delete` waiting forever.
+		# A failed job can leave its ranks spinning in either guest:
+		# they would slow the next transport, and a process that
+		# opened rxe0 keeps `rdma link delete` waiting forever.  (The
+		# udp;ofi_rxd runs that hung mid-way in earlier demos, until
+		# Open MPI lost its daemon, were the link between the guests
+		# wedging, fixed in harness/unet-vm: see event_idx there.)
 		leftovers
 		[ $WIRE = 1 ] && tests/fabric/unet-rsh $GUEST2 "$LEFTOVERS" \
 			>/dev/null 2>&1
